@@ -1,0 +1,307 @@
+// The proxy-wasm ABI as data: every host function (import) and every module callback (export) of
+// ABI 0.2.1, with its Wasm signature and the version that introduced it, plus the 0.1.0-only rows
+// that a 0.2.x module must not use and the WASI subset Envoy's host provides.
+//
+// This table is the single source of truth. The verifier checks modules against it, the host in
+// src/host/ registers its imports from it, and the tests check the SDK's @external declarations
+// and exports against it. Adding an ABI function means adding one row here.
+//
+// Sources: proxy-wasm/spec abi-versions/v0.2.1/README.md; proxy-wasm-cpp-host
+// include/proxy-wasm/exports.h, include/proxy-wasm/wasm.h (FOR_ALL_HOST_FUNCTIONS,
+// FOR_ALL_MODULE_FUNCTIONS) and src/wasm.cc (which imports each version registers).
+
+export type WasmType = "i32" | "i64" | "f32" | "f64";
+export type AbiVersion = "0.1.0" | "0.2.0" | "0.2.1";
+
+/** Versions in order; index comparisons decide "introduced in" / "removed after". */
+export const ABI_VERSIONS: readonly AbiVersion[] = ["0.1.0", "0.2.0", "0.2.1"];
+
+/** The export whose presence tells the host which ABI version the module was built for. */
+export const ABI_MARKERS: Readonly<Record<AbiVersion, string>> = {
+  "0.1.0": "proxy_abi_version_0_1_0",
+  "0.2.0": "proxy_abi_version_0_2_0",
+  "0.2.1": "proxy_abi_version_0_2_1",
+};
+
+export interface Param {
+  name: string;
+  type: WasmType;
+}
+
+export interface AbiFunction {
+  /** Import module ("env", "wasi_snapshot_preview1") or "" for module exports. */
+  module: string;
+  name: string;
+  params: readonly Param[];
+  results: readonly WasmType[];
+  /** First ABI version that has this function. */
+  since: AbiVersion;
+  /** Last ABI version that has it, when it was removed later (0.1.0-only functions). */
+  until?: AbiVersion;
+  /** Area of the ABI, used to group documentation and coverage reports. */
+  area: string;
+  doc: string;
+}
+
+const p = (spec: string): Param[] =>
+  spec === ""
+    ? []
+    : spec.split(",").map((s) => {
+        const [name, type] = s.trim().split(":");
+        return { name, type: (type ?? "i32") as WasmType };
+      });
+
+function hostFn(
+  name: string,
+  params: string,
+  area: string,
+  doc: string,
+  since: AbiVersion = "0.2.0",
+  until?: AbiVersion,
+): AbiFunction {
+  return { module: "env", name, params: p(params), results: ["i32"], since, until, area, doc };
+}
+
+function callback(
+  name: string,
+  params: string,
+  results: WasmType[],
+  area: string,
+  doc: string,
+  since: AbiVersion = "0.2.0",
+  until?: AbiVersion,
+): AbiFunction {
+  return { module: "", name, params: p(params), results, since, until, area, doc };
+}
+
+/**
+ * Host functions in import module `env`. All return an i32 proxy_status_t. Pointer parameters
+ * named `return_*` are out-parameters the host writes through.
+ */
+export const HOST_FUNCTIONS: readonly AbiFunction[] = [
+  // Lifecycle, logging, time
+  hostFn("proxy_log", "level,message_data,message_size", "logging", "Log a message at a level (TRACE 0 .. CRITICAL 5).", "0.1.0"),
+  hostFn("proxy_get_log_level", "return_level", "logging", "The host's current log level for this plugin.", "0.2.1"),
+  hostFn("proxy_get_current_time_nanoseconds", "return_time", "time", "Wall-clock time as u64 nanoseconds since the epoch.", "0.1.0"),
+  hostFn("proxy_set_tick_period_milliseconds", "period", "timers", "Call proxy_on_tick on the root context every period ms; 0 disables.", "0.1.0"),
+  hostFn("proxy_set_effective_context", "context_id", "lifecycle", "Make later host calls act on this context.", "0.1.0"),
+  hostFn("proxy_done", "", "lifecycle", "Tell the host a root context that returned false from proxy_on_done has finished.", "0.1.0"),
+  hostFn("proxy_call_foreign_function", "function_name_data,function_name_size,arguments_data,arguments_size,return_results_data,return_results_size", "foreign", "Call a function the host registered by name.", "0.1.0"),
+  // Buffers
+  hostFn("proxy_get_buffer_bytes", "buffer_type,start,max_size,return_buffer_data,return_buffer_size", "buffers", "Copy up to max_size bytes from start of a buffer into guest memory.", "0.1.0"),
+  hostFn("proxy_get_buffer_status", "buffer_type,return_length,return_flags", "buffers", "Length and flags (1 = end of stream) of a buffer.", "0.1.0"),
+  hostFn("proxy_set_buffer_bytes", "buffer_type,start,size,buffer_data,buffer_size", "buffers", "Replace size bytes at start (0,0 prepends; start >= length appends).", "0.1.0"),
+  // Header maps
+  hostFn("proxy_get_header_map_pairs", "map_type,return_map_data,return_map_size", "headers", "All pairs of a map, serialized.", "0.1.0"),
+  hostFn("proxy_set_header_map_pairs", "map_type,map_data,map_size", "headers", "Replace a whole map with serialized pairs.", "0.1.0"),
+  hostFn("proxy_get_header_map_size", "map_type,return_size", "headers", "Serialized size of a map.", "0.1.0"),
+  hostFn("proxy_get_header_map_value", "map_type,key_data,key_size,return_value_data,return_value_size", "headers", "One value by key; NOT_FOUND when missing (0.2.x).", "0.1.0"),
+  hostFn("proxy_replace_header_map_value", "map_type,key_data,key_size,value_data,value_size", "headers", "Set a key to a single value (adds it when missing).", "0.1.0"),
+  hostFn("proxy_remove_header_map_value", "map_type,key_data,key_size", "headers", "Remove every value of a key.", "0.1.0"),
+  hostFn("proxy_add_header_map_value", "map_type,key_data,key_size,value_data,value_size", "headers", "Append a value to a key.", "0.1.0"),
+  // Streams and local replies
+  hostFn("proxy_continue_stream", "stream_type", "streams", "Resume a paused stream (HTTP request/response, downstream/upstream).", "0.2.0"),
+  hostFn("proxy_close_stream", "stream_type", "streams", "Close (reset) a stream.", "0.2.0"),
+  hostFn("proxy_send_local_response", "status_code,status_code_details_data,status_code_details_size,body_data,body_size,headers_data,headers_size,grpc_status", "streams", "Answer the HTTP request locally; ends the current callback's iteration.", "0.1.0"),
+  hostFn("proxy_get_status", "return_status_code,return_status_message_data,return_status_message_size", "streams", "Status code and message of the last HTTP/gRPC call response.", "0.1.0"),
+  // Properties
+  hostFn("proxy_get_property", "path_data,path_size,return_value_data,return_value_size", "properties", "Read a property; path segments joined by NUL.", "0.1.0"),
+  hostFn("proxy_set_property", "path_data,path_size,value_data,value_size", "properties", "Write a property; path segments joined by NUL.", "0.1.0"),
+  // Shared data and queues
+  hostFn("proxy_get_shared_data", "key_data,key_size,return_value_data,return_value_size,return_cas", "shared-data", "Read a shared value and its CAS token; NOT_FOUND when missing.", "0.1.0"),
+  hostFn("proxy_set_shared_data", "key_data,key_size,value_data,value_size,cas", "shared-data", "Write a shared value; CAS_MISMATCH when cas != 0 and stale.", "0.1.0"),
+  hostFn("proxy_register_shared_queue", "queue_name_data,queue_name_size,return_queue_id", "queues", "Create (or find) this VM's queue by name.", "0.1.0"),
+  hostFn("proxy_resolve_shared_queue", "vm_id_data,vm_id_size,queue_name_data,queue_name_size,return_queue_id", "queues", "Find a queue registered by a VM id.", "0.1.0"),
+  hostFn("proxy_enqueue_shared_queue", "queue_id,value_data,value_size", "queues", "Push a message; the registering VM gets proxy_on_queue_ready.", "0.1.0"),
+  hostFn("proxy_dequeue_shared_queue", "queue_id,return_value_data,return_value_size", "queues", "Pop a message; EMPTY when there is none.", "0.1.0"),
+  // Metrics
+  hostFn("proxy_define_metric", "metric_type,name_data,name_size,return_metric_id", "metrics", "Define a counter (0), gauge (1) or histogram (2).", "0.1.0"),
+  hostFn("proxy_increment_metric", "metric_id,offset:i64", "metrics", "Add a signed offset to a counter or gauge.", "0.1.0"),
+  hostFn("proxy_record_metric", "metric_id,value:i64", "metrics", "Set a gauge or record a histogram value.", "0.1.0"),
+  hostFn("proxy_get_metric", "metric_id,return_value", "metrics", "Read a metric's value as u64.", "0.1.0"),
+  // Callouts
+  hostFn("proxy_http_call", "upstream_data,upstream_size,headers_data,headers_size,body_data,body_size,trailers_data,trailers_size,timeout_milliseconds,return_callout_id", "http-call", "Dispatch an HTTP call to a cluster; the response reaches proxy_on_http_call_response.", "0.1.0"),
+  hostFn("proxy_grpc_call", "upstream_data,upstream_size,service_name_data,service_name_size,method_name_data,method_name_size,initial_metadata_data,initial_metadata_size,message_data,message_size,timeout_milliseconds,return_callout_id", "grpc", "Unary gRPC call.", "0.1.0"),
+  hostFn("proxy_grpc_stream", "upstream_data,upstream_size,service_name_data,service_name_size,method_name_data,method_name_size,initial_metadata_data,initial_metadata_size,return_stream_id", "grpc", "Open a gRPC stream.", "0.1.0"),
+  hostFn("proxy_grpc_send", "stream_id,message_data,message_size,end_stream", "grpc", "Send a message on a gRPC stream.", "0.1.0"),
+  hostFn("proxy_grpc_cancel", "callout_id", "grpc", "Cancel a gRPC call or stream (no close callback).", "0.1.0"),
+  hostFn("proxy_grpc_close", "callout_id", "grpc", "Close a gRPC call or stream.", "0.1.0"),
+  // 0.1.0 only: a 0.2.x module that imports these fails to load in Envoy.
+  hostFn("proxy_get_configuration", "return_buffer_data,return_buffer_size", "legacy", "0.1.0 only; use proxy_get_buffer_bytes(PLUGIN_CONFIGURATION).", "0.1.0", "0.1.0"),
+  hostFn("proxy_continue_request", "", "legacy", "0.1.0 only; use proxy_continue_stream(HTTP_REQUEST).", "0.1.0", "0.1.0"),
+  hostFn("proxy_continue_response", "", "legacy", "0.1.0 only; use proxy_continue_stream(HTTP_RESPONSE).", "0.1.0", "0.1.0"),
+  hostFn("proxy_clear_route_cache", "", "legacy", "0.1.0 only; removed in 0.2.0.", "0.1.0", "0.1.0"),
+];
+
+/** WASI functions Envoy's host provides (under both module names). All return an i32 errno. */
+export const WASI_MODULES = ["wasi_snapshot_preview1", "wasi_unstable"] as const;
+
+const wasi = (name: string, params: string, doc: string, results: WasmType[] = ["i32"]): AbiFunction => ({
+  module: "wasi_snapshot_preview1",
+  name,
+  params: p(params),
+  results,
+  since: "0.1.0",
+  area: "wasi",
+  doc,
+});
+
+export const WASI_FUNCTIONS: readonly AbiFunction[] = [
+  wasi("fd_write", "fd,iovs,iovs_len,return_nwritten", "Write to stdout (logged at INFO) or stderr (logged at ERROR)."),
+  wasi("fd_read", "fd,iovs,iovs_len,return_nread", "Not supported: BADF."),
+  wasi("fd_seek", "fd,offset:i64,whence,return_newoffset", "Not supported: BADF."),
+  wasi("fd_close", "fd", "Not supported: BADF."),
+  wasi("fd_fdstat_get", "fd,return_stat", "Stat of stdout/stderr only."),
+  wasi("fd_prestat_get", "fd,return_prestat", "No preopened directories: BADF."),
+  wasi("fd_prestat_dir_name", "fd,path,path_len", "No preopened directories: BADF."),
+  wasi("environ_sizes_get", "return_count,return_buf_size", "Count and size of the configured environment."),
+  wasi("environ_get", "environ,environ_buf", "The configured environment (vm_config environment_variables)."),
+  wasi("args_sizes_get", "return_count,return_buf_size", "Always 0 and 0."),
+  wasi("args_get", "argv,argv_buf", "No arguments."),
+  wasi("clock_time_get", "clock_id,precision:i64,return_time", "REALTIME (0) or MONOTONIC (1) nanoseconds."),
+  wasi("clock_res_get", "clock_id,return_resolution", "Clock resolution."),
+  wasi("random_get", "buf,buf_len", "Random bytes (at most 64 KiB per call)."),
+  wasi("sched_yield", "", "No-op."),
+  wasi("poll_oneoff", "in,out,nsubscriptions,return_nevents", "Not supported."),
+  wasi("proc_exit", "exit_code", "Ends the VM: the host fails it like a trap.", []),
+];
+
+/** Module exports the host looks up (all optional except the marker, memory and an allocator). */
+export const MODULE_EXPORTS: readonly AbiFunction[] = [
+  // Integration and memory
+  callback("_initialize", "", [], "integration", "WASI reactor entry; called once before anything else.", "0.1.0"),
+  callback("_start", "", [], "integration", "WASI command entry; called only when _initialize is absent.", "0.1.0"),
+  callback("main", "argc,argv", ["i32"], "integration", "Called after _initialize when exported.", "0.1.0"),
+  callback("__main_void", "", ["i32"], "integration", "Called after _initialize when exported and main is not.", "0.1.0"),
+  callback("malloc", "size", ["i32"], "memory", "Allocator the host uses to hand data to the guest (looked up first by Envoy).", "0.1.0"),
+  callback("proxy_on_memory_allocate", "size", ["i32"], "memory", "Allocator the host uses when malloc is absent; 0 means failure.", "0.1.0"),
+  // Context lifecycle and configuration
+  callback("proxy_on_context_create", "context_id,parent_context_id", [], "lifecycle", "Create a context; parent 0 means a root (plugin) context.", "0.1.0"),
+  callback("proxy_on_vm_start", "root_context_id,vm_configuration_size", ["i32"], "lifecycle", "VM started; false fails it.", "0.1.0"),
+  callback("proxy_on_configure", "root_context_id,plugin_configuration_size", ["i32"], "lifecycle", "Plugin configured; false rejects the configuration.", "0.1.0"),
+  callback("proxy_on_tick", "root_context_id", [], "timers", "Timer tick on the root context.", "0.1.0"),
+  callback("proxy_on_queue_ready", "root_context_id,queue_id", [], "queues", "A message arrived on a queue this VM registered.", "0.1.0"),
+  callback("proxy_on_done", "context_id", ["i32"], "lifecycle", "Context ending; false means the plugin will call proxy_done later.", "0.1.0"),
+  callback("proxy_on_log", "context_id", [], "lifecycle", "Access-log time for a stream.", "0.1.0"),
+  callback("proxy_on_delete", "context_id", [], "lifecycle", "Context deleted; the id is never used again.", "0.1.0"),
+  callback("proxy_on_foreign_function", "root_context_id,function_id,arguments_size", [], "foreign", "The host calls a function into the plugin.", "0.2.0"),
+  // TCP
+  callback("proxy_on_new_connection", "context_id", ["i32"], "tcp", "New TCP connection.", "0.1.0"),
+  callback("proxy_on_downstream_data", "context_id,data_size,end_of_stream", ["i32"], "tcp", "Data from the downstream peer.", "0.1.0"),
+  callback("proxy_on_upstream_data", "context_id,data_size,end_of_stream", ["i32"], "tcp", "Data from the upstream peer.", "0.1.0"),
+  callback("proxy_on_downstream_connection_close", "context_id,peer_type", [], "tcp", "Downstream connection closed.", "0.1.0"),
+  callback("proxy_on_upstream_connection_close", "context_id,peer_type", [], "tcp", "Upstream connection closed.", "0.1.0"),
+  // HTTP
+  callback("proxy_on_request_headers", "context_id,num_headers,end_of_stream", ["i32"], "http", "Request headers arrived.", "0.2.0"),
+  callback("proxy_on_request_body", "context_id,body_buffer_length,end_of_stream", ["i32"], "http", "Request body data; length is all bytes buffered so far.", "0.1.0"),
+  callback("proxy_on_request_trailers", "context_id,num_trailers", ["i32"], "http", "Request trailers arrived.", "0.1.0"),
+  callback("proxy_on_response_headers", "context_id,num_headers,end_of_stream", ["i32"], "http", "Response headers arrived.", "0.2.0"),
+  callback("proxy_on_response_body", "context_id,body_buffer_length,end_of_stream", ["i32"], "http", "Response body data; length is all bytes buffered so far.", "0.1.0"),
+  callback("proxy_on_response_trailers", "context_id,num_trailers", ["i32"], "http", "Response trailers arrived.", "0.1.0"),
+  // Callout responses, delivered on the root context id
+  callback("proxy_on_http_call_response", "context_id,callout_id,num_headers,body_size,num_trailers", [], "http-call", "HTTP call response (num_headers 0 = failed call).", "0.1.0"),
+  callback("proxy_on_grpc_receive_initial_metadata", "context_id,callout_id,num_elements", [], "grpc", "gRPC initial metadata.", "0.1.0"),
+  callback("proxy_on_grpc_receive", "context_id,callout_id,message_size", [], "grpc", "gRPC message.", "0.1.0"),
+  callback("proxy_on_grpc_receive_trailing_metadata", "context_id,callout_id,num_elements", [], "grpc", "gRPC trailing metadata.", "0.1.0"),
+  callback("proxy_on_grpc_close", "context_id,callout_id,status_code", [], "grpc", "gRPC call or stream closed.", "0.1.0"),
+  // Not in the spec, but looked up by Envoy's host (FOR_ALL_MODULE_FUNCTIONS).
+  callback("proxy_validate_configuration", "root_context_id,configuration_size", ["i32"], "lifecycle", "Envoy extension: validate a configuration offline.", "0.1.0"),
+  callback("proxy_on_request_metadata", "context_id,num_elements", ["i32"], "http", "Envoy extension: request metadata.", "0.1.0"),
+  callback("proxy_on_response_metadata", "context_id,num_elements", ["i32"], "http", "Envoy extension: response metadata.", "0.1.0"),
+];
+
+/** 0.1.0 signatures of the header callbacks (no end_of_stream). */
+export const LEGACY_0_1_0_EXPORTS: readonly AbiFunction[] = [
+  callback("proxy_on_request_headers", "context_id,num_headers", ["i32"], "http", "0.1.0 form.", "0.1.0", "0.1.0"),
+  callback("proxy_on_response_headers", "context_id,num_headers", ["i32"], "http", "0.1.0 form.", "0.1.0", "0.1.0"),
+];
+
+export function versionIndex(v: AbiVersion): number {
+  return ABI_VERSIONS.indexOf(v);
+}
+
+/** Whether `fn` exists in ABI `version`. */
+export function availableIn(fn: AbiFunction, version: AbiVersion): boolean {
+  const i = versionIndex(version);
+  return versionIndex(fn.since) <= i && (fn.until === undefined || i <= versionIndex(fn.until));
+}
+
+/** Host functions a module of `version` may import from `env`. */
+export function hostFunctionsFor(version: AbiVersion): AbiFunction[] {
+  return HOST_FUNCTIONS.filter((f) => availableIn(f, version));
+}
+
+export function findHostFunction(name: string): AbiFunction | undefined {
+  return HOST_FUNCTIONS.find((f) => f.name === name);
+}
+
+export function findExport(name: string, version: AbiVersion = "0.2.1"): AbiFunction | undefined {
+  if (version === "0.1.0") {
+    const legacy = LEGACY_0_1_0_EXPORTS.find((f) => f.name === name);
+    if (legacy) return legacy;
+  }
+  return MODULE_EXPORTS.find((f) => f.name === name && availableIn(f, version));
+}
+
+export function findWasiFunction(name: string): AbiFunction | undefined {
+  return WASI_FUNCTIONS.find((f) => f.name === name);
+}
+
+/** "(i32, i64) -> i32" */
+export function signatureText(params: readonly WasmType[], results: readonly WasmType[]): string {
+  return `(${params.join(", ")}) -> ${results.length ? results.join(", ") : "nil"}`;
+}
+
+export function signatureOf(fn: AbiFunction): string {
+  return signatureText(
+    fn.params.map((x) => x.type),
+    fn.results,
+  );
+}
+
+// Enumerations (spec "Types"); values are the numbers on the wire.
+export const Status = {
+  Ok: 0,
+  NotFound: 1,
+  BadArgument: 2,
+  SerializationFailure: 3,
+  ParseFailure: 4,
+  InvalidMemoryAccess: 6,
+  Empty: 7,
+  CasMismatch: 8,
+  InternalFailure: 10,
+  Unimplemented: 12,
+} as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+export const LogLevel = { Trace: 0, Debug: 1, Info: 2, Warn: 3, Error: 4, Critical: 5 } as const;
+export const Action = { Continue: 0, Pause: 1 } as const;
+export const BufferType = {
+  HttpRequestBody: 0,
+  HttpResponseBody: 1,
+  DownstreamData: 2,
+  UpstreamData: 3,
+  HttpCallResponseBody: 4,
+  GrpcReceiveBuffer: 5,
+  VmConfiguration: 6,
+  PluginConfiguration: 7,
+  ForeignFunctionArguments: 8,
+} as const;
+export const MapType = {
+  HttpRequestHeaders: 0,
+  HttpRequestTrailers: 1,
+  HttpResponseHeaders: 2,
+  HttpResponseTrailers: 3,
+  GrpcReceiveInitialMetadata: 4,
+  GrpcReceiveTrailingMetadata: 5,
+  HttpCallResponseHeaders: 6,
+  HttpCallResponseTrailers: 7,
+} as const;
+export const PeerType = { Unknown: 0, Local: 1, Remote: 2 } as const;
+export const StreamType = { HttpRequest: 0, HttpResponse: 1, Downstream: 2, Upstream: 3 } as const;
+export const MetricType = { Counter: 0, Gauge: 1, Histogram: 2 } as const;
+
+/** Limits Envoy's host applies to guest-supplied maps (proxy-wasm-cpp-host limits.h). */
+export const MAX_MAP_BYTES = 1024 * 1024;
+export const MAX_MAP_PAIRS = 1024;
+export const MAX_RANDOM_BYTES = 64 * 1024;
