@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// The `proxy-wasm-as` command line. Each command lives in src/commands/<name>.ts and exports a
+// `register(program)` function; this file only wires them up and turns errors into one line.
+import { Command, CommanderError } from "commander";
+import { readFileSync, realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { UserError } from "./errors.js";
+// --- command modules (one import and one register call per command) ---
+// --- end command modules ---
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+export function createProgram(): Command {
+  const program = new Command();
+  program
+    .name("proxy-wasm-as")
+    .description("Build, verify, run and ship proxy-wasm filters written in AssemblyScript.")
+    .version(pkg.version)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  // --- register commands ---
+  // --- end register commands ---
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its message (unknown option, missing argument, --help).
+      return err.exitCode;
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`proxy-wasm-as: ${err.message}\n`);
+      return err.exitCode;
+    }
+    const e = err as Error;
+    process.stderr.write(`proxy-wasm-as: internal error: ${e?.stack ?? String(err)}\n`);
+    return 70;
+  }
+}
+
+function invokedAsScript(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+if (invokedAsScript()) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
