@@ -6,6 +6,7 @@ import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.js";
 // --- command modules (one import and one register call per command) ---
+import { register as registerVerify } from "./commands/verify.js";
 // --- end command modules ---
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -21,6 +22,7 @@ export function createProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   // --- register commands ---
+  registerVerify(program);
   // --- end register commands ---
   return program;
 }

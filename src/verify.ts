@@ -113,7 +113,7 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate `name` was most probably meant to be, or undefined when none is close. "Close"
- * is an edit distance of at most 40% of the part after the common prefix (at least 2), so
+ * is an edit distance of at most 40% of the part after the common prefix (at least 1), so
  * proxy_on_grpc_trailing_metadata finds proxy_on_grpc_receive_trailing_metadata while
  * proxy_on_foo finds nothing.
  */
@@ -125,7 +125,7 @@ export function closestName(name: string, candidates: readonly string[]): string
     let prefix = 0;
     while (prefix < name.length && prefix < c.length && name[prefix] === c[prefix]) prefix++;
     const d = editDistance(name, c);
-    const allowed = Math.max(2, 0.4 * (Math.max(name.length, c.length) - prefix));
+    const allowed = Math.max(1, 0.4 * (Math.max(name.length, c.length) - prefix));
     if (d <= allowed && d < bestDistance) {
       best = c;
       bestDistance = d;
@@ -242,7 +242,7 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
   if (markers.length === 0) {
     problem(
       "abi-marker-missing",
-      `no ABI version marker: the module exports none of ${ABI_VERSIONS.map(markerFor).join(", ")}, so Envoy fails with "Missing or unknown Proxy-Wasm ABI version"; export a function named ${markerFor(LATEST)} (every proxy-wasm SDK does; a module built without one is not a proxy-wasm filter)`,
+      `no ABI version marker: the module exports none of ${ABI_VERSIONS.map(markerFor).join(", ")}, so Envoy fails with "Missing or unknown Proxy-Wasm ABI version"; export a function named ${markerFor(LATEST)} (proxy-wasm SDKs export it for you)`,
     );
   }
   if (r.abiVersion !== null && !SUPPORTED_BY_OUR_HOST.includes(r.abiVersion)) {
@@ -289,7 +289,7 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
   if (r.allocator === null) {
     problem(
       "allocator-missing",
-      `no allocator: the module exports neither malloc nor proxy_on_memory_allocate, typed (i32) -> i32, which the host calls to hand data to the module; Envoy fails with "Wasm module is missing malloc function."; export one (every proxy-wasm SDK does)`,
+      `no allocator: the module exports neither malloc nor proxy_on_memory_allocate, typed (i32) -> i32, which the host calls to hand data to the module; Envoy fails with "Wasm module is missing malloc function."; export one (proxy-wasm SDKs export it for you)`,
     );
   }
 
