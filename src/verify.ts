@@ -22,6 +22,7 @@ import {
   type WasmType,
 } from "./abi.js";
 import {
+  oneLine,
   parseModule,
   WasmFormatError,
   type ExportEntry,
@@ -204,8 +205,9 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
   r.module = m;
   r.imports = m.imports;
   r.exports = m.exports;
-  const problem = (code: string, message: string) => r.problems.push({ code, message });
-  const warning = (code: string, message: string) => r.warnings.push({ code, message });
+  // Names come from the module and may contain anything; oneLine keeps every message one line.
+  const problem = (code: string, message: string) => r.problems.push({ code, message: oneLine(message) });
+  const warning = (code: string, message: string) => r.warnings.push({ code, message: oneLine(message) });
 
   // --- ABI version marker ---------------------------------------------------------------
   const markers = m.exports.filter((e) => e.name.startsWith(MARKER_PREFIX));
@@ -461,8 +463,9 @@ function checkImportSignature(imp: ImportEntry, fn: AbiFunction, problem: (code:
  */
 export function formatVerifyResult(file: string, r: VerifyResult): string {
   const lines: string[] = [];
-  for (const p of r.problems) lines.push(`error: ${file}: ${p.message}`);
-  for (const w of r.warnings) lines.push(`warning: ${file}: ${w.message}`);
+  file = oneLine(file);
+  for (const p of r.problems) lines.push(`error: ${file}: ${oneLine(p.message)}`);
+  for (const w of r.warnings) lines.push(`warning: ${file}: ${oneLine(w.message)}`);
   if (r.ok) {
     const n = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
     lines.push(

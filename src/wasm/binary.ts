@@ -112,13 +112,23 @@ export interface ParsedModule {
   customSections: { name: string; size: number }[];
 }
 
+/**
+ * `text` with control and line-separator characters escaped (\n, \u0000, ...), so that names
+ * taken from a module (which may contain anything) can never split a one-line message.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** The input is not a well-formed Wasm module. The message is one line; `offset` is where. */
 export class WasmFormatError extends Error {
   constructor(
     message: string,
     readonly offset?: number,
   ) {
-    super(message);
+    super(oneLine(message));
     this.name = "WasmFormatError";
   }
 }
@@ -576,7 +586,7 @@ function parse(bytes: Uint8Array): ParsedModule {
           const at = r.pos;
           const n = r.count("function body");
           if (n !== m.functionCount) {
-            r.fail(`the code section has ${plural(n, "function body")} but the function section declares ${m.functionCount}`, at);
+            r.fail(`the code section has ${n} function ${n === 1 ? "body" : "bodies"} but the function section declares ${m.functionCount}`, at);
           }
           for (let i = 0; i < n; i++) {
             const bodySize = r.u32();

@@ -255,6 +255,12 @@ describe("verifyModule on hand-written modules", () => {
     assert.match(r2.warnings[0].message, /^export proxy_on_foreign_function is part of ABI 0\.2\.0 and later, but the module exports proxy_abi_version_0_1_0/);
   });
 
+  test("names with line breaks cannot split a message", () => {
+    const r = variant('(func (export "proxy_on_delete") (param i32))', '(func (export "proxy_on_delete\\0a") (param i32))');
+    const msg = expectProblems(r, ["export-unknown-callback"]).get("export-unknown-callback")!;
+    assert.match(msg, /^export proxy_on_delete\\n is not a proxy-wasm callback, so the host never calls it; did you mean proxy_on_delete\?$/);
+  });
+
   test("_initialize and _start together is a warning", () => {
     const r = variant('(func (export "_initialize"))', '(func (export "_initialize"))\n  (func (export "_start"))');
     expectProblems(r, []);
@@ -282,6 +288,7 @@ describe("verifyModule on hand-written modules", () => {
         for (const bytes of [noise, valid.subarray(0, cut % (valid.length + 1))]) {
           const r = verifyModule(bytes);
           assert.equal(r.ok, r.problems.length === 0);
+          for (const p of [...r.problems, ...r.warnings]) assert.doesNotMatch(p.message, /[\n\r\u2028\u2029]/);
         }
       }),
       { numRuns: 300 },
