@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.js";
 // --- command modules (one import and one register call per command) ---
 import { register as registerVerify } from "./commands/verify.js";
+import { register as registerImage } from "./commands/image.js";
+import { register as registerPush } from "./commands/push.js";
 // --- end command modules ---
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -23,6 +25,8 @@ export function createProgram(): Command {
     .exitOverride();
   // --- register commands ---
   registerVerify(program);
+  registerImage(program);
+  registerPush(program);
   // --- end register commands ---
   return program;
 }
