@@ -31,9 +31,45 @@ import {
   type ValType,
 } from "./wasm/binary.js";
 
+/**
+ * Every code verify can report, with its severity. "error" codes fail the module; "warning"
+ * codes are printed but do not (unless --strict). docs/verify.md documents each one.
+ */
+export const PROBLEM_CODES = {
+  "not-wasm": "error",
+  malformed: "error",
+  "abi-marker-missing": "error",
+  "abi-marker-unknown": "error",
+  "abi-marker-not-function": "error",
+  "abi-marker-multiple": "error",
+  "abi-version-unsupported": "error",
+  "memory-missing": "error",
+  "memory-imported": "error",
+  "memory-not-exported": "error",
+  "memory-not-memory": "error",
+  "allocator-missing": "error",
+  "import-unknown": "error",
+  "import-assemblyscript": "error",
+  "import-signature": "error",
+  "import-not-in-abi-version": "error",
+  "import-not-function": "error",
+  "import-foreign-module": "error",
+  "wasi-import-unknown": "error",
+  "wasi-import-signature": "error",
+  "export-unknown-callback": "error",
+  "export-signature": "error",
+  "export-not-function": "error",
+  "start-section": "error",
+  "export-not-in-spec": "warning",
+  "export-not-in-abi-version": "warning",
+  "export-unknown-proxy": "warning",
+  "entry-both": "warning",
+} as const;
+export type ProblemCode = keyof typeof PROBLEM_CODES;
+
 export interface Problem {
-  /** Stable identifier (documented in docs/verify.md), e.g. "import-unknown". */
-  code: string;
+  /** Stable identifier (one of PROBLEM_CODES, documented in docs/verify.md), e.g. "import-unknown". */
+  code: ProblemCode;
   /** One line: what is wrong, what the host will do, and what to do about it. */
   message: string;
 }
@@ -206,8 +242,8 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
   r.imports = m.imports;
   r.exports = m.exports;
   // Names come from the module and may contain anything; oneLine keeps every message one line.
-  const problem = (code: string, message: string) => r.problems.push({ code, message: oneLine(message) });
-  const warning = (code: string, message: string) => r.warnings.push({ code, message: oneLine(message) });
+  const problem = (code: ProblemCode, message: string) => r.problems.push({ code, message: oneLine(message) });
+  const warning = (code: ProblemCode, message: string) => r.warnings.push({ code, message: oneLine(message) });
 
   // --- ABI version marker ---------------------------------------------------------------
   const markers = m.exports.filter((e) => e.name.startsWith(MARKER_PREFIX));
@@ -355,7 +391,7 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
       if (!fn) {
         problem(
           "wasi-import-unknown",
-          `import ${full} is not one of the WASI functions proxy-wasm hosts provide (filters get no files, sockets or processes); avoid the library call that needs it`,
+          `import ${full} is not a WASI function proxy-wasm hosts provide: ${missingImport(imp.module, imp.name)}; avoid the library call that needs it (filters get no files, sockets or processes)`,
         );
       } else {
         checkImportSignature(imp, fn, problem);
@@ -400,7 +436,7 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
       if (isEnvoyExtension(fn)) {
         warning(
           "export-not-in-spec",
-          `export ${e.name} is not in the proxy-wasm spec: Envoy calls it, other hosts ignore it`,
+          `export ${e.name} is not in the proxy-wasm spec: Envoy's host looks it up (so its type must match), other hosts ignore it`,
         );
       }
       continue;
@@ -440,7 +476,7 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
   if (m.hasStart) {
     problem(
       "start-section",
-      `the module has a start section (function ${m.startFunction}): its top-level code would run during instantiation, before Envoy's host has a context to serve proxy_* calls (even in _initialize it allows only logging); export the initializer as _initialize instead (AssemblyScript: build with \`proxy-wasm-as build\` or pass asc --exportStart _initialize)`,
+      `the module has a start section (function ${m.startFunction}): its top-level code would run during instantiation, before Envoy's host has set up a context for proxy_* calls (and even in _initialize it allows only logging); export the initializer as _initialize instead (AssemblyScript: build with \`proxy-wasm-as build\` or pass asc --exportStart _initialize)`,
     );
   }
 
@@ -448,9 +484,9 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
   return r;
 }
 
-function checkImportSignature(imp: ImportEntry, fn: AbiFunction, problem: (code: string, message: string) => void): void {
+function checkImportSignature(imp: ImportEntry, fn: AbiFunction, problem: (code: ProblemCode, message: string) => void): void {
   if (matches(imp, fn)) return;
-  const code = fn.module === "env" ? "import-signature" : "wasi-import-signature";
+  const code: ProblemCode = fn.module === "env" ? "import-signature" : "wasi-import-signature";
   problem(
     code,
     `import ${imp.module}.${imp.name} has type ${sigOf(imp)}, but the host provides ${expectedText(fn)}; Envoy fails to load the module with "Failed to load Wasm module due to an import type mismatch"; declare it with the ABI's types`,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import wabtInit from "wabt";
 import fc from "fast-check";
-import { closestName, formatVerifyResult, verifyModule, type VerifyResult } from "../../src/verify.js";
+import { closestName, formatVerifyResult, PROBLEM_CODES, verifyModule, type VerifyResult } from "../../src/verify.js";
 import { HOST_FUNCTIONS, MODULE_EXPORTS } from "../../src/abi.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -44,6 +44,8 @@ function expectProblems(r: VerifyResult, codes: string[]): Map<string, string> {
     `problems were:\n${r.problems.map((p) => `${p.code}: ${p.message}`).join("\n")}`,
   );
   assert.equal(r.ok, codes.length === 0);
+  for (const p of r.problems) assert.equal(PROBLEM_CODES[p.code], "error", p.code);
+  for (const w of r.warnings) assert.equal(PROBLEM_CODES[w.code], "warning", w.code);
   return new Map(r.problems.map((p) => [p.code, p.message]));
 }
 
@@ -181,7 +183,7 @@ describe("verifyModule on fixtures", () => {
     assert.match(m.get("import-foreign-module")!, /GOOS=js/);
     assert.match(m.get("import-unknown")!, /^import env\.proxy_get_headers_map_value is not a proxy-wasm host function/);
     assert.match(m.get("import-unknown")!, /did you mean proxy_get_header_map_value\?$/);
-    assert.match(m.get("wasi-import-unknown")!, /^import wasi_snapshot_preview1\.proc_raise /);
+    assert.match(m.get("wasi-import-unknown")!, /^import wasi_snapshot_preview1\.proc_raise is not a WASI function proxy-wasm hosts provide: .*missing import: wasi_snapshot_preview1\.proc_raise"/);
     assert.match(m.get("import-assemblyscript")!, /^import env\.seed comes from Math\.random\(\)/);
   });
 
@@ -293,6 +295,28 @@ describe("verifyModule on hand-written modules", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("docs/verify.md", () => {
+  const docs = () => readFileSync(join(root, "docs/verify.md"), "utf8");
+
+  test("documents every problem code", () => {
+    const text = docs();
+    for (const code of Object.keys(PROBLEM_CODES)) assert.ok(text.includes(`\`${code}\``), `docs/verify.md lacks ${code}`);
+  });
+
+  test("quotes the fixtures' messages exactly", () => {
+    const text = docs();
+    // These messages are documented with placeholders or split into a table.
+    const paraphrased = new Set(["import-assemblyscript", "import-foreign-module", "start-section"]);
+    for (const f of readdirSync(fixtureDir).filter((n) => n.endsWith(".wat"))) {
+      const r = verify(f.replace(/\.wat$/, ""));
+      for (const p of [...r.problems, ...r.warnings]) {
+        if (paraphrased.has(p.code)) continue;
+        assert.ok(text.includes(p.message), `docs/verify.md does not quote (${f}): ${p.message}`);
+      }
+    }
   });
 });
 
