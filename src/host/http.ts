@@ -1,0 +1,650 @@
+// An HTTP stream through the plugin, driven the way Envoy's HTTP filter (envoy
+// source/extensions/common/wasm/context.cc decodeHeaders/decodeData/...) drives a proxy-wasm
+// context:
+// - PAUSE from a headers callback stops the direction (StopAllIterationAndWatermark): later body
+//   chunks and trailers are held by the host and delivered (body chunks merged) once the guest
+//   calls proxy_continue_stream;
+// - PAUSE from a body callback buffers: the next body callback sees everything buffered so far;
+// - CONTINUE forwards what the filter held; `request.body` is everything forwarded plus held;
+// - proxy_send_local_response ends the callback's iteration and the request; the local reply then
+//   passes through this filter's response callbacks, as Envoy sends it through the encoder chain;
+// - maps are reachable only while Envoy keeps them (strictLifetimes): a headers map during its own
+//   callback and until the stream continues, trailers likewise; request and response headers and
+//   response trailers again in proxy_on_log.
+import { Action, BufferType, MapType, Status, StreamType } from "../abi.js";
+import { byteStringToBuffer, lowerAscii, toBuffer, toByteString, type Bytesish } from "./bytes.js";
+import { HeaderMap, type PairsInput } from "./headers.js";
+import {
+  encodeInt64,
+  encodeProperty,
+  headersProperty,
+  lookupIn,
+  propertyBytes,
+  propertyPath,
+  type PropertyInput,
+  type PropertyValue,
+} from "./properties.js";
+import type { BufferSlot, LocalResponse, StreamContext, StreamHandler } from "./types.js";
+import type { Vm } from "./vm.js";
+
+/** What a stream needs from its host. */
+export interface StreamEnv {
+  readonly failurePolicy: "fail-closed" | "fail-open";
+  readonly strictLifetimes: boolean;
+  log(level: number, message: string, contextId: number, vm: number): void;
+  /** Host-level property lookup for a stream context. */
+  hostProperty(key: string, ctx: StreamContext): PropertyValue | undefined;
+  /** Called when the stream's context is gone (completed). */
+  release(id: number): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+type Phase =
+  | "none"
+  | "request_headers"
+  | "request_body"
+  | "request_trailers"
+  | "response_headers"
+  | "response_body"
+  | "response_trailers"
+  | "log"
+  | "done";
+
+class Direction {
+  headers: HeaderMap | null = null;
+  trailers: HeaderMap | null = null;
+  /** Body already passed on by the filter. */
+  forwarded: Buffer[] = [];
+  forwardedLength = 0;
+  /** Body the filter holds (the current chunk, or all chunks since it paused on body). */
+  held: BufferSlot = { data: EMPTY, mutable: true };
+  headersLive = false;
+  bodyLive = false;
+  trailersLive = false;
+  /** Where iteration stopped (the guest returned PAUSE or sent a local response), if it did. */
+  stoppedAt: null | "headers" | "body" | "trailers" = null;
+  pendingBody: Buffer[] = [];
+  pendingEos = false;
+  pendingTrailers: HeaderMap | null = null;
+  headersSeen = false;
+  headersForwarded = false;
+  endSeen = false;
+
+  forward(): void {
+    if (this.held.data.length > 0) {
+      this.forwarded.push(this.held.data);
+      this.forwardedLength += this.held.data.length;
+    }
+    this.held = { data: EMPTY, mutable: true };
+  }
+
+  body(): Buffer {
+    if (this.held.data.length === 0) return this.forwarded.length === 1 ? this.forwarded[0] : Buffer.concat(this.forwarded);
+    return Buffer.concat([...this.forwarded, this.held.data]);
+  }
+}
+
+/** Read access to one direction of the stream, after the guest's mutations. */
+export class HttpMessageView {
+  constructor(private readonly d: Direction) {}
+
+  /** Header entries in order, names lower-case, decoded as UTF-8. */
+  get headers(): Array<[string, string]> {
+    return this.d.headers ? this.d.headers.toPairs() : [];
+  }
+
+  /** First value of a header (name is case-insensitive), decoded as UTF-8. */
+  header(name: string): string | undefined {
+    const v = this.d.headers?.get(lowerAscii(toByteString(name)));
+    return v === undefined ? undefined : byteStringToBuffer(v).toString("utf8");
+  }
+
+  /** Every value of a header. */
+  headerValues(name: string): string[] {
+    return (this.d.headers?.getAll(lowerAscii(toByteString(name))) ?? []).map((v) => byteStringToBuffer(v).toString("utf8"));
+  }
+
+  /** First value of a header as exact bytes. */
+  headerBytes(name: string | Uint8Array): Buffer | undefined {
+    const v = this.d.headers?.get(lowerAscii(toByteString(name)));
+    return v === undefined ? undefined : byteStringToBuffer(v);
+  }
+
+  /** Header entries as exact bytes. */
+  get headerPairsBytes(): Array<[Buffer, Buffer]> {
+    return this.d.headers ? this.d.headers.toBytePairs() : [];
+  }
+
+  get trailers(): Array<[string, string]> {
+    return this.d.trailers ? this.d.trailers.toPairs() : [];
+  }
+
+  trailer(name: string): string | undefined {
+    const v = this.d.trailers?.get(lowerAscii(toByteString(name)));
+    return v === undefined ? undefined : byteStringToBuffer(v).toString("utf8");
+  }
+
+  /** The body: everything the filter passed on plus what it still holds. */
+  get body(): Buffer {
+    return this.d.body();
+  }
+
+  /** Only what the filter passed on (CONTINUE) so far. */
+  get forwardedBody(): Buffer {
+    return Buffer.concat(this.d.forwarded);
+  }
+
+  /** Whether this direction is stopped in the filter (PAUSE, local response or failure). */
+  get paused(): boolean {
+    return this.d.stoppedAt !== null;
+  }
+}
+
+export interface HttpStreamOptions {
+  /** Per-stream properties (override the host's), keys like "source.address". */
+  properties?: Record<string, PropertyInput>;
+}
+
+export class HttpStream implements StreamHandler {
+  readonly protocol = "http";
+  readonly request: HttpMessageView;
+  readonly response: HttpMessageView;
+  /** The local response the plugin (or a failure) sent, or null. */
+  localResponse: LocalResponse | null = null;
+  /** Set when the stream was reset (proxy_close_stream, or a local reply after response headers were sent). */
+  resetReason: string | null = null;
+  /** True when the filter was bypassed because the VM failed under fail-open. */
+  bypassed = false;
+  /** Actions the guest returned, in order, as [callback, action]. */
+  readonly actions: Array<[string, number]> = [];
+  private readonly req = new Direction();
+  private readonly resp = new Direction();
+  private phase: Phase = "none";
+  private completed = false;
+  private ended = false;
+  private failedStream = false;
+  private deliveringLocal = false;
+  readonly filterState = new Map<string, PropertyValue>();
+  readonly overrides = new Map<string, PropertyValue>();
+  readonly startTime = new Date();
+
+  constructor(
+    readonly vm: Vm,
+    readonly ctx: StreamContext,
+    private readonly env: StreamEnv,
+    readonly connectionId: number,
+  ) {
+    this.request = new HttpMessageView(this.req);
+    this.response = new HttpMessageView(this.resp);
+  }
+
+  get id(): number {
+    return this.ctx.id;
+  }
+
+  /** The VM this stream runs on failed (trap, proc_exit...) */
+  get failed(): boolean {
+    return this.vm.failed;
+  }
+
+  // ------------------------------------------------------------ driver API
+
+  requestHeaders(pairs: PairsInput, endOfStream = false): number {
+    return this.headersIn(this.req, 0, pairs, endOfStream);
+  }
+
+  requestBody(chunk: Bytesish, endOfStream: boolean): number {
+    return this.bodyIn(this.req, 0, toBuffer(chunk), endOfStream);
+  }
+
+  requestTrailers(pairs: PairsInput): number {
+    return this.trailersIn(this.req, 0, pairs);
+  }
+
+  responseHeaders(pairs: PairsInput, endOfStream = false): number {
+    return this.headersIn(this.resp, 1, pairs, endOfStream);
+  }
+
+  responseBody(chunk: Bytesish, endOfStream: boolean): number {
+    return this.bodyIn(this.resp, 1, toBuffer(chunk), endOfStream);
+  }
+
+  responseTrailers(pairs: PairsInput): number {
+    return this.trailersIn(this.resp, 1, pairs);
+  }
+
+  /** Ends the stream: proxy_on_done, proxy_on_log, proxy_on_delete (skipped when the VM failed). */
+  complete(): void {
+    this.checkUsable("complete");
+    this.completed = true;
+    const vm = this.vm;
+    const id = this.ctx.id;
+    if (!vm.failed) {
+      this.phase = "done";
+      vm.call("proxy_on_done", this.ctx, id);
+      this.phase = "log";
+      vm.call("proxy_on_log", this.ctx, id);
+      this.phase = "done";
+      vm.call("proxy_on_delete", this.ctx, id);
+    }
+    this.phase = "done";
+    vm.contexts.delete(id);
+    this.env.release(id);
+    vm.flush();
+  }
+
+  get isComplete(): boolean {
+    return this.completed;
+  }
+
+  /** Sets a property for this stream only (e.g. "source.address"; arrays are path segments). */
+  setProperty(path: string | readonly string[], value: PropertyInput): void {
+    this.overrides.set(propertyPath(path), encodeProperty(value));
+  }
+
+  /** A property as the guest would read it (raw bytes), or undefined. Path like "request.path". */
+  getProperty(path: string | readonly string[]): Buffer | undefined {
+    const key = propertyPath(path);
+    const v = this.property(key) ?? this.hostProperty(key);
+    return v === undefined ? undefined : propertyBytes(v);
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private hostProperty(key: string): PropertyValue | undefined {
+    return this.env.hostProperty(key, this.ctx);
+  }
+
+  private checkUsable(what: string): void {
+    if (this.completed) throw new Error(`http stream ${this.ctx.id}: ${what}() after complete()`);
+    if (this.vm.busy) throw new Error(`http stream ${this.ctx.id}: ${what}() called from inside a guest call; call it after the callback returns`);
+  }
+
+  private cbName(dir: number, part: "headers" | "body" | "trailers"): string {
+    return `proxy_on_${dir === 0 ? "request" : "response"}_${part}`;
+  }
+
+  /** Envoy's CHECK_FAIL_HTTP: what a callback returns once the VM has failed. */
+  private failureAction(): number {
+    if (this.env.failurePolicy === "fail-open") {
+      this.bypassed = true;
+      return Action.Continue;
+    }
+    if (!this.failedStream) {
+      this.failedStream = true;
+      this.ended = true;
+      if (!this.resp.headersSeen) this.resp.headers = HeaderMap.from([[":status", "503"]]);
+      if (!this.localResponse) {
+        this.localResponse = {
+          status: 503,
+          headers: [],
+          headerBytes: [],
+          body: Buffer.alloc(0),
+          details: "wasm_fail_stream",
+          grpcStatus: 14,
+        };
+      }
+    }
+    return Action.Pause;
+  }
+
+  /** Calls a stream callback and turns its result into CONTINUE or PAUSE. */
+  private invoke(name: string, a: number, b?: number, c?: number): number {
+    const vm = this.vm;
+    if (vm.failed) return this.failureAction();
+    if (!vm.fns[name]) return Action.Continue;
+    vm.stopNext = false;
+    const r = b === undefined ? vm.call(name, this.ctx, a) : c === undefined ? vm.call(name, this.ctx, a, b) : vm.call(name, this.ctx, a, b, c);
+    if (vm.failed || r === undefined) return this.failureAction();
+    const action = r === 0 && !vm.stopNext ? Action.Continue : Action.Pause;
+    vm.stopNext = false;
+    this.actions.push([name, action]);
+    return action;
+  }
+
+  private headersIn(d: Direction, dir: number, pairs: PairsInput, eos: boolean): number {
+    this.checkUsable(dir === 0 ? "requestHeaders" : "responseHeaders");
+    if (this.ignored(dir)) return Action.Pause;
+    if (d.headersSeen) throw new Error(`http stream ${this.ctx.id}: ${dir === 0 ? "request" : "response"} headers were already sent`);
+    d.headersSeen = true;
+    d.headers = HeaderMap.from(pairs);
+    d.endSeen = eos;
+    if (this.bypassed) return Action.Continue;
+    this.phase = dir === 0 ? "request_headers" : "response_headers";
+    d.headersLive = true;
+    const action = this.invoke(this.cbName(dir, "headers"), this.ctx.id, d.headers.size, eos ? 1 : 0);
+    this.phase = "none";
+    if (action === Action.Continue) {
+      if (this.env.strictLifetimes) d.headersLive = false;
+    } else {
+      d.stoppedAt = "headers";
+    }
+    this.vm.flush();
+    return action;
+  }
+
+  private bodyIn(d: Direction, dir: number, chunk: Buffer, eos: boolean): number {
+    this.checkUsable(dir === 0 ? "requestBody" : "responseBody");
+    if (this.ignored(dir)) return Action.Pause;
+    if (d.endSeen) throw new Error(`http stream ${this.ctx.id}: ${dir === 0 ? "request" : "response"} body after end of stream`);
+    d.endSeen = eos;
+    if (d.stoppedAt === "headers") {
+      // StopAllIteration: Envoy buffers the data and delivers it on proxy_continue_stream.
+      d.pendingBody.push(Buffer.from(chunk));
+      d.pendingEos = d.pendingEos || eos;
+      return Action.Pause;
+    }
+    return this.deliverBody(d, dir, Buffer.from(chunk), eos);
+  }
+
+  private deliverBody(d: Direction, dir: number, chunk: Buffer, eos: boolean): number {
+    if (this.bypassed) {
+      d.held = { data: chunk, mutable: true };
+      d.forward();
+      return Action.Continue;
+    }
+    d.held = { data: d.stoppedAt === "body" ? Buffer.concat([d.held.data, chunk]) : chunk, mutable: true };
+    this.phase = dir === 0 ? "request_body" : "response_body";
+    d.bodyLive = true;
+    const action = this.invoke(this.cbName(dir, "body"), this.ctx.id, d.held.data.length, eos ? 1 : 0);
+    this.phase = "none";
+    if (action === Action.Continue) {
+      d.forward();
+      d.stoppedAt = null;
+      if (this.env.strictLifetimes) d.bodyLive = false;
+    } else {
+      d.stoppedAt = "body";
+    }
+    this.vm.flush();
+    return action;
+  }
+
+  private trailersIn(d: Direction, dir: number, pairs: PairsInput): number {
+    this.checkUsable(dir === 0 ? "requestTrailers" : "responseTrailers");
+    if (this.ignored(dir)) return Action.Pause;
+    if (d.endSeen) throw new Error(`http stream ${this.ctx.id}: ${dir === 0 ? "request" : "response"} trailers after end of stream`);
+    d.endSeen = true;
+    d.trailers = HeaderMap.from(pairs);
+    if (d.stoppedAt === "headers") {
+      d.pendingTrailers = d.trailers;
+      return Action.Pause;
+    }
+    return this.deliverTrailers(d, dir);
+  }
+
+  private deliverTrailers(d: Direction, dir: number): number {
+    if (this.bypassed) {
+      d.forward();
+      return Action.Continue;
+    }
+    this.phase = dir === 0 ? "request_trailers" : "response_trailers";
+    d.trailersLive = true;
+    const action = this.invoke(this.cbName(dir, "trailers"), this.ctx.id, d.trailers!.size);
+    this.phase = "none";
+    if (action === Action.Continue) {
+      d.forward();
+      d.stoppedAt = null;
+      if (this.env.strictLifetimes) d.trailersLive = false;
+    } else {
+      d.stoppedAt = "trailers";
+    }
+    this.vm.flush();
+    return action;
+  }
+
+  /** After a local response (or a reset), upstream data is never seen by the filter. */
+  private ignored(dir: number): boolean {
+    if (this.deliveringLocal) return false;
+    return dir === 0 ? this.ended : this.localResponse !== null || this.resetReason !== null;
+  }
+
+  /** Deferred proxy_continue_stream: resume iteration and deliver what the host held. */
+  private resume(d: Direction, dir: number): void {
+    if (this.completed) return;
+    const at = d.stoppedAt;
+    if (at === null) return;
+    if (dir === 0 && this.ended) return;
+    d.stoppedAt = null;
+    if (at === "headers") {
+      d.headersForwarded = true;
+      if (d.pendingBody.length > 0 || d.pendingEos) {
+        const chunk = Buffer.concat(d.pendingBody);
+        d.pendingBody = [];
+        const eos = d.pendingEos && d.pendingTrailers === null;
+        this.deliverBody(d, dir, chunk, eos);
+      }
+      if (d.pendingTrailers && d.stoppedAt === null) {
+        d.pendingTrailers = null;
+        this.deliverTrailers(d, dir);
+      }
+      return;
+    }
+    d.forward();
+  }
+
+  // ------------------------------------------------------------ StreamHandler (for host calls)
+
+  inLogPhase(): boolean {
+    return this.phase === "log";
+  }
+
+  map(type: number, write: boolean): HeaderMap | null {
+    const strict = this.env.strictLifetimes;
+    const log = this.phase === "log";
+    switch (type) {
+      case MapType.HttpRequestHeaders:
+        if (log) return write && strict ? null : this.req.headers;
+        return !strict || this.req.headersLive ? this.req.headers : null;
+      case MapType.HttpResponseHeaders:
+        if (log) return write && strict ? null : this.resp.headers;
+        return !strict || this.resp.headersLive ? this.resp.headers : null;
+      case MapType.HttpRequestTrailers:
+        if (log) return strict ? null : this.req.trailers;
+        return this.trailersMap(this.req, "request_body", write);
+      case MapType.HttpResponseTrailers:
+        if (log) return write && strict ? null : this.resp.trailers;
+        return this.trailersMap(this.resp, "response_body", write);
+      default:
+        return null;
+    }
+  }
+
+  private trailersMap(d: Direction, bodyPhase: Phase, write: boolean): HeaderMap | null {
+    // Envoy adds trailers when asked for a mutable map in the last body callback
+    // (addDecodedTrailers / addEncodedTrailers).
+    if (write && d.trailers === null && this.phase === bodyPhase && d.endSeen) {
+      d.trailers = new HeaderMap();
+      d.trailersLive = true;
+      return d.trailers;
+    }
+    return !this.env.strictLifetimes || d.trailersLive ? d.trailers : null;
+  }
+
+  buffer(type: number): BufferSlot | null {
+    const strict = this.env.strictLifetimes;
+    if (type === BufferType.HttpRequestBody) {
+      return !strict || this.req.bodyLive ? this.req.held : { data: EMPTY, mutable: false };
+    }
+    if (type === BufferType.HttpResponseBody) {
+      return !strict || this.resp.bodyLive ? this.resp.held : { data: EMPTY, mutable: false };
+    }
+    return { data: EMPTY, mutable: false };
+  }
+
+  continueStream(type: number): number {
+    if (type === StreamType.HttpRequest || type === StreamType.HttpResponse) {
+      const d = type === StreamType.HttpRequest ? this.req : this.resp;
+      if (this.env.strictLifetimes) {
+        // Envoy forgets the maps and buffer right away (context.cc continueStream).
+        d.headersLive = false;
+        d.bodyLive = false;
+        d.trailersLive = false;
+      }
+      this.vm.defer(() => this.resume(d, type));
+      return Status.Ok;
+    }
+    if (type === StreamType.Downstream) return Status.Ok;
+    return Status.Unimplemented;
+  }
+
+  closeStream(type: number): number {
+    if (type === StreamType.HttpRequest || type === StreamType.HttpResponse) {
+      this.vm.defer(() => {
+        if (this.resetReason === null) this.resetReason = "wasm_close_stream";
+        this.ended = true;
+      });
+    }
+    return Status.Ok;
+  }
+
+  sendLocalResponse(r: LocalResponse): void {
+    this.vm.defer(() => this.applyLocalResponse(r));
+  }
+
+  private applyLocalResponse(r: LocalResponse): void {
+    if (this.completed) return;
+    if (this.localResponse) {
+      this.env.log(3, `proxy_send_local_response called again on stream ${this.ctx.id}; the first response stands (Envoy misbehaves here: envoy#28826)`, this.ctx.id, this.vm.index);
+      return;
+    }
+    this.localResponse = r;
+    this.ended = true;
+    this.req.stoppedAt = this.req.stoppedAt ?? "headers";
+    this.req.pendingBody = [];
+    this.req.pendingTrailers = null;
+    const headers: Array<[Bytesish, Bytesish]> = [[":status", String(r.status)]];
+    if (r.body.length > 0) headers.push(["content-length", String(r.body.length)], ["content-type", "text/plain"]);
+    for (const [k, v] of r.headerBytes) headers.push([k, v]);
+    if (this.resp.headersForwarded) {
+      // Response headers already went downstream: Envoy can only reset the stream (go#364).
+      this.resetReason = "local response after response headers were sent";
+      return;
+    }
+    if (this.resp.headersSeen) {
+      // Sent from the response path before the headers went on: the reply replaces the response.
+      this.resp.headers = HeaderMap.from(headers);
+      this.resp.held = { data: r.body, mutable: true };
+      this.resp.forwarded = [];
+      this.resp.forwardedLength = 0;
+      this.resp.stoppedAt = null;
+      this.resp.endSeen = true;
+      return;
+    }
+    // Envoy sends the local reply through the encoder filters, this one included.
+    this.deliveringLocal = true;
+    try {
+      const hasBody = r.body.length > 0;
+      this.headersIn(this.resp, 1, headers, !hasBody);
+      if (hasBody && !this.vm.failed) this.bodyIn(this.resp, 1, r.body, true);
+    } finally {
+      this.deliveringLocal = false;
+    }
+  }
+
+  guestSetProperty(key: string, value: Buffer): number {
+    // Envoy keeps it as filter state "wasm.<path>" on the stream.
+    this.filterState.set(key, value);
+    return Status.Ok;
+  }
+
+  property(key: string): PropertyValue | undefined {
+    const o = lookupIn(this.overrides, key);
+    if (o !== undefined) return o;
+    const c = this.computed(key);
+    if (c !== undefined) return c;
+    return lookupIn(this.filterState, key);
+  }
+
+  private computed(key: string): PropertyValue | undefined {
+    const sep = key.indexOf("\0");
+    const top = sep < 0 ? key : key.slice(0, sep);
+    const rest = sep < 0 ? "" : key.slice(sep + 1);
+    const h = (m: HeaderMap | null, n: string) => {
+      const v = m?.get(n);
+      return v === undefined ? undefined : Buffer.from(v, "latin1");
+    };
+    if (top === "request") {
+      const rh = this.req.headers;
+      const [field, sub] = splitOnce(rest);
+      switch (field) {
+        case "path":
+          return h(rh, ":path");
+        case "url_path": {
+          const p = rh?.get(":path");
+          return p === undefined ? undefined : Buffer.from(p.split("?")[0], "latin1");
+        }
+        case "query": {
+          const p = rh?.get(":path");
+          if (p === undefined) return undefined;
+          const i = p.indexOf("?");
+          return Buffer.from(i < 0 ? "" : p.slice(i + 1), "latin1");
+        }
+        case "host":
+          return h(rh, ":authority");
+        case "scheme":
+          return h(rh, ":scheme");
+        case "method":
+          return h(rh, ":method");
+        case "referer":
+          return h(rh, "referer");
+        case "useragent":
+          return h(rh, "user-agent");
+        case "id":
+          return h(rh, "x-request-id");
+        case "protocol":
+          return Buffer.from("HTTP/1.1");
+        case "time":
+          return encodeInt64(BigInt(this.startTime.getTime()) * 1_000_000n);
+        case "headers": {
+          if (!rh) return undefined;
+          const m = headersProperty(rh);
+          if (sub === undefined) return m;
+          const v = m.get(lowerAscii(sub));
+          return v === undefined ? undefined : Buffer.from(v, "latin1");
+        }
+        case "size":
+          return this.req.endSeen ? encodeInt64(BigInt(this.req.forwardedLength + this.req.held.data.length)) : undefined;
+        default:
+          return undefined;
+      }
+    }
+    if (top === "response") {
+      const rh = this.resp.headers;
+      const [field, sub] = splitOnce(rest);
+      switch (field) {
+        case "code": {
+          const s = rh?.get(":status");
+          return s === undefined ? undefined : encodeInt64(BigInt(parseInt(s, 10) || 0));
+        }
+        case "code_details":
+          return this.localResponse ? Buffer.from(this.localResponse.details) : rh ? Buffer.from("via_upstream") : undefined;
+        case "headers":
+        case "trailers": {
+          const src = field === "headers" ? rh : this.resp.trailers;
+          if (!src) return undefined;
+          const m = headersProperty(src);
+          if (sub === undefined) return m;
+          const v = m.get(lowerAscii(sub));
+          return v === undefined ? undefined : Buffer.from(v, "latin1");
+        }
+        case "grpc_status": {
+          const s = this.resp.trailers?.get("grpc-status") ?? rh?.get("grpc-status");
+          return s === undefined ? undefined : encodeInt64(BigInt(parseInt(s, 10) || 0));
+        }
+        case "size":
+          return this.resp.endSeen ? encodeInt64(BigInt(this.resp.forwardedLength + this.resp.held.data.length)) : undefined;
+        default:
+          return undefined;
+      }
+    }
+    if (key === "connection\0id" || key === "connection_id") return encodeInt64(BigInt(this.connectionId));
+    return undefined;
+  }
+}
+
+function splitOnce(s: string): [string, string | undefined] {
+  const i = s.indexOf("\0");
+  return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
+}
+

@@ -1,0 +1,15 @@
+// proxy-wasm-as/host: a proxy-wasm host that behaves like Envoy's, for unit tests and benchmarks
+// of compiled filters. See docs/host.md.
+export { createHost, Host, HttpCallout, GrpcCallout, detectAbiVersion, checkImports } from "./host.js";
+export type { HostOptions, FailurePolicy, ForeignFunction, MetricView } from "./host.js";
+export { HttpStream, HttpMessageView } from "./http.js";
+export type { HttpStreamOptions } from "./http.js";
+export { TcpConnection, TcpSideView } from "./tcp.js";
+export { SharedState } from "./shared.js";
+export { HeaderMap } from "./headers.js";
+export type { PairsInput } from "./headers.js";
+export type { PropertyInput } from "./properties.js";
+export { encodePairs, decodePairs } from "./pairs.js";
+export type { Failure, LogEntry, LocalResponse } from "./types.js";
+export { HOST_FUNCTION_NAMES } from "./vm.js";
+export { LogLevel, Action, Status, MapType, BufferType, PeerType, StreamType, MetricType } from "../abi.js";

@@ -1,0 +1,100 @@
+// Types shared by the VM and the stream drivers.
+import type { HeaderMap } from "./headers.js";
+import type { PropertyValue } from "./properties.js";
+
+export interface Plugin {
+  name: string;
+  rootId: string;
+  vmId: string;
+  config: Buffer;
+}
+
+export interface RootContext {
+  kind: "root";
+  id: number;
+  plugin: Plugin;
+  /** proxy_set_tick_period_milliseconds value; 0 = no timer. */
+  tickPeriod: number;
+  /** proxy_on_done returned false and proxy_done was not called yet. */
+  pendingDone: boolean;
+  deleted: boolean;
+  /** Set while proxy_on_configure / proxy_validate_configuration runs (PLUGIN_CONFIGURATION). */
+  configuring: boolean;
+  httpCallResponse: { headers: HeaderMap; body: Buffer; trailers: HeaderMap } | null;
+  grpcInitialMetadata: HeaderMap | null;
+  grpcTrailingMetadata: HeaderMap | null;
+  grpcMessage: Buffer | null;
+  /** proxy_get_status: code and message of the last callout result. */
+  status: { code: number; message: string };
+  /** FOREIGN_FUNCTION_ARGUMENTS (buffer 8) while proxy_on_foreign_function runs. */
+  callData: Buffer | null;
+}
+
+/** A buffer a hostcall can read (and maybe write). */
+export interface BufferSlot {
+  data: Buffer;
+  /** Immutable buffers (configuration, callout responses) reject proxy_set_buffer_bytes. */
+  readonly mutable: boolean;
+}
+
+export interface LocalResponse {
+  status: number;
+  headers: Array<[string, string]>;
+  /** Raw header pairs as byte strings (exact bytes). */
+  headerBytes: Array<[Buffer, Buffer]>;
+  body: Buffer;
+  details: string;
+  /** -1 when the guest did not set a gRPC status (the SDKs pass -1 for plain HTTP). */
+  grpcStatus: number;
+}
+
+/** What the VM needs from an HTTP stream or TCP connection driver. */
+export interface StreamHandler {
+  readonly protocol: "http" | "tcp";
+  /** The map for a stream map type (0..3), or null when not available now. */
+  map(type: number, write: boolean): HeaderMap | null;
+  /** True while proxy_on_log runs (missing maps then give NOT_FOUND instead of BAD_ARGUMENT). */
+  inLogPhase(): boolean;
+  buffer(type: number): BufferSlot | null;
+  continueStream(type: number): number;
+  closeStream(type: number): number;
+  sendLocalResponse(r: LocalResponse): void;
+  property(key: string): PropertyValue | undefined;
+  guestSetProperty(key: string, value: Buffer): number;
+}
+
+export interface StreamContext {
+  kind: "stream";
+  id: number;
+  root: RootContext;
+  handler: StreamHandler;
+  createdInVm: boolean;
+}
+
+export interface VmContext {
+  kind: "vm";
+  id: 0;
+}
+
+export type Context = RootContext | StreamContext | VmContext;
+
+export interface LogEntry {
+  level: number;
+  message: string;
+  /** Context the message was logged from (0 = VM start). */
+  contextId: number;
+  /** Which VM of this host logged it (0 = first, increases on each reload). */
+  vm: number;
+}
+
+export interface Failure {
+  /** The module export that was running (e.g. "proxy_on_request_headers"). */
+  callback: string;
+  /** The trap or error message. */
+  message: string;
+  /** The last message the module logged at ERROR or CRITICAL during that call (e.g. AssemblyScript's abort text). */
+  abortMessage?: string;
+  kind: "trap" | "proc_exit" | "host_error" | "start_failed" | "configure_failed";
+  contextId: number;
+  vm: number;
+}

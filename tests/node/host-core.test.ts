@@ -1,0 +1,258 @@
+// The host's core: lifecycle order, header maps, local responses, logs, bodies and pausing,
+// through hand-written WAT modules (so every byte the guest sends is under the test's control).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import wabtInit from "wabt";
+import { createHost, Action, LogLevel, MapType, BufferType, Status, type Host } from "../../src/host/index.js";
+import { WatBuilder, RP, RS } from "../../src/host/wat-builder.js";
+
+const wabt = await wabtInit();
+function compile(wat: string): Uint8Array {
+  const m = wabt.parseWat("t.wat", wat, { multi_value: true, bulk_memory: true, sign_extension: true, mutable_globals: true });
+  try {
+    return m.toBinary({}).buffer;
+  } finally {
+    m.destroy();
+  }
+}
+
+/** Logs `msg` at info. */
+const log = (w: WatBuilder, msg: string) => `(drop (call $proxy_log (i32.const 2) ${w.str(msg)}))`;
+/** Logs the bytes at (RP, RS) at info. */
+const logResult = `(drop (call $proxy_log (i32.const 2) (i32.load (i32.const ${RP})) (i32.load (i32.const ${RS}))))`;
+/** Logs an i32 status as "status=N" via a tiny formatter: only single digits needed. */
+const logStatus = (w: WatBuilder, prefix: string, expr: string) => {
+  const p = w.ptr(prefix + "0");
+  return `(i32.store8 (i32.const ${p + prefix.length}) (i32.add (i32.const 48) ${expr}))
+    (drop (call $proxy_log (i32.const 2) (i32.const ${p}) (i32.const ${prefix.length + 1})))`;
+};
+
+async function hostFor(body: (w: WatBuilder) => string, opts: Record<string, unknown> = {}, build: Record<string, unknown> = {}): Promise<Host> {
+  const w = new WatBuilder();
+  const wat = w.build({ body: body(w), ...build });
+  return createHost({ wasm: compile(wat), ...opts });
+}
+
+test("lifecycle: Envoy's order of callbacks, ids, and root/stream context ids", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "_initialize") ${log(w, "init")})
+  (func (export "proxy_on_context_create") (param $id i32) (param $parent i32)
+    (if (i32.eqz (local.get $parent)) (then ${log(w, "create root")}) (else ${log(w, "create stream")})))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) ${log(w, "vm start")} (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) ${log(w, "configure")} (i32.const 1))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) ${log(w, "request headers")} (i32.const 0))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) ${log(w, "response headers")} (i32.const 0))
+  (func (export "proxy_on_done") (param i32) (result i32) ${log(w, "done")} (i32.const 1))
+  (func (export "proxy_on_log") (param i32) ${log(w, "log")})
+  (func (export "proxy_on_delete") (param i32) ${log(w, "delete")})`,
+  );
+  assert.equal(host.startVm(), true);
+  assert.equal(host.startPlugin(), true);
+  const http = host.httpStream();
+  assert.equal(http.id, 2);
+  assert.equal(host.rootContextId, 1);
+  assert.equal(http.requestHeaders([[":path", "/"]], true), Action.Continue);
+  assert.equal(http.responseHeaders([[":status", "200"]], true), Action.Continue);
+  http.complete();
+  assert.deepEqual(host.logMessages(), [
+    "init",
+    "create root",
+    "vm start",
+    "configure",
+    "create stream",
+    "request headers",
+    "response headers",
+    "done",
+    "log",
+    "delete",
+  ]);
+  assert.deepEqual(host.logs[0], { level: LogLevel.Info, message: "init", contextId: 0, vm: 0 });
+});
+
+test("header maps: get/add/replace/remove, NOT_FOUND for a missing header, order and lower-casing", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    ${logStatus(w, "missing=", `(call $proxy_get_header_map_value (i32.const 0) ${w.str("x-nope")} (i32.const ${RP}) (i32.const ${RS}))`)}
+    (drop (call $proxy_get_header_map_value (i32.const 0) ${w.str("X-Foo")} (i32.const ${RP}) (i32.const ${RS})))
+    ${logResult}
+    (drop (call $proxy_add_header_map_value (i32.const 0) ${w.str("X-Added")} ${w.str("one")}))
+    (drop (call $proxy_add_header_map_value (i32.const 0) ${w.str("x-added")} ${w.str("two")}))
+    (drop (call $proxy_replace_header_map_value (i32.const 0) ${w.str("x-foo")} ${w.str("replaced")}))
+    (drop (call $proxy_remove_header_map_value (i32.const 0) ${w.str("x-gone")}))
+    (drop (call $proxy_add_header_map_value (i32.const 0) ${w.str(":new-pseudo")} ${w.str("p")}))
+    (i32.const 0))`,
+  );
+  const http = host.httpStream();
+  http.requestHeaders([
+    [":method", "GET"],
+    [":path", "/x"],
+    ["X-Foo", "bar"],
+    ["x-gone", "1"],
+    ["x-gone", "2"],
+    ["keep", "k"],
+  ]);
+  assert.deepEqual(host.logMessages(), ["missing=1", "bar"]);
+  assert.deepEqual(http.request.headers, [
+    [":method", "GET"],
+    [":path", "/x"],
+    [":new-pseudo", "p"],
+    ["keep", "k"],
+    ["x-added", "one"],
+    ["x-added", "two"],
+    ["x-foo", "replaced"],
+  ]);
+  assert.equal(http.request.header("X-ADDED"), "one");
+  assert.deepEqual(http.request.headerValues("x-added"), ["one", "two"]);
+});
+
+test("header maps: pairs round-trip exact bytes (invalid UTF-8), empty map gives pointer 0 and size 0", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $proxy_get_header_map_pairs (i32.const 0) (i32.const ${RP}) (i32.const ${RS})))
+    ;; write the same bytes back as the response-to-be trailers? no: set them as the request map again
+    (drop (call $proxy_set_header_map_pairs (i32.const 0) (i32.load (i32.const ${RP})) (i32.load (i32.const ${RS}))))
+    (i32.store (i32.const ${RP}) (i32.const 77))
+    (i32.store (i32.const ${RS}) (i32.const 77))
+    ;; request trailers are not available now: pairs read as empty
+    ${logStatus(w, "st=", `(call $proxy_get_header_map_pairs (i32.const 1) (i32.const ${RP}) (i32.const ${RS}))`)}
+    (if (i32.and (i32.eqz (i32.load (i32.const ${RP}))) (i32.eqz (i32.load (i32.const ${RS})))) (then ${log(w, "empty=0,0")}))
+    (i32.const 0))`,
+  );
+  const http = host.httpStream();
+  const bad = Uint8Array.from([0xff, 0xfe, 0x41]);
+  http.requestHeaders([
+    ["x-bin", bad],
+    ["x-text", "héllo"],
+  ]);
+  assert.deepEqual([...http.request.headerBytes("x-bin")!], [0xff, 0xfe, 0x41]);
+  assert.equal(http.request.header("x-text"), "héllo");
+  assert.deepEqual(host.logMessages(), ["st=0", "empty=0,0"]);
+});
+
+test("local response: sent from request headers, ends the iteration, passes through the response callbacks", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $proxy_send_local_response (i32.const 403) ${w.str("access denied")} ${w.str("nope")} ${w.pairs([["X-Why", "policy"]])} (i32.const -1)))
+    (i32.const 0)) ;; returns CONTINUE, but the local response forces a stop
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) ${log(w, "request body?!")} (i32.const 0))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) ${log(w, "response headers")}
+    (drop (call $proxy_add_header_map_value (i32.const 2) ${w.str("x-seen")} ${w.str("yes")}))
+    (i32.const 0))`,
+  );
+  const http = host.httpStream();
+  assert.equal(http.requestHeaders([[":path", "/"]]), Action.Pause);
+  assert.equal(http.requestBody("data", true), Action.Pause);
+  assert.deepEqual(http.localResponse && {
+    status: http.localResponse.status,
+    headers: http.localResponse.headers,
+    body: http.localResponse.body.toString(),
+    details: http.localResponse.details,
+    grpcStatus: http.localResponse.grpcStatus,
+  }, { status: 403, headers: [["x-why", "policy"]], body: "nope", details: "access_denied", grpcStatus: -1 });
+  assert.equal(http.response.header(":status"), "403");
+  assert.equal(http.response.header("x-seen"), "yes");
+  assert.equal(http.response.body.toString(), "nope");
+  assert.deepEqual(host.logMessages(), ["response headers"]);
+  http.complete();
+});
+
+test("bodies: PAUSE buffers, the next callback sees everything; prepend/append/replace semantics", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_request_body") (param $id i32) (param $len i32) (param $eos i32) (result i32)
+    (if (i32.eqz (local.get $eos)) (then (return (i32.const 1))))
+    (drop (call $proxy_get_buffer_bytes (i32.const 0) (i32.const 0) (local.get $len) (i32.const ${RP}) (i32.const ${RS})))
+    ${logResult}
+    (drop (call $proxy_set_buffer_bytes (i32.const 0) (i32.const 0) (i32.const 0) ${w.str("<")}))
+    (drop (call $proxy_set_buffer_bytes (i32.const 0) (i32.const 1000) (i32.const 0) ${w.str(">")}))
+    ${logStatus(w, "mid=", `(call $proxy_set_buffer_bytes (i32.const 0) (i32.const 2) (i32.const 1) ${w.str("!")})`)}
+    (i32.const 0))
+  (func (export "proxy_on_response_body") (param $id i32) (param $len i32) (param $eos i32) (result i32)
+    (drop (call $proxy_set_buffer_bytes (i32.const 1) (i32.const 0) (i32.const -1) ${w.str("replaced")}))
+    (i32.const 0))`,
+  );
+  const http = host.httpStream();
+  http.requestHeaders([[":path", "/"]]);
+  assert.equal(http.requestBody("hel", false), Action.Pause);
+  assert.equal(http.request.paused, true);
+  assert.equal(http.requestBody("lo", true), Action.Continue);
+  assert.equal(http.request.body.toString(), "<hello>");
+  assert.deepEqual(host.logMessages(), ["hello", `mid=${Status.BadArgument}`]);
+  http.responseHeaders([[":status", "200"]]);
+  http.responseBody("original", true);
+  assert.equal(http.response.body.toString(), "replaced");
+});
+
+test("PAUSE in request headers holds body and trailers until proxy_continue_stream", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_request_body") (param $id i32) (param $len i32) (param $eos i32) (result i32)
+    (drop (call $proxy_get_buffer_bytes (i32.const 0) (i32.const 0) (local.get $len) (i32.const ${RP}) (i32.const ${RS})))
+    ${logResult} (i32.const 0))
+  (func (export "proxy_on_request_trailers") (param i32 i32) (result i32) ${log(w, "trailers")} (i32.const 0))
+  (func (export "proxy_on_tick") (param i32)
+    ${log(w, "tick")}
+    (drop (call $proxy_set_effective_context (i32.const 2)))
+    (drop (call $proxy_continue_stream (i32.const 0))))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (drop (call $proxy_set_tick_period_milliseconds (i32.const 100))) (i32.const 1))`,
+  );
+  const http = host.httpStream();
+  assert.equal(http.requestHeaders([[":path", "/"]]), Action.Pause);
+  assert.equal(http.requestBody("a", false), Action.Pause);
+  assert.equal(http.requestBody("b", false), Action.Pause);
+  assert.equal(http.requestTrailers([["t", "1"]]), Action.Pause);
+  assert.deepEqual(host.logMessages(), []);
+  assert.equal(host.tickPeriod, 100);
+  assert.equal(host.tick(), true);
+  assert.deepEqual(host.logMessages(), ["tick", "ab", "trailers"]);
+  assert.equal(http.request.paused, false);
+  assert.equal(http.request.body.toString(), "ab");
+});
+
+test("strict lifetimes: request headers unavailable in the body and response phases, readable in proxy_on_log", async () => {
+  const body = (w: WatBuilder) => `
+  (func $probe
+    ${logStatus(w, "get=", `(call $proxy_get_header_map_value (i32.const 0) ${w.str(":path")} (i32.const ${RP}) (i32.const ${RS}))`)})
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) (call $probe) (i32.const 0))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (call $probe) (i32.const 0))
+  (func (export "proxy_on_log") (param i32) (call $probe))`;
+  const strict = await hostFor(body);
+  let http = strict.httpStream();
+  http.requestHeaders([[":path", "/p"]]);
+  http.requestBody("x", true);
+  http.responseHeaders([[":status", "200"]], true);
+  http.complete();
+  assert.deepEqual(strict.logMessages(), [`get=${Status.BadArgument}`, `get=${Status.BadArgument}`, "get=0"]);
+  const relaxed = await hostFor(body, { strictLifetimes: false });
+  http = relaxed.httpStream();
+  http.requestHeaders([[":path", "/p"]]);
+  http.requestBody("x", true);
+  http.responseHeaders([[":status", "200"]], true);
+  http.complete();
+  assert.deepEqual(relaxed.logMessages(), ["get=0", "get=0", "get=0"]);
+});
+
+test("configuration buffers: plugin config only during proxy_on_configure, VM config always", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_vm_start") (param i32) (param $n i32) (result i32)
+    (drop (call $proxy_get_buffer_bytes (i32.const ${BufferType.VmConfiguration}) (i32.const 0) (local.get $n) (i32.const ${RP}) (i32.const ${RS})))
+    ${logResult} (i32.const 1))
+  (func (export "proxy_on_configure") (param i32) (param $n i32) (result i32)
+    (drop (call $proxy_get_buffer_bytes (i32.const ${BufferType.PluginConfiguration}) (i32.const 0) (local.get $n) (i32.const ${RP}) (i32.const ${RS})))
+    ${logResult} (i32.const 1))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    ${logStatus(w, "plugin-config-now=", `(call $proxy_get_buffer_bytes (i32.const ${BufferType.PluginConfiguration}) (i32.const 0) (i32.const 10) (i32.const ${RP}) (i32.const ${RS}))`)}
+    (i32.const 0))`,
+    { pluginConfig: '{"a":1}', vmConfig: "vm-conf" },
+  );
+  assert.equal(host.startPlugin(), true);
+  host.httpStream().requestHeaders([]);
+  assert.deepEqual(host.logMessages(), ["vm-conf", '{"a":1}', `plugin-config-now=${Status.NotFound}`]);
+  assert.equal(MapType.HttpRequestHeaders, 0);
+});
