@@ -6,6 +6,7 @@ import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.js";
 // --- command modules (one import and one register call per command) ---
+import { register as registerBuild } from "./commands/build.js";
 import { register as registerVerify } from "./commands/verify.js";
 import { register as registerImage } from "./commands/image.js";
 import { register as registerPush } from "./commands/push.js";
@@ -24,6 +25,7 @@ export function createProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   // --- register commands ---
+  registerBuild(program);
   registerVerify(program);
   registerImage(program);
   registerPush(program);

@@ -1,0 +1,51 @@
+// What a failed assertion, a bounds check or an explicit abort() does in a filter: log
+// "<message> at <file>:<line>:<column>" at CRITICAL through proxy_log, then trap. Envoy then fails the
+// VM (fail-closed 503, fail-open bypass, or a reload, per the plugin's failure policy).
+// `proxy-wasm-as build` and the asconfig preset route AssemblyScript's `abort` here
+// (--use abort=~lib/proxy-wasm-as/assembly/abort/abortHandler), so modules never import env.abort.
+// It allocates nothing: the runtime may be in any state when it runs.
+
+import { proxy_log } from "./imports";
+import { LogLevel } from "./types";
+import { encodeUtf16Units } from "./memory";
+
+const ABORT_BUFFER_SIZE: usize = 512;
+const abortBuffer: usize = memory.data(<i32>ABORT_BUFFER_SIZE);
+
+function putString(s: string | null, at: usize, end: usize): usize {
+  if (changetype<usize>(s) == 0) return at;
+  // Leave room for 3 bytes per UTF-16 unit; truncate long text.
+  let units = s.length;
+  const room = <i32>((end - at) / 3);
+  if (units > room) units = room;
+  return at + encodeUtf16Units(changetype<usize>(s), <usize>units, at);
+}
+
+function putAscii(s: string, at: usize): usize {
+  for (let i = 0, n = s.length; i < n; i++) store<u8>(at + <usize>i, <u8>s.charCodeAt(i));
+  return at + <usize>s.length;
+}
+
+function putDecimal(v: u32, at: usize): usize {
+  let digits: usize = 1;
+  for (let t = v; t >= 10; t /= 10) digits++;
+  let p = at + digits;
+  do {
+    store<u8>(--p, <u8>(0x30 + (v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return at + digits;
+}
+
+export function abortHandler(message: string | null, fileName: string | null, line: u32, column: u32): void {
+  const end = abortBuffer + ABORT_BUFFER_SIZE - 32; // room for " at ", ":line:col"
+  let p = putString(changetype<usize>(message) != 0 ? message : "abort", abortBuffer, end - 160);
+  p = putAscii(" at ", p);
+  p = putString(changetype<usize>(fileName) != 0 ? fileName : "?", p, end);
+  store<u8>(p++, 0x3a);
+  p = putDecimal(line, p);
+  store<u8>(p++, 0x3a);
+  p = putDecimal(column, p);
+  proxy_log(LogLevel.Critical, abortBuffer, p - abortBuffer);
+  unreachable();
+}

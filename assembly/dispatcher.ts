@@ -1,0 +1,252 @@
+// The dispatcher: turns the host's proxy_on_* callbacks into calls on the filter's context objects
+// (exports.ts holds the exported shims). It makes no host call and builds no string on the hot path:
+// per request it creates the HTTP context, looks it up once per callback, and forgets it on delete.
+
+import { Context, RootContext, HttpContext, StreamContext, KIND_HTTP, KIND_ROOT, KIND_STREAM } from "./context";
+import {
+  contexts,
+  calloutLookup,
+  CALLOUT_GRPC_STREAM,
+  defaultRootFactory,
+  namedRootResolver,
+  httpFactory,
+  streamFactory,
+} from "./registry";
+import { Action, PeerType } from "./types";
+import { logCritical, refreshLogLevel, setEffectiveContext } from "./hostcalls";
+import { collectSoon, streamEnded } from "./gc";
+
+// ---- context creation ----
+
+export function createContext(contextId: u32, parentId: u32): void {
+  if (parentId == 0) {
+    createRootContext(contextId);
+    return;
+  }
+  const parent = contexts.get(parentId);
+  if (parent === null || parent._kind != KIND_ROOT) return;
+  const root = changetype<RootContext>(parent);
+  let child: Context | null = root.createHttpContext(contextId);
+  if (child !== null) {
+    child._kind = KIND_HTTP;
+  } else {
+    child = root.createStreamContext(contextId);
+    if (child !== null) {
+      child._kind = KIND_STREAM;
+    } else {
+      const hf = httpFactory;
+      if (hf !== null) {
+        child = hf(contextId, parentId);
+        child._kind = KIND_HTTP;
+      } else {
+        const sf = streamFactory;
+        if (sf === null) {
+          missingChildFactory();
+          return;
+        }
+        child = sf(contextId, parentId);
+        child._kind = KIND_STREAM;
+      }
+    }
+  }
+  changetype<HttpContext>(child).rootContextId = parentId;
+  contexts.set(contextId, child);
+}
+
+let warnedMissingChildFactory = false;
+function missingChildFactory(): void {
+  if (warnedMissingChildFactory) return;
+  warnedMissingChildFactory = true;
+  logCritical("proxy-wasm-as: no setHttpContext/setStreamContext factory");
+}
+
+function createRootContext(contextId: u32): void {
+  let root: RootContext | null = null;
+  const resolve = namedRootResolver;
+  if (resolve !== null) root = resolve(contextId);
+  if (root === null) {
+    const f = defaultRootFactory;
+    root = f !== null ? f(contextId) : new RootContext(contextId);
+  }
+  root!._kind = KIND_ROOT;
+  contexts.set(contextId, root!);
+}
+
+// ---- lookups ----
+
+function rootOf(contextId: u32): RootContext | null {
+  const c = contexts.get(contextId);
+  return c !== null && c._kind == KIND_ROOT ? changetype<RootContext>(c) : null;
+}
+
+function httpOf(contextId: u32): HttpContext | null {
+  const c = contexts.get(contextId);
+  return c !== null && c._kind == KIND_HTTP ? changetype<HttpContext>(c) : null;
+}
+
+function streamOf(contextId: u32): StreamContext | null {
+  const c = contexts.get(contextId);
+  return c !== null && c._kind == KIND_STREAM ? changetype<StreamContext>(c) : null;
+}
+
+// ---- root lifecycle ----
+
+export function onVmStart(rootId: u32, vmConfigurationSize: u32): bool {
+  refreshLogLevel();
+  collectSoon();
+  const root = rootOf(rootId);
+  if (root === null) return false;
+  if (root._unmatched) return false;
+  return root.onVmStart(vmConfigurationSize);
+}
+
+export function onConfigure(rootId: u32, pluginConfigurationSize: u32): bool {
+  refreshLogLevel();
+  collectSoon();
+  const root = rootOf(rootId);
+  if (root === null) return false;
+  if (root._unmatched) return false;
+  return root.onConfigure(pluginConfigurationSize);
+}
+
+export function onTick(rootId: u32): void {
+  refreshLogLevel();
+  collectSoon();
+  const root = rootOf(rootId);
+  if (root !== null) root.onTick();
+}
+
+export function onQueueReady(rootId: u32, queueId: u32): void {
+  const root = rootOf(rootId);
+  if (root !== null) root.onQueueReady(queueId);
+}
+
+export function onForeignFunction(rootId: u32, functionId: u32, argumentsSize: u32): void {
+  const root = rootOf(rootId);
+  if (root !== null) root.onForeignFunction(functionId, argumentsSize);
+}
+
+export function onDone(contextId: u32): bool {
+  const c = contexts.get(contextId);
+  return c === null ? true : c.onDone();
+}
+
+export function onLog(contextId: u32): void {
+  const c = contexts.get(contextId);
+  if (c !== null) c.onLog();
+}
+
+export function onDelete(contextId: u32): void {
+  const c = contexts.get(contextId);
+  if (c === null) return;
+  c.onDelete();
+  contexts.delete(contextId);
+  if (c._kind == KIND_ROOT) collectSoon();
+  else streamEnded(contexts.size);
+}
+
+// ---- HTTP ----
+
+export function onRequestHeaders(contextId: u32, numHeaders: u32, endOfStream: u32): Action {
+  const c = httpOf(contextId);
+  return c === null ? Action.Continue : c.onHttpRequestHeaders(numHeaders, endOfStream != 0);
+}
+export function onRequestBody(contextId: u32, bodySize: u32, endOfStream: u32): Action {
+  const c = httpOf(contextId);
+  return c === null ? Action.Continue : c.onHttpRequestBody(bodySize, endOfStream != 0);
+}
+export function onRequestTrailers(contextId: u32, numTrailers: u32): Action {
+  const c = httpOf(contextId);
+  return c === null ? Action.Continue : c.onHttpRequestTrailers(numTrailers);
+}
+export function onResponseHeaders(contextId: u32, numHeaders: u32, endOfStream: u32): Action {
+  const c = httpOf(contextId);
+  return c === null ? Action.Continue : c.onHttpResponseHeaders(numHeaders, endOfStream != 0);
+}
+export function onResponseBody(contextId: u32, bodySize: u32, endOfStream: u32): Action {
+  const c = httpOf(contextId);
+  return c === null ? Action.Continue : c.onHttpResponseBody(bodySize, endOfStream != 0);
+}
+export function onResponseTrailers(contextId: u32, numTrailers: u32): Action {
+  const c = httpOf(contextId);
+  return c === null ? Action.Continue : c.onHttpResponseTrailers(numTrailers);
+}
+
+// ---- TCP ----
+
+export function onNewConnection(contextId: u32): Action {
+  const c = streamOf(contextId);
+  return c === null ? Action.Continue : c.onNewConnection();
+}
+export function onDownstreamData(contextId: u32, dataSize: u32, endOfStream: u32): Action {
+  const c = streamOf(contextId);
+  return c === null ? Action.Continue : c.onDownstreamData(dataSize, endOfStream != 0);
+}
+export function onUpstreamData(contextId: u32, dataSize: u32, endOfStream: u32): Action {
+  const c = streamOf(contextId);
+  return c === null ? Action.Continue : c.onUpstreamData(dataSize, endOfStream != 0);
+}
+export function onDownstreamConnectionClose(contextId: u32, peerType: u32): void {
+  const c = streamOf(contextId);
+  if (c !== null) c.onDownstreamClose(<PeerType>peerType);
+}
+export function onUpstreamConnectionClose(contextId: u32, peerType: u32): void {
+  const c = streamOf(contextId);
+  if (c !== null) c.onUpstreamClose(<PeerType>peerType);
+}
+
+// ---- callouts: delivered on the root id, routed to the context that made the call ----
+
+/**
+ * The context that owns `token` (made current with proxy_set_effective_context when it is not the
+ * root), or the root itself for a call the SDK did not track (made with the raw hostcalls). Null when
+ * the owning context is gone.
+ */
+function takeCallout(token: u32, remove: bool): u64 {
+  const lookup = calloutLookup;
+  return lookup === null ? 0 : lookup(token, remove);
+}
+
+function calloutOwner(rootId: u32, entry: u64): Context | null {
+  if (entry == 0) return contexts.get(rootId);
+  const owner = <u32>entry;
+  const c = contexts.get(owner);
+  if (c !== null && owner != rootId) setEffectiveContext(owner);
+  return c;
+}
+
+export function onHttpCallResponse(rootId: u32, token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
+  const c = calloutOwner(rootId, takeCallout(token, true));
+  if (c !== null) c.onHttpCallResponse(token, numHeaders, bodySize, numTrailers);
+}
+
+export function onGrpcReceiveInitialMetadata(rootId: u32, token: u32, numElements: u32): void {
+  const c = calloutOwner(rootId, takeCallout(token, false));
+  if (c !== null) c.onGrpcReceiveInitialMetadata(token, numElements);
+}
+
+export function onGrpcReceiveTrailingMetadata(rootId: u32, token: u32, numElements: u32): void {
+  const c = calloutOwner(rootId, takeCallout(token, false));
+  if (c !== null) c.onGrpcReceiveTrailingMetadata(token, numElements);
+}
+
+export function onGrpcReceive(rootId: u32, token: u32, messageSize: u32): void {
+  const entry = takeCallout(token, false);
+  if (entry >> 32 == CALLOUT_GRPC_STREAM) {
+    const c = calloutOwner(rootId, entry);
+    if (c !== null) c.onGrpcStreamMessage(token, messageSize);
+    return;
+  }
+  // A unary call's response: the call is over (Envoy sends no close after it).
+  takeCallout(token, true);
+  const c = calloutOwner(rootId, entry);
+  if (c !== null) c.onGrpcCallResponse(token, 0, messageSize);
+}
+
+export function onGrpcClose(rootId: u32, token: u32, statusCode: u32): void {
+  const entry = takeCallout(token, true);
+  const c = calloutOwner(rootId, entry);
+  if (c === null) return;
+  if (entry >> 32 == CALLOUT_GRPC_STREAM) c.onGrpcStreamClose(token, statusCode);
+  else c.onGrpcCallResponse(token, statusCode, 0);
+}

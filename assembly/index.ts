@@ -1,0 +1,20 @@
+// proxy-wasm-as: the public API. Filters import from "proxy-wasm-as".
+// The abort handler that builds route AssemblyScript's abort to (see abort.ts).
+import "./abort";
+export * from "./types";
+export { Context, RootContext, HttpContext, StreamContext, ChildContext } from "./context";
+export {
+  setRootContext,
+  registerRootContext,
+  setHttpContext,
+  setStreamContext,
+  getContext,
+  RootContextFactory,
+  HttpContextFactory,
+  StreamContextFactory,
+} from "./registry";
+export { Header, HeaderBytes } from "./headers";
+export * from "./hostcalls";
+export { Metric, Counter, Gauge, Histogram } from "./metrics";
+export { getPropertyString, getPropertyInt, getPropertyBool, getPropertyMap, properties } from "./properties";
+export { bytesToString, encodeUtf8, decodeUtf8 } from "./memory";

@@ -1,0 +1,167 @@
+// Registration (what the filter sets up at module init) and the state the dispatcher keeps: every live
+// context by id, and every pending callout by token. Registration only stores functions: the host
+// allows nothing but logging while the module initializes, so nothing here calls it.
+
+import { IdTable } from "./table";
+import { getProperty, logCritical } from "./hostcalls";
+import { bytesToString } from "./memory";
+import { Context, RootContext, HttpContext, StreamContext } from "./context";
+
+/**
+ * Every live context (root, HTTP, TCP) by context id: a hash table chained through the contexts'
+ * own `_next` field, so it allocates nothing per stream. Envoy hands out ids in sequence, which
+ * `id & mask` spreads evenly.
+ */
+class ContextTable {
+  private buckets: StaticArray<Context | null> = new StaticArray<Context | null>(64);
+  private mask: u32 = 63;
+  private count: u32 = 0;
+
+  get size(): u32 {
+    return this.count;
+  }
+
+  get(id: u32): Context | null {
+    let c = unchecked(this.buckets[id & this.mask]);
+    while (c !== null && c.contextId != id) c = c._next;
+    return c;
+  }
+
+  set(id: u32, context: Context): void {
+    if (this.count > this.mask) this.grow();
+    const b = id & this.mask;
+    context._next = unchecked(this.buckets[b]);
+    unchecked((this.buckets[b] = context));
+    this.count++;
+  }
+
+  delete(id: u32): void {
+    const b = id & this.mask;
+    let prev: Context | null = null;
+    let c = unchecked(this.buckets[b]);
+    while (c !== null && c.contextId != id) {
+      prev = c;
+      c = c._next;
+    }
+    if (c === null) return;
+    if (prev === null) unchecked((this.buckets[b] = c._next));
+    else prev._next = c._next;
+    c._next = null;
+    this.count--;
+  }
+
+  private grow(): void {
+    const old = this.buckets;
+    const size = (this.mask + 1) << 1;
+    const buckets = new StaticArray<Context | null>(size);
+    const mask = size - 1;
+    for (let i = 0, n = old.length; i < n; i++) {
+      let c = unchecked(old[i]);
+      while (c !== null) {
+        const next = c._next;
+        const b = c.contextId & mask;
+        c._next = unchecked(buckets[b]);
+        unchecked((buckets[b] = c));
+        c = next;
+      }
+    }
+    this.buckets = buckets;
+    this.mask = mask;
+  }
+}
+
+export const contexts = new ContextTable();
+
+// Callouts: token -> (kind << 32) | id of the context that made the call. The table and the code that
+// reads it exist only in filters that make calls: the dispatcher reaches it through `calloutLookup`,
+// which only trackCallout sets.
+export const CALLOUT_HTTP: u64 = 1;
+export const CALLOUT_GRPC_CALL: u64 = 2;
+export const CALLOUT_GRPC_STREAM: u64 = 3;
+let callouts: IdTable<u64> | null = null;
+export let calloutLookup: ((token: u32, remove: bool) => u64) | null = null;
+
+function lookupCallout(token: u32, remove: bool): u64 {
+  const t = callouts!;
+  return remove ? t.delete(token) : t.get(token);
+}
+
+export function trackCallout(token: u32, contextId: u32, kind: u64): void {
+  let t = callouts;
+  if (t === null) {
+    callouts = t = new IdTable<u64>();
+    calloutLookup = lookupCallout;
+  }
+  t.set(token, (kind << 32) | <u64>contextId);
+}
+
+// ---- factories ----
+
+export type RootContextFactory = (contextId: u32) => RootContext;
+export type HttpContextFactory = (contextId: u32, rootContextId: u32) => HttpContext;
+export type StreamContextFactory = (contextId: u32, rootContextId: u32) => StreamContext;
+
+/** Root context factory for any root_id without a factory of its own. */
+export let defaultRootFactory: RootContextFactory | null = null;
+/** Factories registered for one root_id each (Envoy `root_id`, property plugin_root_id). */
+let namedRootIds: string[] = [];
+let namedRootFactories: RootContextFactory[] = [];
+/** Set by registerRootContext: only filters that register by name pay for reading plugin_root_id. */
+export let namedRootResolver: ((contextId: u32) => RootContext | null) | null = null;
+export let httpFactory: HttpContextFactory | null = null;
+export let streamFactory: StreamContextFactory | null = null;
+
+/**
+ * Sets the root context factory used for every plugin (any root_id) that has no factory registered
+ * with registerRootContext(). Without any root factory, each plugin gets a plain RootContext.
+ * Call at module top level.
+ */
+export function setRootContext(factory: RootContextFactory): void {
+  defaultRootFactory = factory;
+}
+
+/**
+ * Registers the root context factory for plugins whose root_id is `rootId`, so one module can serve
+ * several plugins. Call at module top level.
+ */
+export function registerRootContext(rootId: string, factory: RootContextFactory): void {
+  namedRootIds.push(rootId);
+  namedRootFactories.push(factory);
+  namedRootResolver = resolveNamedRoot;
+}
+
+/** Sets the factory for each new HTTP stream, used when the root's createHttpContext returns null. */
+export function setHttpContext(factory: HttpContextFactory): void {
+  httpFactory = factory;
+}
+
+/** Sets the factory for each new TCP connection, used when the root's createStreamContext returns null. */
+export function setStreamContext(factory: StreamContextFactory): void {
+  streamFactory = factory;
+}
+
+/** The live context with this id, or null. */
+export function getContext(contextId: u32): Context | null {
+  return contexts.get(contextId);
+}
+
+/**
+ * The root context for the plugin being created, from the factory registered for its root_id; when
+ * none matches and there is no default factory, a RootContext marked unmatched (its plugin fails to
+ * configure) after a CRITICAL log naming the root_id and the registered ones.
+ */
+function resolveNamedRoot(contextId: u32): RootContext | null {
+  const raw = getProperty(["plugin_root_id"]);
+  const rootId = raw === null ? "" : bytesToString(raw);
+  for (let i = 0, n = namedRootIds.length; i < n; i++) {
+    if (unchecked(namedRootIds[i]) == rootId) return unchecked(namedRootFactories[i])(contextId);
+  }
+  if (defaultRootFactory !== null) return null;
+  const root = new RootContext(contextId);
+  root._unmatched = true;
+  logCritical(
+    "proxy-wasm-as: no root context registered for root_id '" + rootId + "' (registered: '" + namedRootIds.join("', '") +
+      "'): set root_id in the plugin configuration to one of these, or call setRootContext() for a default",
+  );
+  return root;
+}

@@ -1,0 +1,19 @@
+// x-service-name: answers every request itself with 200, header `x-service-name: my-custom-service`
+// and body "Hello from Wasm!\n", after logging the request's host and path at info level.
+import { Action, Header, HttpContext, logInfo, setHttpContext } from "proxy-wasm-as";
+
+class ServiceNameFilter extends HttpContext {
+  onHttpRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
+    const host = this.host();
+    const path = this.path();
+    logInfo("Received request for: " + host + " " + path);
+    this.sendHttpResponse(200, [new Header("x-service-name", "my-custom-service")], "Hello from Wasm!\n");
+    return Action.Pause;
+  }
+
+  onHttpResponseHeaders(numHeaders: u32, endOfStream: bool): Action {
+    return Action.Continue;
+  }
+}
+
+setHttpContext((contextId: u32, rootContextId: u32): HttpContext => new ServiceNameFilter(contextId));

@@ -1,0 +1,2 @@
+// AssemblyScript entry of the package: `import { ... } from "proxy-wasm-as"` resolves here.
+export * from "./assembly/index";

@@ -1,0 +1,193 @@
+// `proxy-wasm-as build`: compiles a filter with asc (programmatically) and the flags a proxy-wasm module
+// needs, then verifies the result against the ABI table.
+//
+// - `import ... from "proxy-wasm-as"` resolves to this package's SDK from any folder: a node_modules
+//   copy is used when the project has one, otherwise a virtual package path served from here.
+// - The SDK's exports (ABI marker, allocator, proxy_on_* shims) are added as a second entry file, so the
+//   filter's source only holds the filter.
+// - A project asconfig.json is not read (its entries would add the exports twice): the flags below
+//   are the whole configuration. The same flags live in the package's asconfig.json preset for users
+//   who run asc themselves; a test keeps the two in step.
+
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { UserError } from "../errors.js";
+import { verifyModule, type VerifyResult } from "../verify.js";
+import PruneUnusedCallbacks from "./prune-exports.js";
+
+/** Root of this package (holds index.ts, assembly/, asconfig.json). */
+export const SDK_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Internal path of the SDK's abort handler inside asc's program. */
+export const ABORT_HANDLER = "~lib/proxy-wasm-as/assembly/abort/abortHandler";
+
+/** asc options every filter needs, release or debug. */
+export const COMMON_FLAGS: readonly string[] = [
+  "--runtime",
+  "minimal",
+  "--exportStart",
+  "_initialize",
+  "--use",
+  `abort=${ABORT_HANDLER}`,
+];
+
+/** Release optimization: speed with size (-O3 plus shrink level 2), converge, no assertions. */
+export const RELEASE_FLAGS: readonly string[] = ["--optimizeLevel", "3", "--shrinkLevel", "2", "--converge", "--noAssert"];
+
+/** Debug: no optimization, names and a source map, assertions kept. */
+export const DEBUG_FLAGS: readonly string[] = ["--debug", "--sourceMap"];
+
+const VIRTUAL_PACKAGES = path.resolve("/__proxy_wasm_as_packages__");
+const EXPORTS_ENTRY = "__proxy_wasm_as_exports__.ts";
+const EXPORTS_SOURCE = 'export * from "proxy-wasm-as/assembly/exports";\n';
+const NO_CONFIG = "__proxy_wasm_as_no_asconfig__.json";
+
+export interface BuildOptions {
+  /** The filter's entry file (.ts). */
+  entry: string;
+  /** Output .wasm; default `<entry dir>/build/<name>.wasm` (name: the folder for index.ts). */
+  outFile?: string;
+  /** Unoptimized build with names, assertions and a source map. */
+  debug?: boolean;
+  /** Also write the text format next to the .wasm. */
+  textFile?: boolean;
+  /** Skip the verifier (not recommended). */
+  noVerify?: boolean;
+  /** Extra asc arguments, appended last. */
+  ascArgs?: string[];
+}
+
+export interface BuildResult {
+  outFile: string;
+  wasm: Uint8Array;
+  /** Callback exports removed because the filter does not use them. */
+  removedExports: string[];
+  verify: VerifyResult | null;
+  durationMs: number;
+  /** Compiler warnings, if any. */
+  warnings: string;
+}
+
+export function defaultOutFile(entry: string, debug = false): string {
+  const abs = path.resolve(entry);
+  const dir = path.dirname(abs);
+  const base = path.basename(abs, ".ts");
+  const name = base === "index" ? path.basename(dir === "assembly" ? path.dirname(dir) : dir) : base;
+  const projectDir = path.basename(dir) === "assembly" ? path.dirname(dir) : dir;
+  return path.join(projectDir, "build", debug ? `${name}.debug.wasm` : `${name}.wasm`);
+}
+
+let ascModule: typeof import("assemblyscript/asc") | null = null;
+async function loadAsc(): Promise<typeof import("assemblyscript/asc")> {
+  if (ascModule) return ascModule;
+  try {
+    ascModule = await import("assemblyscript/asc");
+  } catch {
+    throw new UserError("cannot load the AssemblyScript compiler: run `npm install --save-dev assemblyscript@0.28` in your project");
+  }
+  return ascModule;
+}
+
+/** Compiles a filter; throws UserError with a one-line summary (diagnostics go to `onDiagnostics`). */
+export async function buildFilter(
+  options: BuildOptions,
+  onDiagnostics: (text: string) => void = (t) => process.stderr.write(t),
+): Promise<BuildResult> {
+  const started = performance.now();
+  const entry = path.resolve(options.entry);
+  if (!entry.endsWith(".ts")) throw new UserError(`${options.entry}: the entry must be an AssemblyScript .ts file`);
+  try {
+    await readFile(entry);
+  } catch {
+    throw new UserError(`${options.entry}: no such file: pass the path of your filter's .ts entry`);
+  }
+  const outFile = path.resolve(options.outFile ?? defaultOutFile(entry, options.debug));
+  const baseDir = path.dirname(entry);
+  const asc = await loadAsc();
+
+  const outputs = new Map<string, Uint8Array | string>();
+  const argv = [
+    path.basename(entry),
+    EXPORTS_ENTRY,
+    "--baseDir",
+    baseDir,
+    "--config",
+    NO_CONFIG,
+    "--path",
+    VIRTUAL_PACKAGES,
+    "--outFile",
+    "out.wasm",
+    ...(options.textFile ? ["--textFile", "out.wat"] : []),
+    ...COMMON_FLAGS,
+    ...(options.debug ? DEBUG_FLAGS : RELEASE_FLAGS),
+    ...(options.ascArgs ?? []),
+  ];
+  let diagnostics = "";
+  const sink = {
+    write(chunk: string | Uint8Array) {
+      diagnostics += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    },
+  };
+  PruneUnusedCallbacks.lastRemoved = [];
+  const result = await asc.main(argv, {
+    stdout: sink as never,
+    stderr: sink as never,
+    readFile: async (filename: string, dir: string) => {
+      const resolved = path.resolve(dir, filename);
+      if (resolved === path.resolve(baseDir, EXPORTS_ENTRY)) return EXPORTS_SOURCE;
+      if (resolved === path.resolve(baseDir, NO_CONFIG)) return null;
+      let real = resolved;
+      const virtualPrefix = path.join(VIRTUAL_PACKAGES, "proxy-wasm-as") + path.sep;
+      if (resolved.startsWith(virtualPrefix)) real = path.join(SDK_ROOT, resolved.slice(virtualPrefix.length));
+      try {
+        return await readFile(real, "utf8");
+      } catch {
+        return null;
+      }
+    },
+    writeFile: (filename: string, contents: Uint8Array | string) => {
+      outputs.set(path.basename(filename), contents);
+    },
+    listFiles: () => [],
+    transforms: options.debug ? [] : [PruneUnusedCallbacks as never],
+  });
+  if (result.error) {
+    if (diagnostics) onDiagnostics(diagnostics);
+    const errors = (diagnostics.match(/\bERROR\b/g) ?? []).length;
+    const what = errors > 0 ? `${errors} error${errors === 1 ? "" : "s"}` : oneLine(result.error.message);
+    throw new UserError(`build of ${path.relative(process.cwd(), entry) || entry} failed: ${what} (see the compiler output above)`);
+  }
+  const wasmOut = outputs.get("out.wasm");
+  if (!(wasmOut instanceof Uint8Array)) throw new UserError("the compiler produced no .wasm output");
+  const wasm = new Uint8Array(wasmOut);
+
+  let verify: VerifyResult | null = null;
+  if (!options.noVerify) {
+    verify = verifyModule(wasm);
+    if (!verify.ok) {
+      onDiagnostics(verify.problems.map((p) => `  ${p.message}\n`).join(""));
+      throw new UserError(`${path.basename(outFile)} failed verification: ${verify.problems[0].message}`);
+    }
+  }
+
+  await mkdir(path.dirname(outFile), { recursive: true });
+  await writeFile(outFile, wasm);
+  const wat = outputs.get("out.wat");
+  if (wat !== undefined) await writeFile(outFile.replace(/\.wasm$/, ".wat"), wat);
+  const map = outputs.get("out.wasm.map");
+  if (map !== undefined) await writeFile(`${outFile}.map`, map);
+
+  return {
+    outFile,
+    wasm,
+    removedExports: [...PruneUnusedCallbacks.lastRemoved],
+    verify,
+    durationMs: performance.now() - started,
+    warnings: diagnostics,
+  };
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, " ").trim();
+}
