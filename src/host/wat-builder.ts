@@ -73,6 +73,21 @@ export class WatBuilder {
     return this.str(b);
   }
 
+  /** Logs a fixed message (level default INFO). */
+  log(msg: string, level = 2): string {
+    return `(drop (call $proxy_log (i32.const ${level}) ${this.str(msg)}))`;
+  }
+
+  /** Logs `prefix` followed by the decimal value of an i32 expression (read as unsigned). */
+  logNum(prefix: string, expr: string): string {
+    return `(call $log_num ${this.str(prefix)} ${expr})`;
+  }
+
+  /** Logs the bytes the host returned through (RP, RS). */
+  logResult(): string {
+    return `(drop (call $proxy_log (i32.const 2) (i32.load (i32.const ${RP})) (i32.load (i32.const ${RS}))))`;
+  }
+
   build(o: WatModuleOptions): string {
     const version = o.version ?? "0.2.1";
     const lines: string[] = ["(module"];
@@ -99,6 +114,24 @@ export class WatBuilder {
         (then (global.set $heap (local.get $p)) (return (i32.const 0)))))
     (local.get $p))`);
     }
+    if (o.importAll !== false) {
+      lines.push(`  (func $log_num (param $pp i32) (param $pl i32) (param $v i32)
+    (local $i i32) (local $t i32) (local $len i32)
+    (memory.copy (i32.const 512) (local.get $pp) (local.get $pl))
+    (local.set $t (local.get $v))
+    (loop $l
+      (i32.store8 (i32.add (i32.const 700) (local.get $i)) (i32.add (i32.const 48) (i32.rem_u (local.get $t) (i32.const 10))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (local.set $t (i32.div_u (local.get $t) (i32.const 10)))
+      (br_if $l (i32.ne (local.get $t) (i32.const 0))))
+    (local.set $len (local.get $pl))
+    (loop $r
+      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      (i32.store8 (i32.add (i32.const 512) (local.get $len)) (i32.load8_u (i32.add (i32.const 700) (local.get $i))))
+      (local.set $len (i32.add (local.get $len) (i32.const 1)))
+      (br_if $r (i32.gt_s (local.get $i) (i32.const 0))))
+    (drop (call $proxy_log (i32.const 2) (i32.const 512) (local.get $len))))`);
+    }
     if (version !== "none") {
       lines.push(`  (func (export "proxy_abi_version_${version.replace(/\./g, "_")}"))`);
     }
@@ -110,4 +143,27 @@ export class WatBuilder {
     lines.push(")");
     return lines.join("\n");
   }
+}
+
+type Wabt = Awaited<ReturnType<typeof import("wabt")>>;
+let wabt: Wabt | undefined;
+
+/** Compiles WAT text with the `wabt` package (a dev dependency, loaded only here). */
+export async function compileWat(text: string): Promise<Uint8Array> {
+  if (!wabt) {
+    const init = (await import("wabt")).default;
+    wabt = await init();
+  }
+  const m = wabt.parseWat("module.wat", text, { multi_value: true, bulk_memory: true, sign_extension: true, mutable_globals: true });
+  try {
+    return m.toBinary({}).buffer;
+  } finally {
+    m.destroy();
+  }
+}
+
+/** Builds and compiles a module in one step. */
+export async function watModule(body: (w: WatBuilder) => string, options: Omit<WatModuleOptions, "body"> = {}): Promise<Uint8Array> {
+  const w = new WatBuilder();
+  return compileWat(w.build({ ...options, body: body(w) }));
 }
