@@ -10,6 +10,7 @@ import { register as registerBuild } from "./commands/build.js";
 import { register as registerVerify } from "./commands/verify.js";
 import { register as registerImage } from "./commands/image.js";
 import { register as registerPush } from "./commands/push.js";
+import { register as registerManifest } from "./commands/manifest.js";
 // --- end command modules ---
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -29,6 +30,7 @@ export function createProgram(): Command {
   registerVerify(program);
   registerImage(program);
   registerPush(program);
+  registerManifest(program);
   // --- end register commands ---
   return program;
 }
