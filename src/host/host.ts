@@ -323,7 +323,16 @@ export class Host implements VmHost, StreamEnv {
     if (!this.vmStarted && !this.startVm()) return false;
     if (this.pluginStarted) return !!this.vm && !this.vm.failed;
     this.pluginStarted = true;
-    return this.configureRoot();
+    return this.configureOrFail();
+  }
+
+  /** Initial configuration: a rejected one leaves no working plugin (Envoy rejects the filter). */
+  private configureOrFail(): boolean {
+    const r = this.configureRoot();
+    if (r === false && this.vm && !this.vm.failed && this.root) {
+      this.startFailure("proxy_on_configure", "proxy_on_configure returned false (configuration rejected)", "configure_failed", this.root.id);
+    }
+    return r;
   }
 
   private bootVm(): boolean {
@@ -366,12 +375,7 @@ export class Host implements VmHost, StreamEnv {
     const r = vm.call("proxy_on_configure", root, root.id, root.plugin.config.length);
     root.configuring = false;
     vm.flush();
-    if (vm.failed) return false;
-    if (r === 0) {
-      this.startFailure("proxy_on_configure", "proxy_on_configure returned false (configuration rejected)", "configure_failed", root.id);
-      return false;
-    }
-    return true;
+    return !vm.failed && r !== 0;
   }
 
   private startFailure(callback: string, message: string, kind: Failure["kind"], contextId: number): void {
@@ -388,7 +392,7 @@ export class Host implements VmHost, StreamEnv {
     if (!this.pluginStarted) this.startPlugin();
     if (this.vm && this.vm.failed && this.reloadOnFailure) {
       this.log(3, `wasm VM ${this.vm.index} failed; starting a new VM for the next stream (FAIL_RELOAD)`, 0, this.vm.index);
-      if (this.bootVm()) this.configureRoot();
+      if (this.bootVm()) this.configureOrFail();
     }
     if (!this.vm || !this.root) return null;
     return { vm: this.vm, root: this.root };
@@ -410,13 +414,23 @@ export class Host implements VmHost, StreamEnv {
       return this.ensureVm() !== null && !this.vm!.failed;
     }
     this.assertIdle("reconfigure");
+    const previous = this.plugin;
     this.plugin = { ...this.plugin, config: toBuffer(pluginConfig) };
     const root = vm.newRootContext(this.plugin);
     this.root = root;
     vm.call("proxy_on_context_create", root, root.id, 0);
     const ok = this.configureRoot();
+    if (vm.failed) return false;
+    if (!ok) {
+      // Envoy rejects the update and keeps serving with the running configuration.
+      this.log(3, `plugin configuration rejected by proxy_on_configure; keeping the previous one`, root.id, vm.index);
+      this.root = old;
+      this.plugin = previous;
+      this.finishRoot(vm, root);
+      return false;
+    }
     this.finishRoot(vm, old);
-    return ok;
+    return true;
   }
 
   private finishRoot(vm: Vm, root: RootContext): void {

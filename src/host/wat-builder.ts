@@ -24,7 +24,10 @@ export interface WatModuleOptions {
 const sig = (f: AbiFunction): string =>
   `(param ${f.params.map((p) => p.type).join(" ")}) ${f.results.length ? `(result ${f.results.join(" ")})` : ""}`.replace("(param )", "");
 
-/** Scratch addresses for out-parameters. */
+/**
+ * Memory layout: 256..511 out-parameters (RP, RS, R2, R3) and free scratch, 512..767 used by
+ * $log_num, 1024.. data strings, 32768..65535 free scratch for tests, 65536.. the bump heap.
+ */
 export const RP = 256;
 export const RS = 260;
 export const R2 = 264;
