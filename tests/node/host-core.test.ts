@@ -2,35 +2,20 @@
 // through hand-written WAT modules (so every byte the guest sends is under the test's control).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import wabtInit from "wabt";
 import { createHost, Action, LogLevel, MapType, BufferType, Status, type Host } from "../../src/host/index.js";
-import { WatBuilder, RP, RS } from "../../src/host/wat-builder.js";
-
-const wabt = await wabtInit();
-function compile(wat: string): Uint8Array {
-  const m = wabt.parseWat("t.wat", wat, { multi_value: true, bulk_memory: true, sign_extension: true, mutable_globals: true });
-  try {
-    return m.toBinary({}).buffer;
-  } finally {
-    m.destroy();
-  }
-}
+import { WatBuilder, RP, RS, compileWat } from "../../src/host/wat-builder.js";
 
 /** Logs `msg` at info. */
-const log = (w: WatBuilder, msg: string) => `(drop (call $proxy_log (i32.const 2) ${w.str(msg)}))`;
+const log = (w: WatBuilder, msg: string) => w.log(msg);
 /** Logs the bytes at (RP, RS) at info. */
 const logResult = `(drop (call $proxy_log (i32.const 2) (i32.load (i32.const ${RP})) (i32.load (i32.const ${RS}))))`;
-/** Logs an i32 status as "status=N" via a tiny formatter: only single digits needed. */
-const logStatus = (w: WatBuilder, prefix: string, expr: string) => {
-  const p = w.ptr(prefix + "0");
-  return `(i32.store8 (i32.const ${p + prefix.length}) (i32.add (i32.const 48) ${expr}))
-    (drop (call $proxy_log (i32.const 2) (i32.const ${p}) (i32.const ${prefix.length + 1})))`;
-};
+/** Logs prefix + the decimal value of an i32 expression. */
+const logStatus = (w: WatBuilder, prefix: string, expr: string) => w.logNum(prefix, expr);
 
 async function hostFor(body: (w: WatBuilder) => string, opts: Record<string, unknown> = {}, build: Record<string, unknown> = {}): Promise<Host> {
   const w = new WatBuilder();
   const wat = w.build({ body: body(w), ...build });
-  return createHost({ wasm: compile(wat), ...opts });
+  return createHost({ wasm: await compileWat(wat), ...opts });
 }
 
 test("lifecycle: Envoy's order of callbacks, ids, and root/stream context ids", async () => {
