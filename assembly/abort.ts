@@ -37,15 +37,23 @@ function putDecimal(v: u32, at: usize): usize {
   return at + digits;
 }
 
-export function abortHandler(message: string | null, fileName: string | null, line: u32, column: u32): void {
+export function abortHandler(
+  message: string | null = null,
+  fileName: string | null = null,
+  line: u32 = 0,
+  column: u32 = 0,
+): void {
   const end = abortBuffer + ABORT_BUFFER_SIZE - 32; // room for " at ", ":line:col"
   let p = putString(changetype<usize>(message) != 0 ? message : "abort", abortBuffer, end - 160);
-  p = putAscii(" at ", p);
-  p = putString(changetype<usize>(fileName) != 0 ? fileName : "?", p, end);
-  store<u8>(p++, 0x3a);
-  p = putDecimal(line, p);
-  store<u8>(p++, 0x3a);
-  p = putDecimal(column, p);
+  // An explicit abort("...") in a filter has no location; the runtime's checks always do.
+  if (changetype<usize>(fileName) != 0) {
+    p = putAscii(" at ", p);
+    p = putString(fileName, p, end);
+    store<u8>(p++, 0x3a);
+    p = putDecimal(line, p);
+    store<u8>(p++, 0x3a);
+    p = putDecimal(column, p);
+  }
   proxy_log(LogLevel.Critical, abortBuffer, p - abortBuffer);
   unreachable();
 }

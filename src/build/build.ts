@@ -60,7 +60,7 @@ export interface BuildOptions {
 
 export interface BuildResult {
   outFile: string;
-  wasm: Uint8Array;
+  wasm: Uint8Array<ArrayBuffer>;
   /** Callback exports removed because the filter does not use them. */
   removedExports: string[];
   verify: VerifyResult | null;
@@ -72,9 +72,10 @@ export interface BuildResult {
 export function defaultOutFile(entry: string, debug = false): string {
   const abs = path.resolve(entry);
   const dir = path.dirname(abs);
-  const base = path.basename(abs, ".ts");
-  const name = base === "index" ? path.basename(dir === "assembly" ? path.dirname(dir) : dir) : base;
+  // A project keeps its filter in assembly/: the build folder and the name come from the project.
   const projectDir = path.basename(dir) === "assembly" ? path.dirname(dir) : dir;
+  const base = path.basename(abs, ".ts");
+  const name = base === "index" ? path.basename(projectDir) : base;
   return path.join(projectDir, "build", debug ? `${name}.debug.wasm` : `${name}.wasm`);
 }
 
@@ -160,7 +161,7 @@ export async function buildFilter(
   }
   const wasmOut = outputs.get("out.wasm");
   if (!(wasmOut instanceof Uint8Array)) throw new UserError("the compiler produced no .wasm output");
-  const wasm = new Uint8Array(wasmOut);
+  const wasm: Uint8Array<ArrayBuffer> = new Uint8Array(wasmOut);
 
   let verify: VerifyResult | null = null;
   if (!options.noVerify) {

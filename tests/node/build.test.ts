@@ -1,0 +1,152 @@
+// proxy-wasm-as build: both ways of building (the CLI wrapper and plain asc with the package's
+// asconfig preset), errors, debug builds and the abort handler.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, copyFileSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createHost, Action, LogLevel } from "../../src/host/index.js";
+import { COMMON_FLAGS, RELEASE_FLAGS, DEBUG_FLAGS, defaultOutFile } from "../../src/build/build.js";
+import { verifyModule } from "../../src/verify.js";
+import { built, repoRoot } from "./helpers.js";
+
+const cli = path.join(repoRoot, "dist", "src", "cli.js");
+const run = (args: string[], cwd = repoRoot) => spawnSync(process.execPath, [cli, ...args], { cwd, encoding: "utf8" });
+
+test("build writes a verified module where the README says, and reports its size", () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "pwa-build-"));
+  const out = path.join(tmp, "add-header.wasm");
+  const r = run(["build", "examples/add-header/index.ts", "-o", out]);
+  assert.equal(r.status, 0, r.stderr);
+  const size = readFileSync(out).byteLength;
+  assert.match(r.stdout, new RegExp(`^built .*add-header\\.wasm: ${size} bytes, \\d+ callbacks, ABI 0\\.2\\.1, in [\\d.]+s\\n$`));
+  const v = verifyModule(readFileSync(out));
+  assert.equal(v.ok, true, JSON.stringify(v.problems));
+  assert.equal(defaultOutFile("examples/add-header/index.ts"), path.resolve("examples/add-header/build/add-header.wasm"));
+  assert.equal(defaultOutFile("/p/assembly/index.ts"), path.resolve("/p/build/p.wasm"));
+});
+
+test("a filter outside any project (no node_modules) still resolves proxy-wasm-as", () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "pwa-loose-"));
+  copyFileSync(path.join(repoRoot, "examples/add-header/index.ts"), path.join(tmp, "filter.ts"));
+  const r = run(["build", path.join(tmp, "filter.ts")], tmp);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(existsSync(path.join(tmp, "build", "filter.wasm")));
+});
+
+test("only the callbacks a filter overrides are exported; the host sees the same behaviour", async () => {
+  const { wasm, removedExports } = await built("examples/add-header/index.ts");
+  const exports = WebAssembly.Module.exports(new WebAssembly.Module(wasm)).map((e) => e.name).sort();
+  assert.deepEqual(exports, [
+    "_initialize",
+    "malloc",
+    "memory",
+    "proxy_abi_version_0_2_1",
+    "proxy_on_configure",
+    "proxy_on_context_create",
+    "proxy_on_delete",
+    "proxy_on_memory_allocate",
+    "proxy_on_response_headers",
+  ]);
+  assert.ok(removedExports.includes("proxy_on_request_headers"));
+  assert.ok(!removedExports.includes("proxy_on_response_headers"));
+});
+
+test("plain asc with the package's asconfig preset builds the same filter", async () => {
+  const project = mkdtempSync(path.join(os.tmpdir(), "pwa-asc-"));
+  mkdirSync(path.join(project, "node_modules"));
+  mkdirSync(path.join(project, "assembly"));
+  symlinkSync(repoRoot, path.join(project, "node_modules", "proxy-wasm-as"), "dir");
+  symlinkSync(path.join(repoRoot, "node_modules", "assemblyscript"), path.join(project, "node_modules", "assemblyscript"), "dir");
+  copyFileSync(path.join(repoRoot, "examples/add-header/index.ts"), path.join(project, "assembly", "index.ts"));
+  writeFileSync(
+    path.join(project, "asconfig.json"),
+    JSON.stringify({ extends: "proxy-wasm-as/asconfig.json", targets: { release: { outFile: "build/filter.wasm" } } }),
+  );
+  const asc = spawnSync(process.execPath, [path.join(project, "node_modules/assemblyscript/bin/asc.js"), "assembly/index.ts", "--target", "release"], {
+    cwd: project,
+    encoding: "utf8",
+  });
+  assert.equal(asc.status, 0, asc.stderr);
+  const viaAsc: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(path.join(project, "build", "filter.wasm")));
+  const viaCli = (await built("examples/add-header/index.ts")).wasm;
+  assert.equal(verifyModule(viaAsc).ok, true);
+  const shape = (bytes: Uint8Array<ArrayBuffer>) => {
+    const m = new WebAssembly.Module(bytes);
+    return {
+      imports: WebAssembly.Module.imports(m).map((i) => `${i.module}.${i.name}`).sort(),
+      exports: WebAssembly.Module.exports(m).map((e) => e.name).sort(),
+    };
+  };
+  assert.deepEqual(shape(viaAsc), shape(viaCli));
+  assert.ok(Math.abs(viaAsc.byteLength - viaCli.byteLength) < 64, `${viaAsc.byteLength} vs ${viaCli.byteLength}`);
+  const host = await createHost({ wasm: viaAsc });
+  host.startPlugin();
+  const http = host.httpStream();
+  http.responseHeaders([[":status", "200"]], true);
+  assert.equal(http.response.header("x-service-name"), "my-custom-service");
+});
+
+test("the asconfig preset carries exactly the wrapper's flags", () => {
+  const preset = JSON.parse(readFileSync(path.join(repoRoot, "asconfig.json"), "utf8"));
+  const flag = (flags: readonly string[], name: string) => flags[flags.indexOf(name) + 1];
+  assert.equal(preset.options.runtime, flag(COMMON_FLAGS, "--runtime"));
+  assert.equal(preset.options.exportStart, flag(COMMON_FLAGS, "--exportStart"));
+  assert.deepEqual(preset.options.use, [flag(COMMON_FLAGS, "--use")]);
+  assert.equal(String(preset.targets.release.optimizeLevel), flag(RELEASE_FLAGS, "--optimizeLevel"));
+  assert.equal(String(preset.targets.release.shrinkLevel), flag(RELEASE_FLAGS, "--shrinkLevel"));
+  assert.equal(preset.targets.release.converge, RELEASE_FLAGS.includes("--converge"));
+  assert.equal(preset.targets.release.noAssert, RELEASE_FLAGS.includes("--noAssert"));
+  assert.equal(preset.targets.debug.debug, DEBUG_FLAGS.includes("--debug"));
+  assert.deepEqual(preset.entries, ["./assembly/exports.ts"]);
+});
+
+test("bad input: a missing entry, a non-.ts entry and a compile error each give one clear line", () => {
+  let r = run(["build", "no/such/filter.ts"]);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, "proxy-wasm-as: no/such/filter.ts: no such file: pass the path of your filter's .ts entry\n");
+  r = run(["build", "package.json"]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^proxy-wasm-as: package\.json: the entry must be an AssemblyScript \.ts file\n$/);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "pwa-bad-"));
+  writeFileSync(path.join(tmp, "bad.ts"), 'import { HttpContext } from "proxy-wasm-as";\nconst x: i32 = "not a number";\n');
+  r = run(["build", path.join(tmp, "bad.ts")], tmp);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /TS2322/); // the compiler's diagnostic is shown
+  const last = r.stderr.trim().split("\n").pop();
+  assert.equal(last, "proxy-wasm-as: build of bad.ts failed: 1 error (see the compiler output above)");
+  r = run(["build", "--frobnicate", "x.ts"]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /unknown option '--frobnicate'/);
+});
+
+for (const debug of [false, true]) {
+  test(`abort handler (${debug ? "debug" : "release"}): each failure logs message at file:line:col at CRITICAL, then traps`, async () => {
+    const { wasm } = await built("tests/fixtures/filters/traps.ts", { debug });
+    const cases: Array<[string, string | null]> = [
+      ["/throw", "thrown on purpose at traps.ts:8:27"],
+      ["/bounds", "Index out of range at ~lib/array.ts:"],
+      ["/abort", "aborted on purpose"],
+      // assert() is compiled out of release builds (--noAssert) and kept in debug builds.
+      ["/assert", debug ? "asserted on purpose at traps.ts:9:28" : null],
+    ];
+    for (const [p, message] of cases) {
+      const host = await createHost({ wasm });
+      host.startPlugin();
+      const http = host.httpStream();
+      http.requestHeaders([[":path", p]], true);
+      const critical = host.logMessages(LogLevel.Critical);
+      if (message === null) {
+        assert.deepEqual(critical, []);
+        assert.equal(http.localResponse, null);
+        continue;
+      }
+      assert.ok(critical[0]?.startsWith(message), `${p}: ${JSON.stringify(critical)}`);
+      assert.equal(http.localResponse?.status, 503, "fail-closed answers 503");
+      // The next stream gets a fresh VM and is served.
+      const next = host.httpStream();
+      assert.equal(next.requestHeaders([[":path", "/ok"]], true), Action.Continue);
+    }
+  });
+}
