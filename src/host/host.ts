@@ -459,19 +459,9 @@ export class Host implements VmHost, StreamEnv {
     this.assertIdle("httpStream");
     const r = this.ensureVm();
     if (!r) throw new Error(this.unusableMessage());
-    let stream!: HttpStream;
-    const ctx = r.vm.newStreamContext(r.root, {
-      protocol: "http",
-      map: (t, w) => stream.map(t, w),
-      inLogPhase: () => stream.inLogPhase(),
-      buffer: (t) => stream.buffer(t),
-      continueStream: (t) => stream.continueStream(t),
-      closeStream: (t) => stream.closeStream(t),
-      sendLocalResponse: (x) => stream.sendLocalResponse(x),
-      property: (k) => stream.property(k),
-      guestSetProperty: (k, v) => stream.guestSetProperty(k, v),
-    });
-    stream = new HttpStream(r.vm, ctx, this, connectionIds++);
+    const ctx = r.vm.newStreamContext(r.root);
+    const stream = new HttpStream(r.vm, ctx, this, connectionIds++);
+    ctx.handler = stream;
     for (const [k, v] of Object.entries(opts.properties ?? {})) stream.setProperty(k, v);
     this.streams.set(ctx.id, stream);
     r.vm.call("proxy_on_context_create", ctx, ctx.id, r.root.id);
@@ -485,19 +475,9 @@ export class Host implements VmHost, StreamEnv {
     this.assertIdle("tcpConnection");
     const r = this.ensureVm();
     if (!r) throw new Error(this.unusableMessage());
-    let conn!: TcpConnection;
-    const ctx = r.vm.newStreamContext(r.root, {
-      protocol: "tcp",
-      map: () => null,
-      inLogPhase: () => conn.inLogPhase(),
-      buffer: (t) => conn.buffer(t),
-      continueStream: (t) => conn.continueStream(t),
-      closeStream: (t) => conn.closeStream(t),
-      sendLocalResponse: (x) => conn.sendLocalResponse(x),
-      property: (k) => conn.property(k),
-      guestSetProperty: (k, v) => conn.guestSetProperty(k, v),
-    });
-    conn = new TcpConnection(r.vm, ctx, this, connectionIds++);
+    const ctx = r.vm.newStreamContext(r.root);
+    const conn = new TcpConnection(r.vm, ctx, this, connectionIds++);
+    ctx.handler = conn;
     for (const [k, v] of Object.entries(opts.properties ?? {})) conn.setProperty(k, v);
     this.streams.set(ctx.id, conn);
     r.vm.call("proxy_on_context_create", ctx, ctx.id, r.root.id);

@@ -290,12 +290,12 @@ export class HttpStream implements StreamHandler {
   }
 
   /** Calls a stream callback and turns its result into CONTINUE or PAUSE. */
-  private invoke(name: string, a: number, b?: number, c?: number): number {
+  private invoke(name: string, a: number, b = 0, c = 0): number {
     const vm = this.vm;
     if (vm.failed) return this.failureAction();
     if (!vm.fns[name]) return Action.Continue;
     vm.stopNext = false;
-    const r = b === undefined ? vm.call(name, this.ctx, a) : c === undefined ? vm.call(name, this.ctx, a, b) : vm.call(name, this.ctx, a, b, c);
+    const r = vm.call(name, this.ctx, a, b, c);
     if (vm.failed || r === undefined) return this.failureAction();
     const action = r === 0 && !vm.stopNext ? Action.Continue : Action.Pause;
     vm.stopNext = false;

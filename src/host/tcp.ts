@@ -169,11 +169,11 @@ export class TcpConnection implements StreamHandler {
     return Action.Pause;
   }
 
-  private invoke(name: string, a: number, b?: number, c?: number): number {
+  private invoke(name: string, a: number, b = 0, c = 0): number {
     const vm = this.vm;
     if (vm.failed) return this.failureAction();
     if (!vm.fns[name]) return Action.Continue;
-    const r = b === undefined ? vm.call(name, this.ctx, a) : vm.call(name, this.ctx, a, b!, c!);
+    const r = vm.call(name, this.ctx, a, b, c);
     if (vm.failed || r === undefined) return this.failureAction();
     const action = r === 0 ? Action.Continue : Action.Pause;
     this.actions.push([name, action]);

@@ -185,7 +185,8 @@ export class Vm implements QueueOwner {
 
   /** The current memory as a Buffer (refreshed when the memory grew). */
   mem(): Buffer {
-    if (this.buf.length === 0 || this.buf.buffer !== this.memory.buffer) {
+    // memory.grow detaches the old ArrayBuffer, so a view of length 0 means "refresh".
+    if (this.buf.length === 0) {
       this.buf = Buffer.from(this.memory.buffer);
       this.dv = new DataView(this.memory.buffer);
     }
@@ -282,8 +283,9 @@ export class Vm implements QueueOwner {
     return root;
   }
 
-  newStreamContext(root: RootContext, handler: StreamHandler): StreamContext {
-    const ctx: StreamContext = { kind: "stream", id: this.allocContextId(), root, handler, createdInVm: false };
+  /** A stream context; the caller sets `handler` before any guest call. */
+  newStreamContext(root: RootContext): StreamContext {
+    const ctx: StreamContext = { kind: "stream", id: this.allocContextId(), root, handler: null as unknown as StreamHandler, createdInVm: false };
     this.contexts.set(ctx.id, ctx);
     return ctx;
   }
@@ -305,7 +307,7 @@ export class Vm implements QueueOwner {
    * Runs guest code for `ctx`. Returns the export's result (as an unsigned number) or undefined
    * when the export is missing or the VM failed (then `failed` is set and the failure recorded).
    */
-  call(name: string, ctx: Context, ...args: number[]): number | undefined {
+  call(name: string, ctx: Context, a = 0, b = 0, c = 0, d = 0, e = 0): number | undefined {
     const fn = this.fns[name];
     if (!fn || this.failed) return undefined;
     const savedCurrent = this.current;
@@ -319,7 +321,7 @@ export class Vm implements QueueOwner {
     this.depth++;
     this.host.shared.depth++;
     try {
-      const r = fn(...args);
+      const r = fn(a, b, c, d, e);
       return typeof r === "number" ? r >>> 0 : 0;
     } catch (e) {
       this.fail(name, e, ctx.id);
@@ -337,18 +339,18 @@ export class Vm implements QueueOwner {
   /** Runs _initialize + main/__main_void, or _start, under the startup restriction. */
   runStart(): boolean {
     const ex = this.instance.exports;
-    const run = (name: string, ...args: number[]): boolean => {
+    const run = (name: string): boolean => {
       const f = ex[name];
       if (typeof f !== "function") return true;
       this.fns[name] = f as GuestFn;
-      this.call(name, this.vmContext, ...args);
+      this.call(name, this.vmContext, 0, 0);
       return !this.failed;
     };
     this.restricted = true;
     try {
       if (typeof ex._initialize === "function") {
         if (!run("_initialize")) return false;
-        if (typeof ex.main === "function") return run("main", 0, 0);
+        if (typeof ex.main === "function") return run("main");
         if (typeof ex.__main_void === "function") return run("__main_void");
         return true;
       }
