@@ -1,0 +1,110 @@
+// The AssemblyScript side of the mock host (mock-host.js): configure what the host returns and read
+// back what the SDK sent, byte for byte.
+
+// Record kinds; the same numbers are in mock-host.js (Rec).
+export const LOG: u32 = 0;
+export const SET_MAP: u32 = 1;
+export const GET_PROPERTY: u32 = 2;
+export const SET_PROPERTY: u32 = 3;
+export const SET_PROPERTY_VALUE: u32 = 4;
+export const EFFECTIVE_CONTEXT: u32 = 5;
+export const HTTP_CALL: u32 = 6;
+export const GRPC_CALL: u32 = 7;
+export const GRPC_STREAM: u32 = 8;
+export const HOST_ALLOC: u32 = 9;
+
+// @ts-ignore: decorator
+@external("mock", "reset")
+export declare function reset(): void;
+// @ts-ignore: decorator
+@external("mock", "setMap")
+declare function setMapRaw(type: u32, ptr: usize, size: usize): void;
+// @ts-ignore: decorator
+@external("mock", "setProperty")
+declare function setPropertyRaw(pathPtr: usize, pathSize: usize, valuePtr: usize, valueSize: usize): void;
+// @ts-ignore: decorator
+@external("mock", "setNextToken")
+export declare function setNextToken(token: u32): void;
+// @ts-ignore: decorator
+@external("mock", "setLogLevel")
+export declare function setLogLevel(level: u32): void;
+// @ts-ignore: decorator
+@external("mock", "count")
+export declare function count(kind: u32): u32;
+// @ts-ignore: decorator
+@external("mock", "value")
+export declare function value(kind: u32, index: u32): u32;
+// @ts-ignore: decorator
+@external("mock", "size")
+declare function sizeRaw(kind: u32, index: u32): u32;
+// @ts-ignore: decorator
+@external("mock", "copy")
+declare function copyRaw(kind: u32, index: u32, dst: usize): void;
+
+/** Bytes from a list of numbers (test vectors). */
+export function bytes(values: u8[]): Uint8Array {
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i];
+  return out;
+}
+
+/** The UTF-8 bytes of a string, encoded by AssemblyScript's own encoder (not the SDK's). */
+export function utf8(s: string): Uint8Array {
+  return Uint8Array.wrap(String.UTF8.encode(s));
+}
+
+/** Concatenation of byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += parts[i].length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    out.set(parts[i], at);
+    at += parts[i].length;
+  }
+  return out;
+}
+
+/** `len` bytes of memory at `ptr`, copied into a plain array (compares with toStrictEqual). */
+export function memoryBytes(ptr: usize, len: usize): u8[] {
+  const out = new Array<u8>(<i32>len);
+  for (let i: usize = 0; i < len; i++) out[<i32>i] = load<u8>(ptr + i);
+  return out;
+}
+
+/** The bytes of a buffer as a plain array. */
+export function bufferBytes(b: ArrayBuffer | null): u8[] {
+  if (b === null) return [];
+  return memoryBytes(changetype<usize>(b), <usize>b.byteLength);
+}
+
+/** A Uint8Array as a plain array. */
+export function arrayBytes(a: Uint8Array): u8[] {
+  return memoryBytes(a.dataStart, <usize>a.length);
+}
+
+/** The bytes of record `index` of `kind` that the mock host kept. */
+export function recorded(kind: u32, index: u32): u8[] {
+  const n = sizeRaw(kind, index);
+  const out = new Uint8Array(n);
+  copyRaw(kind, index, out.dataStart);
+  return arrayBytes(out);
+}
+
+/** The bytes of the most recent record of `kind`. */
+export function lastRecorded(kind: u32): u8[] {
+  const n = count(kind);
+  assert(n > 0, "mock host recorded nothing of this kind");
+  return recorded(kind, n - 1);
+}
+
+/** The map the host returns from proxy_get_header_map_pairs(type) from now on. */
+export function setMap(type: u32, data: Uint8Array): void {
+  setMapRaw(type, data.dataStart, data.length);
+}
+
+/** A property the host returns (path given as raw bytes, segments joined by NUL). */
+export function setProperty(path: Uint8Array, value: Uint8Array): void {
+  setPropertyRaw(path.dataStart, path.length, value.dataStart, value.length);
+}
