@@ -13,7 +13,7 @@ import {
 import { getMapPairs, getMapPairsBytes, setMapPairs, setMapPairsBytes } from "../../assembly/hostcalls";
 import { MapType, Status } from "../../assembly/types";
 import * as mock from "./mock";
-import { bytes, utf8, concat, memoryBytes, bufferBytes, arrayBytes } from "./mock";
+import { bytes, utf8, concat, memoryBytes, bufferBytes, arrayBytes, atEndOfMemory } from "./mock";
 
 // The four pairs and their serialization used by the Rust SDK's own tests (proxy-wasm-rust-sdk
 // src/hostcalls.rs, utils::tests::MAP / SERIALIZED_MAP), written out here byte by byte.
@@ -51,17 +51,6 @@ function rustPairsAsBytes(): HeaderBytes[] {
     out.push(new HeaderBytes(String.UTF8.encode(text[i].name), String.UTF8.encode(text[i].value)));
   }
   return out;
-}
-
-/** A copy of `data` placed so that its last byte is the last byte of linear memory: any read past
- *  the end traps. The page is grown here and never handed to the allocator (TLSF only adds the pages
- *  it grows itself), so nothing else lives there. Call right before the code under test. */
-function atEndOfMemory(data: Uint8Array): usize {
-  memory.grow(1);
-  const end = <usize>memory.size() << 16;
-  const ptr = end - <usize>data.length;
-  memory.copy(ptr, data.dataStart, data.length);
-  return ptr;
 }
 
 function u32le(v: u32): u8[] {

@@ -35,7 +35,8 @@ export function createMockHost() {
   function reset() {
     state = {
       records: new Map(), // kind -> [{ value, bytes }]
-      maps: new Map(), // map type -> Uint8Array
+      maps: new Map(), // map type -> Uint8Array (serialized)
+      buffers: new Map(), // buffer type -> Uint8Array
       properties: new Map(), // latin1(path) -> Uint8Array
       nextToken: 100,
       logLevel: 0,
@@ -76,6 +77,22 @@ export function createMockHost() {
     record(Rec.HOST_ALLOC, p, bytes);
   }
 
+  /** The first value of `wanted` in a serialized map (a well-formed one: the tests write them). */
+  function mapValue(map, wanted) {
+    const dv = new DataView(map.buffer, map.byteOffset, map.byteLength);
+    const n = map.length < 4 ? 0 : dv.getUint32(0, true);
+    let data = 4 + n * 8;
+    for (let i = 0; i < n; i++) {
+      const k = dv.getUint32(4 + i * 8, true);
+      const v = dv.getUint32(8 + i * 8, true);
+      const name = map.subarray(data, data + k);
+      const value = map.subarray(data + k + 1, data + k + 1 + v);
+      data += k + v + 2;
+      if (key(name) === key(wanted)) return value;
+    }
+    return undefined;
+  }
+
   function nextToken(kind, upstreamPtr, upstreamSize, retToken) {
     const token = state.nextToken++;
     record(kind, token, read(upstreamPtr, upstreamSize));
@@ -98,6 +115,18 @@ export function createMockHost() {
     },
     proxy_get_header_map_pairs(type, retPtr, retSize) {
       give(state.maps.get(type) ?? new Uint8Array(0), retPtr, retSize);
+      return OK;
+    },
+    proxy_get_header_map_value(type, keyPtr, keySize, retPtr, retSize) {
+      const value = mapValue(state.maps.get(type) ?? new Uint8Array(0), read(keyPtr, keySize));
+      if (value === undefined) return NOT_FOUND;
+      give(value, retPtr, retSize);
+      return OK;
+    },
+    proxy_get_buffer_bytes(type, start, maxSize, retPtr, retSize) {
+      const buffer = state.buffers.get(type);
+      if (buffer === undefined) return NOT_FOUND;
+      give(buffer.subarray(start >>> 0, (start >>> 0) + (maxSize >>> 0)), retPtr, retSize);
       return OK;
     },
     proxy_set_header_map_pairs(type, ptr, size) {
@@ -139,6 +168,9 @@ export function createMockHost() {
     setMap(type, ptr, size) {
       state.maps.set(type, read(ptr, size));
     },
+    setBuffer(type, ptr, size) {
+      state.buffers.set(type, read(ptr, size));
+    },
     setProperty(pathPtr, pathSize, valuePtr, valueSize) {
       state.properties.set(key(read(pathPtr, pathSize)), read(valuePtr, valueSize));
     },
@@ -159,6 +191,23 @@ export function createMockHost() {
     },
     copy(kind, index, dst) {
       u8().set(entry(kind, index).bytes, dst >>> 0);
+    },
+    // Reference conversions for differential tests: WHATWG TextDecoder / TextEncoder.
+    /** Decodes `len` bytes at `ptr` as UTF-8 into UTF-16 units at `dst` (room for `len` units). */
+    referenceDecode(ptr, len, dst) {
+      const s = new TextDecoder("utf-8").decode(read(ptr, len));
+      const v = view();
+      for (let i = 0; i < s.length; i++) v.setUint16((dst >>> 0) + i * 2, s.charCodeAt(i), true);
+      return s.length;
+    },
+    /** Encodes `units` UTF-16 units at `src` as UTF-8 at `dst` (room for 3 bytes per unit). */
+    referenceEncode(src, units, dst) {
+      const v = view();
+      let s = "";
+      for (let i = 0; i < units; i++) s += String.fromCharCode(v.getUint16((src >>> 0) + i * 2, true));
+      const out = new TextEncoder().encode(s);
+      u8().set(out, dst >>> 0);
+      return out.length;
     },
   };
 

@@ -20,6 +20,15 @@ export declare function reset(): void;
 @external("mock", "setMap")
 declare function setMapRaw(type: u32, ptr: usize, size: usize): void;
 // @ts-ignore: decorator
+@external("mock", "setBuffer")
+declare function setBufferRaw(type: u32, ptr: usize, size: usize): void;
+// @ts-ignore: decorator
+@external("mock", "referenceDecode")
+declare function referenceDecodeRaw(ptr: usize, len: usize, dst: usize): u32;
+// @ts-ignore: decorator
+@external("mock", "referenceEncode")
+declare function referenceEncodeRaw(src: usize, units: usize, dst: usize): u32;
+// @ts-ignore: decorator
 @external("mock", "setProperty")
 declare function setPropertyRaw(pathPtr: usize, pathSize: usize, valuePtr: usize, valueSize: usize): void;
 // @ts-ignore: decorator
@@ -107,4 +116,34 @@ export function setMap(type: u32, data: Uint8Array): void {
 /** A property the host returns (path given as raw bytes, segments joined by NUL). */
 export function setProperty(path: Uint8Array, value: Uint8Array): void {
   setPropertyRaw(path.dataStart, path.length, value.dataStart, value.length);
+}
+
+/** The buffer the host returns from proxy_get_buffer_bytes(type) from now on. */
+export function setBuffer(type: u32, data: Uint8Array): void {
+  setBufferRaw(type, data.dataStart, data.length);
+}
+
+/** `data` decoded by the host's TextDecoder (the WHATWG reference). */
+export function referenceDecode(data: Uint8Array): string {
+  const units = new Uint16Array(data.length);
+  const n = referenceDecodeRaw(data.dataStart, data.length, units.dataStart);
+  return String.UTF16.decodeUnsafe(units.dataStart, <usize>n << 1);
+}
+
+/** `s` encoded by the host's TextEncoder (the WHATWG reference: lone surrogates become U+FFFD). */
+export function referenceEncode(s: string): u8[] {
+  const out = new Uint8Array(s.length * 3);
+  const n = referenceEncodeRaw(changetype<usize>(s), <usize>s.length, out.dataStart);
+  return memoryBytes(out.dataStart, n);
+}
+
+/** A copy of `data` placed so that its last byte is the last byte of linear memory: any read past
+ *  the end traps. The page is grown here and never handed to the allocator (TLSF only adds the pages
+ *  it grows itself), so nothing else lives there. Call right before the code under test. */
+export function atEndOfMemory(data: Uint8Array): usize {
+  memory.grow(1);
+  const end = <usize>memory.size() << 16;
+  const ptr = end - <usize>data.length;
+  memory.copy(ptr, data.dataStart, data.length);
+  return ptr;
 }
