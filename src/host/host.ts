@@ -218,6 +218,10 @@ export class GrpcCallout {
     this.root.status = { code: status >>> 0, message: "" };
     this.vm.flush();
   }
+  /** @internal */
+  belongsTo(vm: Vm): boolean {
+    return this.vm === vm;
+  }
   private deliverMessage(m: Buffer): void {
     if (this.vm.failed) return;
     this.root.grpcMessage = m;
@@ -250,6 +254,7 @@ export interface MetricView {
 }
 
 let connectionIds = 1;
+const HISTORY_LIMIT = 10_000;
 
 export class Host implements VmHost, StreamEnv {
   readonly shared: SharedState;
@@ -267,7 +272,7 @@ export class Host implements VmHost, StreamEnv {
   readonly httpCalls: HttpCallout[] = [];
   /** gRPC calls and streams not finished yet. */
   readonly grpcCalls: GrpcCallout[] = [];
-  /** Every HTTP call ever dispatched (answered or not). */
+  /** HTTP calls dispatched so far, answered or not (the most recent 10,000). */
   readonly httpCallHistory: HttpCallout[] = [];
   readonly grpcCallHistory: GrpcCallout[] = [];
   /** How many VMs this host created (1 + reloads). */
@@ -659,16 +664,18 @@ export class Host implements VmHost, StreamEnv {
     const c = new HttpCallout(this, vm, root, call, callerContextId);
     this.httpCalls.push(c);
     this.httpCallHistory.push(c);
+    if (this.httpCallHistory.length > HISTORY_LIMIT) this.httpCallHistory.splice(0, HISTORY_LIMIT / 2);
   }
 
   onGrpc(vm: Vm, root: RootContext, call: GrpcCallRequest, callerContextId: number): void {
     const c = new GrpcCallout(this, vm, root, call, callerContextId);
     this.grpcCalls.push(c);
     this.grpcCallHistory.push(c);
+    if (this.grpcCallHistory.length > HISTORY_LIMIT) this.grpcCallHistory.splice(0, HISTORY_LIMIT / 2);
   }
 
   onGrpcSend(vm: Vm, token: number, message: Buffer, endStream: boolean): number {
-    const c = this.grpcCalls.find((g) => g.token === token && g.kind === "stream" && (g as any).vm === vm);
+    const c = this.grpcCalls.find((g) => g.token === token && g.kind === "stream" && g.belongsTo(vm));
     if (!c) return 1; // NOT_FOUND
     c.sent.push(message);
     if (endStream) c.localClosed = true;
@@ -676,7 +683,7 @@ export class Host implements VmHost, StreamEnv {
   }
 
   onGrpcCancelOrClose(vm: Vm, token: number, how: "cancel" | "close"): number {
-    const c = this.grpcCalls.find((g) => g.token === token && (g as any).vm === vm);
+    const c = this.grpcCalls.find((g) => g.token === token && g.belongsTo(vm));
     if (!c) return 1; // NOT_FOUND
     if (how === "close" && c.kind === "stream") {
       c.localClosed = true;
