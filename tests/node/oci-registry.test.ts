@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import wabtInit from "wabt";
+import { parse } from "yaml";
 import { parseChallenges } from "../../src/oci/auth.js";
 import { sha256Hex } from "../../src/oci/digest.js";
 import { pullWasm } from "../../src/oci/pull.js";
@@ -194,6 +195,22 @@ describe("a real registry (docker-registry)", () => {
       );
     });
   }
+
+  test("end to end with a real filter: build the add-header example, push it, pull it back, deploy the digest", async (t) => {
+    if (!reg) return t.skip(why);
+    const wasm = join(dir, "add-header.wasm");
+    const built = await cli(["build", join(ROOT, "examples/add-header/index.ts"), "-o", wasm]);
+    assert.equal(built.code, 0, built.stderr);
+    const target = `${reg.open}/examples/add-header:v1`;
+    const { digest, reference } = pushed(await cli(["push", wasm, target, "--insecure"]));
+    const pulled = await pullWasm(new RegistryClient(parseReference(target), { insecure: true }), "v1");
+    assert.ok(pulled.wasm.equals(await readFile(wasm)));
+    const plugin = await cli(["manifest", wasm, "--image", reference, "--selector", "app=demo"]);
+    assert.equal(plugin.code, 0, plugin.stderr);
+    const spec = parse(plugin.stdout).spec;
+    assert.equal(spec.url, `oci://${reference}`);
+    assert.equal(spec.sha256, digest.slice("sha256:".length));
+  });
 
   test("pushing again uploads nothing (HEAD finds every blob) and keeps the digest", async (t) => {
     if (!reg) return t.skip(why);
@@ -496,7 +513,7 @@ describe("registries that refuse", () => {
     const config = join(dir, "helper-config");
     await mkdir(config, { recursive: true });
     await writeFile(join(config, "config.json"), JSON.stringify({ credHelpers: { [fake.host]: "pwatest" } }));
-    pushed(await push().then(() => cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure"], { env: { DOCKER_CONFIG: config, PATH: `${bin}${delimiter}${process.env.PATH}` } })));
+    pushed(await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure"], { env: { DOCKER_CONFIG: config, PATH: `${bin}${delimiter}${process.env.PATH}` } }));
     // A helper that is configured but not installed is a warning, then anonymous access.
     await writeFile(join(config, "config.json"), JSON.stringify({ credsStore: "not-installed-anywhere" }));
     const r = await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure"], { env: { DOCKER_CONFIG: config } });
