@@ -214,18 +214,19 @@ export class HttpStream implements StreamHandler {
     return this.trailersIn(this.resp, 1, pairs);
   }
 
-  /** Ends the stream: proxy_on_done, proxy_on_log, proxy_on_delete (skipped when the VM failed). */
+  /** Ends the stream: proxy_on_log, proxy_on_done, proxy_on_delete (skipped when the VM failed). */
   complete(): void {
     this.checkUsable("complete");
     this.completed = true;
     const vm = this.vm;
     const id = this.ctx.id;
     if (!vm.failed) {
-      this.phase = "done";
-      vm.call("proxy_on_done", this.ctx, id);
+      // Envoy runs access logs (proxy_on_log) before it destroys the filters (proxy_on_done,
+      // proxy_on_delete): ConnectionManagerImpl::doDeferredStreamDestroy, since envoy#12850.
       this.phase = "log";
       vm.call("proxy_on_log", this.ctx, id);
       this.phase = "done";
+      vm.call("proxy_on_done", this.ctx, id);
       vm.call("proxy_on_delete", this.ctx, id);
     }
     this.phase = "done";

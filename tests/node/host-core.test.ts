@@ -18,7 +18,7 @@ async function hostFor(body: (w: WatBuilder) => string, opts: Record<string, unk
   return createHost({ wasm: await compileWat(wat), ...opts });
 }
 
-test("lifecycle: Envoy's order of callbacks, ids, and root/stream context ids", async () => {
+test("lifecycle: Envoy's order of callbacks (an HTTP stream logs before done/delete), ids of root and stream contexts", async () => {
   const host = await hostFor(
     (w) => `
   (func (export "_initialize") ${log(w, "init")})
@@ -48,8 +48,8 @@ test("lifecycle: Envoy's order of callbacks, ids, and root/stream context ids", 
     "create stream",
     "request headers",
     "response headers",
-    "done",
     "log",
+    "done",
     "delete",
   ]);
   assert.deepEqual(host.logs[0], { level: LogLevel.Info, message: "init", contextId: 0, vm: 0 });

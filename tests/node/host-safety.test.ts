@@ -119,7 +119,7 @@ test("fail-closed: the stream that hit the trap gets a 503 local reply, later ca
   assert.equal(s.localResponse?.details, "wasm_fail_stream");
   assert.equal(s.localResponse?.grpcStatus, 14);
   assert.equal(s.requestBody("x", true), Action.Pause);
-  s.complete(); // done/log/delete are skipped on a failed VM, and nothing throws
+  s.complete(); // log/done/delete are skipped on a failed VM, and nothing throws
   assert.equal(host.logs.filter((l) => l.level === LogLevel.Critical).length, 2); // module's message + the host's
 });
 
