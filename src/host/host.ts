@@ -404,6 +404,28 @@ export class Host implements VmHost, StreamEnv {
   }
 
   /**
+   * Envoy's offline check of a configuration: proxy_validate_configuration(root, size) with the
+   * config as PLUGIN_CONFIGURATION. True when the module does not export it (Envoy accepts then).
+   */
+  validateConfiguration(pluginConfig: Bytesish): boolean {
+    this.assertIdle("validateConfiguration");
+    if (!this.vmStarted && !this.startVm()) return false;
+    const vm = this.vm;
+    const root = this.root;
+    if (!vm || !root || vm.failed) return false;
+    if (!vm.fns.proxy_validate_configuration) return true;
+    const config = toBuffer(pluginConfig);
+    const saved = root.plugin;
+    root.plugin = { ...saved, config };
+    root.configuring = true;
+    const r = vm.call("proxy_validate_configuration", root, root.id, config.length);
+    root.configuring = false;
+    root.plugin = saved;
+    vm.flush();
+    return !vm.failed && r !== 0;
+  }
+
+  /**
    * Applies a new plugin configuration the way Envoy applies a new filter config: a new root
    * context is created and configured; the old one gets proxy_on_done (and proxy_on_delete).
    */

@@ -527,11 +527,14 @@ export class Vm implements QueueOwner {
     };
     return {
       proxy_log: (level: number, ptr: number, size: number) => {
-        const msg = this.bytes(u(ptr), u(size));
-        if (msg === undefined) return S.InvalidMemoryAccess;
+        ptr = u(ptr);
+        size = u(size);
+        const m = this.mem();
+        if (ptr + size > m.length) return S.InvalidMemoryAccess;
         level = u(level);
         if (level > 5) return S.BadArgument;
-        this.logFromGuest(level, msg.toString("utf8"));
+        // Below the host's level nothing is recorded, so nothing is decoded either.
+        if (level >= this.host.logLevel || level >= 4) this.logFromGuest(level, m.toString("utf8", ptr, ptr + size));
         return S.Ok;
       },
       proxy_get_log_level: (retPtr: number) => (this.setU32(u(retPtr), this.host.logLevel) ? S.Ok : S.InvalidMemoryAccess),

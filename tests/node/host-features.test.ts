@@ -652,3 +652,18 @@ test("every 0.2.1 host function and WASI function answers a valid call (the tabl
   assert.equal(host.failures.length, 0);
   assert.deepEqual(Object.keys(host.hostCalls()).sort(), [...expectedNames].sort());
 });
+
+test("validateConfiguration calls proxy_validate_configuration with the candidate as PLUGIN_CONFIGURATION", async () => {
+  const wasm = await watModule(
+    (w) => `(func (export "proxy_validate_configuration") (param $root i32) (param $n i32) (result i32)
+      (drop (call $proxy_get_buffer_bytes (i32.const ${BufferType.PluginConfiguration}) (i32.const 0) (local.get $n) (i32.const ${RP}) (i32.const ${RS})))
+      ${w.logResult()}
+      (i32.eq (local.get $n) (i32.const 2)))`,
+  );
+  const host = await createHost({ wasm, pluginConfig: "running" });
+  assert.equal(host.validateConfiguration("ok"), true);
+  assert.equal(host.validateConfiguration("not ok"), false);
+  assert.deepEqual(host.logMessages(), ["ok", "not ok"]);
+  const none = await createHost({ wasm: await watModule(() => "") });
+  assert.equal(none.validateConfiguration("anything"), true);
+});
