@@ -19,7 +19,7 @@ export function addBuildOptions(cmd: Command): Command {
       new Option("--variant <variant>", "image format: compat (one tar+gzip layer with plugin.wasm) or oci (two layers: runtime config + raw module)").default("compat"),
     )
     .option("--created <time>", "record this RFC 3339 creation time (default: none, so the digest depends only on the module)")
-    .option("--annotation <key=value...>", "add a manifest annotation (repeatable)");
+    .option("--annotation <key=value>", "add a manifest annotation (repeatable)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
 }
 
 function collectAnnotations(list: string[] | undefined): Record<string, string> | undefined {

@@ -279,6 +279,15 @@ describe("input checks", () => {
     assert.match(r.stdout, /^digest: sha256:[a-f0-9]{64}$/m);
   });
 
+  test("--annotation repeats and does not swallow the file argument", async () => {
+    const out = join(dir, "annotated");
+    const r = await cli(["image", "--annotation", "a=1", "--annotation", "b=x=y", filterPath, "--out", out, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const digest = JSON.parse(r.stdout).digest as string;
+    const manifest = JSON.parse(await readFile(join(out, "blobs/sha256", digest.slice(7)), "utf8"));
+    assert.deepEqual(manifest.annotations, { a: "1", b: "x=y", "module.wasm.image/variant": "compat" });
+  });
+
   test("bad flags are one-line errors", async () => {
     assertOneLineError(await cli(["image", filterPath, "--out", join(dir, "x"), "--variant", "docker"]), /--variant "docker".*compat.*oci/);
     assertOneLineError(await cli(["image", filterPath, "--out", join(dir, "x"), "--created", "yesterday"]), /--created "yesterday" is not an RFC 3339 time/);
