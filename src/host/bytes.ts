@@ -11,7 +11,10 @@ const UPPER = /[A-Z]/;
 /** Text (UTF-8) or raw bytes -> byte string. */
 export function toByteString(v: Bytesish): string {
   if (typeof v === "string") {
-    return ASCII.test(v) ? v : Buffer.from(v, "utf8").toString("latin1");
+    for (let i = 0; i < v.length; i++) {
+      if (v.charCodeAt(i) > 0x7f) return Buffer.from(v, "utf8").toString("latin1");
+    }
+    return v;
   }
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("latin1");
 }

@@ -24,7 +24,7 @@ import {
   type PropertyInput,
   type PropertyValue,
 } from "./properties.js";
-import type { BufferSlot, LocalResponse, StreamContext, StreamHandler } from "./types.js";
+import { LocalReply, type BufferSlot, type LocalResponse, type StreamContext, type StreamHandler } from "./types.js";
 import type { Vm } from "./vm.js";
 
 /** What a stream needs from its host. */
@@ -277,14 +277,7 @@ export class HttpStream implements StreamHandler {
       this.ended = true;
       if (!this.resp.headersSeen) this.resp.headers = HeaderMap.from([[":status", "503"]]);
       if (!this.localResponse) {
-        this.localResponse = {
-          status: 503,
-          headers: [],
-          headerBytes: [],
-          body: Buffer.alloc(0),
-          details: "wasm_fail_stream",
-          grpcStatus: 14,
-        };
+        this.localResponse = new LocalReply(503, new HeaderMap(), Buffer.alloc(0), "wasm_fail_stream", 14);
       }
     }
     return Action.Pause;
@@ -304,12 +297,12 @@ export class HttpStream implements StreamHandler {
     return action;
   }
 
-  private headersIn(d: Direction, dir: number, pairs: PairsInput, eos: boolean): number {
+  private headersIn(d: Direction, dir: number, pairs: PairsInput | HeaderMap, eos: boolean): number {
     this.checkUsable(dir === 0 ? "requestHeaders" : "responseHeaders");
     if (this.ignored(dir)) return Action.Pause;
     if (d.headersSeen) throw new Error(`http stream ${this.ctx.id}: ${dir === 0 ? "request" : "response"} headers were already sent`);
     d.headersSeen = true;
-    d.headers = HeaderMap.from(pairs);
+    d.headers = pairs instanceof HeaderMap ? pairs : HeaderMap.from(pairs);
     d.endSeen = eos;
     if (this.bypassed) return Action.Continue;
     this.phase = dir === 0 ? "request_headers" : "response_headers";
@@ -499,11 +492,11 @@ export class HttpStream implements StreamHandler {
     return Status.Ok;
   }
 
-  sendLocalResponse(r: LocalResponse): void {
+  sendLocalResponse(r: LocalReply): void {
     this.vm.defer(() => this.applyLocalResponse(r));
   }
 
-  private applyLocalResponse(r: LocalResponse): void {
+  private applyLocalResponse(r: LocalReply): void {
     if (this.completed) return;
     if (this.localResponse) {
       this.env.log(3, `proxy_send_local_response called again on stream ${this.ctx.id}; the first response stands (Envoy misbehaves here: envoy#28826)`, this.ctx.id, this.vm.index);
@@ -514,9 +507,10 @@ export class HttpStream implements StreamHandler {
     this.req.stoppedAt = this.req.stoppedAt ?? "headers";
     this.req.pendingBody = [];
     this.req.pendingTrailers = null;
-    const headers: Array<[Bytesish, Bytesish]> = [[":status", String(r.status)]];
-    if (r.body.length > 0) headers.push(["content-length", String(r.body.length)], ["content-type", "text/plain"]);
-    for (const [k, v] of r.headerBytes) headers.push([k, v]);
+    const headers = new HeaderMap();
+    headers.add(":status", String(r.status));
+    if (r.body.length > 0) headers.add("content-length", String(r.body.length)), headers.add("content-type", "text/plain");
+    for (let i = 0; i < r.map.keys.length; i++) headers.add(r.map.keys[i], r.map.values[i]);
     if (this.resp.headersForwarded) {
       // Response headers already went downstream: Envoy can only reset the stream (go#364).
       this.resetReason = "local response after response headers were sent";
@@ -524,7 +518,7 @@ export class HttpStream implements StreamHandler {
     }
     if (this.resp.headersSeen) {
       // Sent from the response path before the headers went on: the reply replaces the response.
-      this.resp.headers = HeaderMap.from(headers);
+      this.resp.headers = headers;
       this.resp.held = { data: r.body, mutable: true };
       this.resp.forwarded = [];
       this.resp.forwardedLength = 0;

@@ -1,5 +1,5 @@
 // Types shared by the VM and the stream drivers.
-import type { HeaderMap } from "./headers.js";
+import { HeaderMap } from "./headers.js";
 import type { PropertyValue } from "./properties.js";
 
 export interface Plugin {
@@ -39,13 +39,34 @@ export interface BufferSlot {
 
 export interface LocalResponse {
   status: number;
-  headers: Array<[string, string]>;
-  /** Raw header pairs as byte strings (exact bytes). */
-  headerBytes: Array<[Buffer, Buffer]>;
+  /** Headers the plugin added (names lower-cased), decoded as UTF-8. */
+  readonly headers: Array<[string, string]>;
+  /** The same headers as exact bytes. */
+  readonly headerBytes: Array<[Buffer, Buffer]>;
   body: Buffer;
   details: string;
   /** -1 when the guest did not set a gRPC status (the SDKs pass -1 for plain HTTP). */
   grpcStatus: number;
+}
+
+/** A local reply as the host keeps it: the header map is decoded only when a test looks. */
+export class LocalReply implements LocalResponse {
+  constructor(
+    public status: number,
+    /** @internal */ readonly map: HeaderMap,
+    public body: Buffer,
+    public details: string,
+    public grpcStatus: number,
+  ) {}
+  get headers(): Array<[string, string]> {
+    return this.map.toPairs();
+  }
+  get headerBytes(): Array<[Buffer, Buffer]> {
+    return this.map.toBytePairs();
+  }
+  toJSON(): object {
+    return { status: this.status, headers: this.headers, body: this.body.toString("utf8"), details: this.details, grpcStatus: this.grpcStatus };
+  }
 }
 
 /** What the VM needs from an HTTP stream or TCP connection driver. */
@@ -58,7 +79,7 @@ export interface StreamHandler {
   buffer(type: number): BufferSlot | null;
   continueStream(type: number): number;
   closeStream(type: number): number;
-  sendLocalResponse(r: LocalResponse): void;
+  sendLocalResponse(r: LocalReply): void;
   property(key: string): PropertyValue | undefined;
   guestSetProperty(key: string, value: Buffer): number;
 }

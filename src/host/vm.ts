@@ -23,7 +23,7 @@ import { HeaderMap } from "./headers.js";
 import { decodePairs } from "./pairs.js";
 import { canonicalPath, propertyBytes, type PropertyValue } from "./properties.js";
 import type { SharedState, QueueOwner } from "./shared.js";
-import type { BufferSlot, Context, Failure, Plugin, RootContext, StreamContext, StreamHandler, VmContext } from "./types.js";
+import { LocalReply, type BufferSlot, type Context, type Failure, type Plugin, type RootContext, type StreamContext, type StreamHandler, type VmContext } from "./types.js";
 
 /** Thrown by proc_exit and by restricted calls to unwind the guest's stack. */
 export class GuestExit extends Error {
@@ -723,15 +723,9 @@ export class Vm implements QueueOwner {
         for (let i = 0; i < parsed.keys.length; i++) headers.add(lowerAscii(parsed.keys[i]), parsed.values[i]);
         const c = this.ctx();
         if (c.kind === "stream") {
-          c.handler.sendLocalResponse({
-            status: u(code),
-            headers: headers.toPairs(),
-            headerBytes: headers.toBytePairs(),
-            body,
-            // Envoy replaces whitespace in details with "_" (StringUtil::replaceAllEmptySpace).
-            details: Buffer.from(details, "latin1").toString("utf8").replace(/\s/g, "_"),
-            grpcStatus: grpc | 0,
-          });
+          // Envoy replaces whitespace in details with "_" (StringUtil::replaceAllEmptySpace).
+          const text = details === "" ? "" : Buffer.from(details, "latin1").toString("utf8").replace(/\s/g, "_");
+          c.handler.sendLocalResponse(new LocalReply(u(code), headers, body, text, grpc | 0));
         }
         this.stopNext = true;
         return S.Ok;
