@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.js";
 // --- command modules (one import and one register call per command) ---
 import { register as registerBuild } from "./commands/build.js";
+import { register as registerInit } from "./commands/init.js";
 import { register as registerVerify } from "./commands/verify.js";
 import { register as registerImage } from "./commands/image.js";
 import { register as registerPush } from "./commands/push.js";
@@ -27,6 +28,7 @@ export function createProgram(): Command {
     .exitOverride();
   // --- register commands ---
   registerBuild(program);
+  registerInit(program);
   registerVerify(program);
   registerImage(program);
   registerPush(program);

@@ -1,0 +1,24 @@
+// `proxy-wasm-as init <dir> [--template name]`
+import type { Command } from "commander";
+import path from "node:path";
+import { DEFAULT_TEMPLATE, initProject, listTemplates } from "../init/init.js";
+
+export function register(program: Command): void {
+  program
+    .command("init")
+    .description("create a filter project from a template (an example): filter, test, envoy.yaml, WasmPlugin")
+    .argument("<dir>", "a new or empty folder")
+    .option("-t, --template <name>", `the example to start from (default: ${DEFAULT_TEMPLATE})`)
+    .option("--list", "list the templates and exit")
+    .action(async (dir: string, opts: { template?: string; list?: boolean }) => {
+      if (opts.list) {
+        process.stdout.write((await listTemplates()).join("\n") + "\n");
+        return;
+      }
+      const r = await initProject({ dir, template: opts.template });
+      const rel = path.relative(process.cwd(), r.dir) || ".";
+      process.stdout.write(
+        `created ${rel} (${r.name}, from the ${r.template} template): ${r.files.join(", ")}\n\n  cd ${rel}\n  npm install && npm test\n`,
+      );
+    });
+}
