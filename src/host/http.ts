@@ -304,13 +304,17 @@ export class HttpStream implements StreamHandler {
     d.headersSeen = true;
     d.headers = pairs instanceof HeaderMap ? pairs : HeaderMap.from(pairs);
     d.endSeen = eos;
-    if (this.bypassed) return Action.Continue;
+    if (this.bypassed) {
+      d.headersForwarded = true;
+      return Action.Continue;
+    }
     this.phase = dir === 0 ? "request_headers" : "response_headers";
     d.headersLive = true;
     const action = this.invoke(this.cbName(dir, "headers"), this.ctx.id, d.headers.size, eos ? 1 : 0);
     this.phase = "none";
     if (action === Action.Continue) {
       if (this.env.strictLifetimes) d.headersLive = false;
+      d.headersForwarded = true;
     } else {
       d.stoppedAt = "headers";
     }

@@ -241,3 +241,88 @@ test("configuration buffers: plugin config only during proxy_on_configure, VM co
   assert.deepEqual(host.logMessages(), ["vm-conf", '{"a":1}', `plugin-config-now=${Status.NotFound}`]);
   assert.equal(MapType.HttpRequestHeaders, 0);
 });
+
+test("local response from the response path: replaces a response whose headers are held, resets one already sent", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+    (if (i32.eqz (call $proxy_get_header_map_value (i32.const 2) ${w.str("x-deny")} (i32.const ${RP}) (i32.const ${RS})))
+      (then (drop (call $proxy_send_local_response (i32.const 502) ${w.str("upstream denied")} ${w.str("blocked")} (i32.const 0) (i32.const 0) (i32.const -1)))))
+    (i32.const 0))
+  (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32)
+    (drop (call $proxy_send_local_response (i32.const 500) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const -1)))
+    (i32.const 0))`,
+  );
+  const a = host.httpStream();
+  a.requestHeaders([[":path", "/"]], true);
+  assert.equal(a.responseHeaders([[":status", "200"], ["x-deny", "1"]]), Action.Pause);
+  assert.equal(a.localResponse?.status, 502);
+  assert.equal(a.localResponse?.details, "upstream_denied");
+  assert.deepEqual(a.response.headers, [[":status", "502"], ["content-length", "7"], ["content-type", "text/plain"]]);
+  assert.equal(a.response.body.toString(), "blocked");
+  assert.equal(a.resetReason, null);
+  assert.equal(a.responseBody("ignored", true), Action.Pause);
+  const b = host.httpStream();
+  b.requestHeaders([[":path", "/"]], true);
+  assert.equal(b.responseHeaders([[":status", "200"]]), Action.Continue);
+  assert.equal(b.responseBody("data", true), Action.Pause);
+  assert.equal(b.resetReason, "local response after response headers were sent");
+});
+
+test("trailers: a plugin can add trailers from the last body callback; request trailers unreadable in proxy_on_log", async () => {
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_response_body") (param i32 i32) (param $eos i32) (result i32)
+    (if (local.get $eos) (then
+      ${logStatus(w, "add=", `(call $proxy_add_header_map_value (i32.const ${MapType.HttpResponseTrailers}) ${w.str("x-checksum")} ${w.str("abc")})`)}))
+    (i32.const 0))
+  (func (export "proxy_on_request_trailers") (param i32 i32) (result i32)
+    (drop (call $proxy_replace_header_map_value (i32.const ${MapType.HttpRequestTrailers}) ${w.str("t")} ${w.str("2")}))
+    (i32.const 0))
+  (func (export "proxy_on_log") (param i32)
+    ${logStatus(w, "log-req-trailer=", `(call $proxy_get_header_map_value (i32.const ${MapType.HttpRequestTrailers}) ${w.str("t")} (i32.const ${RP}) (i32.const ${RS}))`)}
+    ${logStatus(w, "log-resp-trailer=", `(call $proxy_get_header_map_value (i32.const ${MapType.HttpResponseTrailers}) ${w.str("x-checksum")} (i32.const ${RP}) (i32.const ${RS}))`)}
+    ${logStatus(w, "log-set=", `(call $proxy_add_header_map_value (i32.const ${MapType.HttpResponseHeaders}) ${w.str("late")} ${w.str("1")})`)})`,
+  );
+  const http = host.httpStream();
+  http.requestHeaders([[":path", "/"]]);
+  http.requestBody("x", false);
+  http.requestTrailers([["t", "1"]]);
+  assert.deepEqual(http.request.trailers, [["t", "2"]]);
+  http.responseHeaders([[":status", "200"]]);
+  http.responseBody("payload", true);
+  assert.equal(http.response.trailer("x-checksum"), "abc");
+  http.complete();
+  assert.deepEqual(host.logMessages(), ["add=0", `log-req-trailer=${Status.NotFound}`, "log-resp-trailer=0", `log-set=${Status.BadArgument}`]);
+});
+
+test("a body held on PAUSE is released by proxy_continue_stream from another callback", async () => {
+  const host = await hostFor(
+    (w) => `
+  (global $stream (mut i32) (i32.const 0))
+  (func (export "proxy_on_request_body") (param $id i32) (param i32 i32) (result i32) (global.set $stream (local.get $id)) (i32.const 1))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (drop (call $proxy_set_tick_period_milliseconds (i32.const 1))) (i32.const 1))
+  (func (export "proxy_on_tick") (param i32)
+    (drop (call $proxy_set_effective_context (global.get $stream)))
+    (drop (call $proxy_continue_stream (i32.const 0))))`,
+  );
+  const http = host.httpStream();
+  http.requestHeaders([[":path", "/"]]);
+  http.requestBody("part1-", false);
+  http.requestBody("part2", true);
+  assert.equal(http.request.forwardedBody.length, 0);
+  assert.equal(http.request.body.toString(), "part1-part2");
+  host.tick();
+  assert.equal(http.request.paused, false);
+  assert.equal(http.request.forwardedBody.toString(), "part1-part2");
+});
+
+test("harness misuse is a clear error: events after complete(), body after end of stream, headers twice", async () => {
+  const host = await hostFor(() => "");
+  const http = host.httpStream();
+  http.requestHeaders([[":path", "/"]], true);
+  assert.throws(() => http.requestBody("x", true), /body after end of stream/);
+  assert.throws(() => http.requestHeaders([]), /headers were already sent/);
+  http.complete();
+  assert.throws(() => http.responseHeaders([]), /after complete\(\)/);
+});
