@@ -147,3 +147,26 @@ export function atEndOfMemory(data: Uint8Array): usize {
   memory.copy(ptr, data.dataStart, data.length);
   return ptr;
 }
+
+/** Record `index` of `kind` decoded as UTF-8 (by AssemblyScript's decoder, not the SDK's). */
+export function recordedText(kind: u32, index: u32): string {
+  const b = recorded(kind, index);
+  return String.UTF8.decodeUnsafe(b.dataStart, <usize>b.length);
+}
+
+/**
+ * Whether the last buffer the mock host handed to the module (through malloc) has been freed. It reads
+ * the TLSF block header (the word before the pointer; bit 0 = FREE, AssemblyScript rt/tlsf.ts), which
+ * stays set after a free until the memory is reused: call it right after the code under test, before
+ * anything allocates. A second free of the same block aborts in these (assert-enabled) builds.
+ */
+export function lastHostBufferFreed(): bool {
+  const n = count(HOST_ALLOC);
+  assert(n > 0, "the mock host handed out no buffer");
+  return isFreed(<usize>value(HOST_ALLOC, n - 1));
+}
+
+/** The TLSF FREE bit of the block at `ptr` (see lastHostBufferFreed). */
+export function isFreed(ptr: usize): bool {
+  return (load<usize>(ptr - sizeof<usize>()) & 1) != 0;
+}
