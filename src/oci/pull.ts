@@ -88,49 +88,43 @@ export async function extractWasmLikeIstio(
 ): Promise<{ wasm: Buffer; format: WasmImageFormat }> {
   const layers = manifest.layers ?? [];
   const last = layers[layers.length - 1];
-  let wasm: Buffer;
-  let format: WasmImageFormat;
+  // Registry failures (UserError) pass through; format problems (Error) become Istio's reasons.
+  const fromLastTarGz = async (mediaType: string): Promise<Buffer> => {
+    if (!last) throw new Error("number of layers must be greater than zero");
+    if (last.mediaType !== mediaType) throw new Error(`invalid media type ${last.mediaType} (expect ${mediaType})`);
+    return pluginFromTarGz(await getBlob(last.digest));
+  };
+
   if (manifest.mediaType === MEDIA_TYPES.dockerManifest) {
-    if (!last) throw new UserError("could not extract the Wasm file from the Docker image: number of layers must be greater than zero");
-    if (last.mediaType !== MEDIA_TYPES.dockerLayerTarGzip) {
-      throw new UserError(`could not extract the Wasm file from the Docker image: invalid media type ${last.mediaType} (expect ${MEDIA_TYPES.dockerLayerTarGzip})`);
-    }
     try {
-      wasm = await pluginFromTarGz(await getBlob(last.digest));
+      return checked(await fromLastTarGz(MEDIA_TYPES.dockerLayerTarGzip), "docker-compat");
     } catch (err) {
       if (err instanceof UserError) throw err;
       throw new UserError(`could not extract the Wasm file from the Docker image: ${(err as Error).message}`);
     }
-    format = "docker-compat";
-  } else {
-    let compatError: string;
-    if (!last) compatError = "number of layers must be greater than zero";
-    else if (last.mediaType !== MEDIA_TYPES.ociLayerTarGzip) compatError = `invalid media type ${last.mediaType} (expect ${MEDIA_TYPES.ociLayerTarGzip})`;
-    else {
-      try {
-        return checked({ wasm: await pluginFromTarGz(await getBlob(last.digest)), format: "compat" });
-      } catch (err) {
-        if (err instanceof UserError) throw err;
-        compatError = (err as Error).message;
-      }
-    }
-    let ociError: string;
-    const wasmLayer = layers.find((l) => l.mediaType === MEDIA_TYPES.wasmContentLayer);
-    if (layers.length !== 2) ociError = `number of layers must be 2 but got ${layers.length}`;
-    else if (!wasmLayer) ociError = `could not find the layer of type ${MEDIA_TYPES.wasmContentLayer}`;
-    else return checked({ wasm: await getBlob(wasmLayer.digest), format: "oci" });
-    throw new UserError(
-      `the image is in no format Istio can read: could not parse as compat variant: ${compatError}; could not parse as oci variant: ${ociError}`,
-    );
   }
-  return checked({ wasm, format });
+  let compatError: string;
+  try {
+    return checked(await fromLastTarGz(MEDIA_TYPES.ociLayerTarGzip), "compat");
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    compatError = (err as Error).message;
+  }
+  const wasmLayer = layers.find((l) => l.mediaType === MEDIA_TYPES.wasmContentLayer);
+  let ociError: string;
+  if (layers.length !== 2) ociError = `number of layers must be 2 but got ${layers.length}`;
+  else if (!wasmLayer) ociError = `could not find the layer of type ${MEDIA_TYPES.wasmContentLayer}`;
+  else return checked(await getBlob(wasmLayer.digest), "oci");
+  throw new UserError(
+    `the image is in no format Istio can read: could not parse as compat variant: ${compatError}; could not parse as oci variant: ${ociError}`,
+  );
 }
 
-function checked(r: { wasm: Buffer; format: WasmImageFormat }) {
+function checked(wasm: Buffer, format: WasmImageFormat): { wasm: Buffer; format: WasmImageFormat } {
   // Istio's cache refuses anything that does not start with the Wasm magic.
-  const reason = notWasmReason(r.wasm);
+  const reason = notWasmReason(wasm);
   if (reason) throw new UserError(`the image holds a file that is not a Wasm module: ${reason}`);
-  return r;
+  return { wasm, format };
 }
 
 export interface PulledWasm {

@@ -154,6 +154,26 @@ describe("oci variant", () => {
     );
   });
 
+  test("Docker-built images (docker manifest, rootfs.diff.tar.gzip last layer) unpack; other layer types do not", async () => {
+    const { tarSingleFile } = await import("../../src/oci/archive.js");
+    const gz = gzipSync(await tarSingleFile("./plugin.wasm", filter));
+    const earlier = gzipSync(await tarSingleFile("README", Buffer.from("docs")));
+    const docker = (mediaType: string) => ({
+      schemaVersion: 2 as const,
+      mediaType: MEDIA_TYPES.dockerManifest,
+      config: { mediaType: "application/vnd.docker.container.image.v1+json", digest: digestOf(earlier), size: 1 },
+      layers: [
+        { mediaType: MEDIA_TYPES.dockerLayerTarGzip, digest: digestOf(earlier), size: earlier.length },
+        { mediaType, digest: digestOf(gz), size: gz.length },
+      ],
+    });
+    const blobs = async (d: Digest) => (d === digestOf(gz) ? gz : earlier);
+    const got = await extractWasmLikeIstio(docker(MEDIA_TYPES.dockerLayerTarGzip), blobs);
+    assert.equal(got.format, "docker-compat");
+    assert.ok(got.wasm.equals(filter), "plugin.wasm is found by base name in the last layer");
+    await assert.rejects(extractWasmLikeIstio(docker(MEDIA_TYPES.ociLayerTarGzip), blobs), /Docker image: invalid media type application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip/);
+  });
+
   test("a compat layer without plugin.wasm, or holding something that is not Wasm, is refused", async () => {
     const { tarSingleFile } = await import("../../src/oci/archive.js");
     for (const [name, data, pattern] of [
