@@ -70,13 +70,20 @@ class Direction {
   headersSeen = false;
   headersForwarded = false;
   endSeen = false;
+  /** Keep forwarded chunks for `body` (an embedder that streams them on can turn this off). */
+  retain = true;
+  /** HttpStream.onPass was told this direction ended. */
+  passedEnd = false;
 
-  forward(): void {
-    if (this.held.data.length > 0) {
-      this.forwarded.push(this.held.data);
-      this.forwardedLength += this.held.data.length;
+  /** Passes the held data on; returns it. */
+  forward(): Buffer {
+    const out = this.held.data;
+    if (out.length > 0) {
+      if (this.retain) this.forwarded.push(out);
+      this.forwardedLength += out.length;
     }
     this.held = { data: EMPTY, mutable: true };
+    return out;
   }
 
   body(): Buffer {
@@ -158,6 +165,12 @@ export class HttpStream implements StreamHandler {
   bypassed = false;
   /** Actions the guest returned, in order, as [callback, action]. */
   readonly actions: Array<[string, number]> = [];
+  /**
+   * Embedder hook (the local proxy forwards with it): told what the filter lets go on, per
+   * direction (0 request, 1 response), in order: "headers", "body" chunks, "trailers" (if any),
+   * "end". Data the filter still holds is not reported. Do not call into the stream from it.
+   */
+  onPass: ((dir: 0 | 1, what: "headers" | "body" | "trailers" | "end", chunk?: Buffer) => void) | null = null;
   private readonly req = new Direction();
   private readonly resp = new Direction();
   private phase: Phase = "none";
@@ -235,6 +248,12 @@ export class HttpStream implements StreamHandler {
     vm.flush();
   }
 
+  /** false: forwarded body chunks are not kept (`body` then only has what the filter holds). */
+  set retainBody(keep: boolean) {
+    this.req.retain = keep;
+    this.resp.retain = keep;
+  }
+
   get isComplete(): boolean {
     return this.completed;
   }
@@ -306,6 +325,7 @@ export class HttpStream implements StreamHandler {
     d.endSeen = eos;
     if (this.bypassed) {
       d.headersForwarded = true;
+      this.passed(d, "headers");
       return Action.Continue;
     }
     this.phase = dir === 0 ? "request_headers" : "response_headers";
@@ -315,6 +335,7 @@ export class HttpStream implements StreamHandler {
     if (action === Action.Continue) {
       if (this.env.strictLifetimes) d.headersLive = false;
       d.headersForwarded = true;
+      this.passed(d, "headers");
     } else {
       d.stoppedAt = "headers";
     }
@@ -339,7 +360,7 @@ export class HttpStream implements StreamHandler {
   private deliverBody(d: Direction, dir: number, chunk: Buffer, eos: boolean): number {
     if (this.bypassed) {
       d.held = { data: chunk, mutable: true };
-      d.forward();
+      this.passed(d, "body", d.forward());
       return Action.Continue;
     }
     d.held = { data: d.stoppedAt === "body" ? Buffer.concat([d.held.data, chunk]) : chunk, mutable: true };
@@ -348,9 +369,10 @@ export class HttpStream implements StreamHandler {
     const action = this.invoke(this.cbName(dir, "body"), this.ctx.id, d.held.data.length, eos ? 1 : 0);
     this.phase = "none";
     if (action === Action.Continue) {
-      d.forward();
+      const out = d.forward();
       d.stoppedAt = null;
       if (this.env.strictLifetimes) d.bodyLive = false;
+      this.passed(d, "body", out);
     } else {
       d.stoppedAt = "body";
     }
@@ -373,7 +395,7 @@ export class HttpStream implements StreamHandler {
 
   private deliverTrailers(d: Direction, dir: number): number {
     if (this.bypassed) {
-      d.forward();
+      this.passed(d, "body", d.forward());
       return Action.Continue;
     }
     this.phase = dir === 0 ? "request_trailers" : "response_trailers";
@@ -381,9 +403,10 @@ export class HttpStream implements StreamHandler {
     const action = this.invoke(this.cbName(dir, "trailers"), this.ctx.id, d.trailers!.size);
     this.phase = "none";
     if (action === Action.Continue) {
-      d.forward();
+      const out = d.forward();
       d.stoppedAt = null;
       if (this.env.strictLifetimes) d.trailersLive = false;
+      this.passed(d, "body", out);
     } else {
       d.stoppedAt = "trailers";
     }
@@ -406,6 +429,7 @@ export class HttpStream implements StreamHandler {
     d.stoppedAt = null;
     if (at === "headers") {
       d.headersForwarded = true;
+      this.passed(d, "headers");
       if (d.pendingBody.length > 0 || d.pendingEos) {
         const chunk = Buffer.concat(d.pendingBody);
         d.pendingBody = [];
@@ -418,7 +442,20 @@ export class HttpStream implements StreamHandler {
       }
       return;
     }
-    d.forward();
+    this.passed(d, "body", d.forward());
+  }
+
+  /** Reports passed data to onPass, then "trailers" and "end" once the direction is complete. */
+  private passed(d: Direction, what: "headers" | "body", chunk?: Buffer): void {
+    const cb = this.onPass;
+    if (!cb || d.passedEnd) return;
+    const dir = d === this.req ? 0 : 1;
+    if (what === "headers" || (chunk !== undefined && chunk.length > 0)) cb(dir, what, chunk);
+    if (d.headersForwarded && d.endSeen && d.stoppedAt === null && d.pendingBody.length === 0 && d.pendingTrailers === null) {
+      d.passedEnd = true;
+      if (d.trailers !== null && d.trailers.size > 0) cb(dir, "trailers");
+      cb(dir, "end");
+    }
   }
 
   // ------------------------------------------------------------ StreamHandler (for host calls)
@@ -528,6 +565,12 @@ export class HttpStream implements StreamHandler {
       this.resp.forwardedLength = 0;
       this.resp.stoppedAt = null;
       this.resp.endSeen = true;
+      if (this.onPass && !this.resp.passedEnd) {
+        this.resp.passedEnd = true;
+        this.onPass(1, "headers");
+        if (r.body.length > 0) this.onPass(1, "body", r.body);
+        this.onPass(1, "end");
+      }
       return;
     }
     // Envoy sends the local reply through the encoder filters, this one included.
