@@ -14,7 +14,7 @@ import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import wabtInit from "wabt";
 import { parse } from "yaml";
-import { parseChallenges } from "../../src/oci/auth.js";
+import { credentialsFromDockerConfig, parseChallenges } from "../../src/oci/auth.js";
 import { sha256Hex } from "../../src/oci/digest.js";
 import { pullWasm } from "../../src/oci/pull.js";
 import { parseReference } from "../../src/oci/reference.js";
@@ -521,6 +521,35 @@ describe("registries that refuse", () => {
     assert.match(r.stderr, /credential helper docker-credential-not-installed-anywhere, but it is not installed/);
   });
 
+  test("an image index resolves to its linux/amd64 manifest, whose digest is the one Istio checks", async () => {
+    reset();
+    const { digest } = pushed(await push());
+    const child = fake.manifests.get("v1")!;
+    const index = (platforms: [string, string][]) =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          manifests: platforms.map(([os, architecture]) => ({
+            mediaType: child.type,
+            digest,
+            size: child.bytes.length,
+            platform: { os, architecture },
+          })),
+        }),
+      );
+    fake.manifests.set("multi", { bytes: index([["linux", "arm64"], ["linux", "amd64"]]), type: "application/vnd.oci.image.index.v1+json" });
+    fake.manifests.set("arm-only", { bytes: index([["linux", "arm64"]]), type: "application/vnd.oci.image.index.v1+json" });
+    const client = new RegistryClient(parseReference(`${fake.host}/filters/demo:multi`), { insecure: true });
+    const got = await pullWasm(client, "multi");
+    assert.equal(got.digest, digest);
+    assert.ok(got.wasm.equals(filter));
+    await assert.rejects(pullWasm(client, "arm-only"), /image index without a linux\/amd64 entry/);
+    const r = await cli(["manifest", "--image", `${fake.host}/filters/demo:multi`, "--resolve", "--insecure"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(parse(r.stdout).spec.sha256, digest.slice(7));
+  });
+
   test("bad references and flags are one-line errors before any request", async () => {
     reset();
     assertFailed(await cli(["push", filterPath, `${fake.host}/filters/demo`, "--insecure"]), /has no tag; push to .*:v1/);
@@ -528,6 +557,36 @@ describe("registries that refuse", () => {
     assertFailed(await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure", "--chunk-size", "0"]), /--chunk-size "0" must be a positive size/);
     assertFailed(await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure", "--password", "x"]), /--password needs --username/);
     assert.deepEqual(fake.requests, []);
+  });
+});
+
+describe("references and docker config lookups", () => {
+  test("image references are read the way Docker and Istio's go-containerregistry read them", () => {
+    assert.deepEqual(parseReference("oci://ghcr.io/acme/filter:v1"), { registry: "ghcr.io", repository: "acme/filter", tag: "v1" });
+    assert.deepEqual(parseReference("nginx"), { registry: "docker.io", repository: "library/nginx" });
+    assert.deepEqual(parseReference("acme/filter:v1"), { registry: "docker.io", repository: "acme/filter", tag: "v1" });
+    assert.deepEqual(parseReference("localhost:5000/f:v1"), { registry: "localhost:5000", repository: "f", tag: "v1" });
+    assert.deepEqual(parseReference("[::1]:5000/a/b:c"), { registry: "[::1]:5000", repository: "a/b", tag: "c" });
+    const d = `sha256:${"e".repeat(64)}`;
+    assert.deepEqual(parseReference(`r.io/a@${d}`), { registry: "r.io", repository: "a", digest: d });
+    assert.throws(() => parseReference("r.io/Acme/f:v1"), /must be lowercase/);
+    assert.throws(() => parseReference("https://r.io/a:v1"), /no URL scheme other than oci:\/\//);
+    assert.throws(() => parseReference("r.io/a@sha256:abc"), /64 lowercase hex/);
+  });
+
+  test("docker config keys match with or without scheme and path; Docker Hub's legacy key too", () => {
+    const auth = (u: string) => ({ auth: Buffer.from(`${u}:pw`).toString("base64") });
+    const config = { auths: { "https://index.docker.io/v1/": auth("hub"), "http://127.0.0.1:5000": auth("local"), "ghcr.io": auth("gh") } };
+    const user = (registry: string) => {
+      const c = credentialsFromDockerConfig(config, registry, "config.json");
+      return c?.kind === "basic" ? c.username : c;
+    };
+    assert.equal(user("docker.io"), "hub");
+    assert.equal(user("127.0.0.1:5000"), "local");
+    assert.equal(user("GHCR.io"), "gh");
+    assert.equal(user("quay.io"), undefined);
+    assert.deepEqual(credentialsFromDockerConfig({ auths: { "r.io": { identitytoken: "t" } } }, "r.io", "c"), { kind: "identity-token", token: "t", source: "c" });
+    assert.throws(() => credentialsFromDockerConfig({ auths: { "r.io": { auth: Buffer.from("nocolon").toString("base64") } } }, "r.io", "c"), /does not decode to user:password/);
   });
 });
 
