@@ -386,6 +386,15 @@ export class RegistryClient {
     return res.headers.get("docker-content-digest") ?? undefined;
   }
 
+  /** Reads a whole response body; a connection lost mid-body is a network error. */
+  private async body(res: Response, action: string): Promise<Buffer> {
+    try {
+      return Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      throw this.networkError(err, action);
+    }
+  }
+
   /** GET a manifest (any of the four manifest/index types); the digest is computed from the bytes. */
   async getManifest(reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: Digest }> {
     const action = `fetching the manifest of ${this.repository}${reference.startsWith("sha256:") ? "@" : ":"}${reference}`;
@@ -395,12 +404,7 @@ export class RegistryClient {
       throw new UserError(`${this.registry}/${this.repository}${reference.startsWith("sha256:") ? "@" : ":"}${reference} does not exist (404${detail}); push it first or check the tag`);
     }
     if (!res.ok) throw await this.failure(res, action);
-    let bytes: Buffer;
-    try {
-      bytes = Buffer.from(await res.arrayBuffer());
-    } catch (err) {
-      throw this.networkError(err, action);
-    }
+    const bytes = await this.body(res, action);
     const digest = digestOf(bytes);
     if (reference.startsWith("sha256:") && reference !== digest) {
       throw new UserError(`registry ${this.registry} returned a manifest with digest ${digest} for ${reference}; refusing it`);
@@ -413,12 +417,7 @@ export class RegistryClient {
     const action = `fetching blob ${short(digest)}`;
     const res = await this.send("GET", this.url(`/v2/${this.repository}/blobs/${digest}`), {}, action);
     if (!res.ok) throw await this.failure(res, action);
-    let bytes: Buffer;
-    try {
-      bytes = Buffer.from(await res.arrayBuffer());
-    } catch (err) {
-      throw this.networkError(err, action);
-    }
+    const bytes = await this.body(res, action);
     if (digestOf(bytes) !== digest) {
       throw new UserError(`blob ${short(digest)} from registry ${this.registry} does not match its digest (got ${short(digestOf(bytes))}); refusing it`);
     }
