@@ -346,6 +346,7 @@ export class HttpStream implements StreamHandler {
   private bodyIn(d: Direction, dir: number, chunk: Buffer, eos: boolean): number {
     this.checkUsable(dir === 0 ? "requestBody" : "responseBody");
     if (this.ignored(dir)) return Action.Pause;
+    if (!d.headersSeen) throw new Error(`http stream ${this.ctx.id}: ${dir === 0 ? "request" : "response"} body before its headers`);
     if (d.endSeen) throw new Error(`http stream ${this.ctx.id}: ${dir === 0 ? "request" : "response"} body after end of stream`);
     d.endSeen = eos;
     if (d.stoppedAt === "headers") {
@@ -383,6 +384,7 @@ export class HttpStream implements StreamHandler {
   private trailersIn(d: Direction, dir: number, pairs: PairsInput): number {
     this.checkUsable(dir === 0 ? "requestTrailers" : "responseTrailers");
     if (this.ignored(dir)) return Action.Pause;
+    if (!d.headersSeen) throw new Error(`http stream ${this.ctx.id}: ${dir === 0 ? "request" : "response"} trailers before its headers`);
     if (d.endSeen) throw new Error(`http stream ${this.ctx.id}: ${dir === 0 ? "request" : "response"} trailers after end of stream`);
     d.endSeen = true;
     d.trailers = HeaderMap.from(pairs);

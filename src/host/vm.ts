@@ -321,7 +321,24 @@ export class Vm implements QueueOwner {
     this.depth++;
     this.host.shared.depth++;
     try {
-      const r = fn(a, b, c, d, e);
+      // Exact arity keeps V8 on its fast JS-to-Wasm call path.
+      let r: unknown;
+      switch (fn.length) {
+        case 1:
+          r = fn(a);
+          break;
+        case 2:
+          r = fn(a, b);
+          break;
+        case 3:
+          r = fn(a, b, c);
+          break;
+        case 0:
+          r = fn();
+          break;
+        default:
+          r = fn(a, b, c, d, e);
+      }
       return typeof r === "number" ? r >>> 0 : 0;
     } catch (e) {
       this.fail(name, e, ctx.id);
