@@ -12,8 +12,9 @@ import { encodeUtf16Units } from "./memory";
 const ABORT_BUFFER_SIZE: usize = 512;
 const abortBuffer: usize = memory.data(<i32>ABORT_BUFFER_SIZE);
 
-function putString(s: string | null, at: usize, end: usize): usize {
-  if (changetype<usize>(s) == 0) return at;
+function putString(str: string | null, at: usize, end: usize): usize {
+  if (changetype<usize>(str) == 0) return at;
+  const s = changetype<string>(str);
   // Leave room for 3 bytes per UTF-16 unit; truncate long text.
   let units = s.length;
   const room = <i32>((end - at) / 3);

@@ -563,7 +563,7 @@ export class HttpContext extends ChildContext {
     let b: usize = 0;
     let bl: usize = 0;
     if (changetype<usize>(body) != 0) {
-      b = encodeToScratch(body, SCRATCH_B);
+      b = encodeToScratch(changetype<string>(body), SCRATCH_B);
       bl = encodedLength;
     }
     return <Status>abi.proxy_send_local_response(statusCode, 0, 0, b, bl, h, hs, -1);
@@ -581,7 +581,7 @@ export class HttpContext extends ChildContext {
     let b: usize = 0;
     let bl: usize = 0;
     if (changetype<usize>(message) != 0) {
-      b = encodeToScratch(message, SCRATCH_B);
+      b = encodeToScratch(changetype<string>(message), SCRATCH_B);
       bl = encodedLength;
     }
     return <Status>abi.proxy_send_local_response(200, 0, 0, b, bl, h, hs, <i32>status);

@@ -28,7 +28,7 @@ export function allocateForHost(size: usize): usize {
  */
 export function takeReturnedBytes(): ArrayBuffer {
   const ptr = load<usize>(RET_PTR);
-  const size = load<u32>(RET_SIZE);
+  const size = ptr == 0 ? 0 : load<u32>(RET_SIZE);
   const out = changetype<ArrayBuffer>(__new(size, idof<ArrayBuffer>()));
   if (ptr != 0) {
     memory.copy(changetype<usize>(out), ptr, size);

@@ -57,6 +57,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `proxy-wasm-as ... | head` closes stdout early: stop quietly instead of crashing on EPIPE.
+function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
+}
+
 function invokedAsScript(): boolean {
   try {
     return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
@@ -65,6 +73,7 @@ function invokedAsScript(): boolean {
   }
 }
 if (invokedAsScript()) {
+  exitQuietlyOnClosedPipe(process.stdout);
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
