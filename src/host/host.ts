@@ -371,9 +371,8 @@ export class Host implements VmHost, StreamEnv {
     return true;
   }
 
-  private configureRoot(): boolean {
+  private configureRoot(root: RootContext | null = this.root): boolean {
     const vm = this.vm;
-    const root = this.root;
     if (!vm || !root || vm.failed) return false;
     if (!vm.fns.proxy_on_configure) return true;
     root.configuring = true;
@@ -397,7 +396,9 @@ export class Host implements VmHost, StreamEnv {
     if (!this.pluginStarted) this.startPlugin();
     if (this.vm && this.vm.failed && this.reloadOnFailure) {
       this.log(3, `wasm VM ${this.vm.index} failed; starting a new VM for the next stream (FAIL_RELOAD)`, 0, this.vm.index);
-      if (this.bootVm()) this.configureOrFail();
+      if (this.bootVm() && this.configureOrFail()) {
+        for (const extra of this.extraPlugins) this.attachPlugin(extra);
+      }
     }
     if (!this.vm || !this.root) return null;
     return { vm: this.vm, root: this.root };
@@ -486,15 +487,7 @@ export class Host implements VmHost, StreamEnv {
     this.assertIdle("httpStream");
     const r = this.ensureVm();
     if (!r) throw new Error(this.unusableMessage());
-    const ctx = r.vm.newStreamContext(r.root);
-    const stream = new HttpStream(r.vm, ctx, this, connectionIds++);
-    ctx.handler = stream;
-    for (const [k, v] of Object.entries(opts.properties ?? {})) stream.setProperty(k, v);
-    this.streams.set(ctx.id, stream);
-    r.vm.call("proxy_on_context_create", ctx, ctx.id, r.root.id);
-    ctx.createdInVm = true;
-    r.vm.flush();
-    return stream;
+    return this.openHttp(r.vm, r.root, opts);
   }
 
   /** A new TCP connection: proxy_on_context_create(id, root) then proxy_on_new_connection. */
@@ -502,16 +495,88 @@ export class Host implements VmHost, StreamEnv {
     this.assertIdle("tcpConnection");
     const r = this.ensureVm();
     if (!r) throw new Error(this.unusableMessage());
-    const ctx = r.vm.newStreamContext(r.root);
-    const conn = new TcpConnection(r.vm, ctx, this, connectionIds++);
+    return this.openTcp(r.vm, r.root, opts);
+  }
+
+  /** @internal */
+  openHttp(vm: Vm, root: RootContext, opts: HttpStreamOptions): HttpStream {
+    const ctx = vm.newStreamContext(root);
+    const stream = new HttpStream(vm, ctx, this, connectionIds++);
+    ctx.handler = stream;
+    for (const [k, v] of Object.entries(opts.properties ?? {})) stream.setProperty(k, v);
+    this.streams.set(ctx.id, stream);
+    vm.call("proxy_on_context_create", ctx, ctx.id, root.id);
+    ctx.createdInVm = true;
+    vm.flush();
+    return stream;
+  }
+
+  /** @internal */
+  openTcp(vm: Vm, root: RootContext, opts: HttpStreamOptions): TcpConnection {
+    const ctx = vm.newStreamContext(root);
+    const conn = new TcpConnection(vm, ctx, this, connectionIds++);
     ctx.handler = conn;
     for (const [k, v] of Object.entries(opts.properties ?? {})) conn.setProperty(k, v);
     this.streams.set(ctx.id, conn);
-    r.vm.call("proxy_on_context_create", ctx, ctx.id, r.root.id);
+    vm.call("proxy_on_context_create", ctx, ctx.id, root.id);
     ctx.createdInVm = true;
-    r.vm.flush();
+    vm.flush();
     conn.start();
     return conn;
+  }
+
+  // ------------------------------------------------------------ more plugins on this VM
+
+  private readonly extraPlugins: ExtraPlugin[] = [];
+
+  /**
+   * Another plugin on the same VM (Envoy shares a VM between plugins with the same vm_id and
+   * code): its own root context (proxy_on_context_create(root, 0), proxy_on_configure) with its
+   * own root_id, name and configuration. proxy_on_vm_start is not called again.
+   */
+  addPlugin(opts: { rootId?: string; pluginName?: string; pluginConfig?: Bytesish } = {}): HostPlugin {
+    this.assertIdle("addPlugin");
+    const extra: ExtraPlugin = {
+      plugin: {
+        name: toByteString(opts.pluginName ?? ""),
+        rootId: toByteString(opts.rootId ?? ""),
+        vmId: this.plugin.vmId,
+        config: toBuffer(opts.pluginConfig),
+      },
+      root: null,
+      configured: false,
+      vm: null,
+    };
+    this.extraPlugins.push(extra);
+    const r = this.ensureVm();
+    if (r && !r.vm.failed) this.attachPlugin(extra);
+    return new HostPlugin(this, extra);
+  }
+
+  private attachPlugin(extra: ExtraPlugin): void {
+    const vm = this.vm;
+    if (!vm || vm.failed) return;
+    const root = vm.newRootContext(extra.plugin);
+    extra.root = root;
+    extra.vm = vm;
+    vm.call("proxy_on_context_create", root, root.id, 0);
+    extra.configured = this.configureRoot(root);
+  }
+
+  /** @internal The VM and root of an extra plugin, reloading a failed VM first. */
+  extraRoot(extra: ExtraPlugin): { vm: Vm; root: RootContext } | null {
+    this.ensureVm();
+    if (!extra.root || !extra.vm || extra.vm !== this.vm) return null;
+    return { vm: extra.vm, root: extra.root };
+  }
+
+  /** @internal */
+  tickRoot(vm: Vm | null, root: RootContext | null): boolean {
+    this.assertIdle("tick");
+    if (!vm || !root || vm.failed || root.tickPeriod === 0 || root.deleted) return false;
+    vm.call("proxy_on_tick", root, root.id);
+    vm.flush();
+    return true;
   }
 
   /** Streams and connections not completed yet. */
@@ -534,15 +599,11 @@ export class Host implements VmHost, StreamEnv {
 
   // ------------------------------------------------------------ timers, foreign functions, queues
 
-  /** Fires proxy_on_tick on the root context if the plugin set a tick period. Returns whether it did. */
+  /** Fires proxy_on_tick on every root context that set a tick period. Returns whether any did. */
   tick(): boolean {
-    this.assertIdle("tick");
-    const vm = this.vm;
-    const root = this.root;
-    if (!vm || !root || vm.failed || root.tickPeriod === 0) return false;
-    vm.call("proxy_on_tick", root, root.id);
-    vm.flush();
-    return true;
+    let any = this.tickRoot(this.vm, this.root);
+    for (const extra of this.extraPlugins) if (extra.vm === this.vm) any = this.tickRoot(extra.vm, extra.root) || any;
+    return any;
   }
 
   /** The tick period the plugin set, in milliseconds (0 = none). */
@@ -737,6 +798,46 @@ export class Host implements VmHost, StreamEnv {
     }
     if (inStream) return lookupIn(STREAM_DEFAULTS, key);
     return undefined;
+  }
+}
+
+/** @internal */
+export interface ExtraPlugin {
+  plugin: Plugin;
+  root: RootContext | null;
+  vm: Vm | null;
+  configured: boolean;
+}
+
+/** A further plugin on a host's VM (see Host.addPlugin). */
+export class HostPlugin {
+  constructor(
+    private readonly host: Host,
+    private readonly extra: ExtraPlugin,
+  ) {}
+  /** Whether its proxy_on_configure accepted the configuration (on the current VM). */
+  get configured(): boolean {
+    return this.extra.configured;
+  }
+  get rootContextId(): number {
+    return this.extra.root?.id ?? 0;
+  }
+  get tickPeriod(): number {
+    return this.extra.root?.tickPeriod ?? 0;
+  }
+  httpStream(opts: HttpStreamOptions = {}): HttpStream {
+    const r = this.host.extraRoot(this.extra);
+    if (!r) throw new Error("this plugin is not running (its VM failed to start)");
+    return this.host.openHttp(r.vm, r.root, opts);
+  }
+  tcpConnection(opts: HttpStreamOptions = {}): TcpConnection {
+    const r = this.host.extraRoot(this.extra);
+    if (!r) throw new Error("this plugin is not running (its VM failed to start)");
+    return this.host.openTcp(r.vm, r.root, opts);
+  }
+  /** proxy_on_tick on this plugin's root context, if it set a period. */
+  tick(): boolean {
+    return this.host.tickRoot(this.extra.vm, this.extra.root);
   }
 }
 

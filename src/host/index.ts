@@ -1,6 +1,6 @@
 // proxy-wasm-as/host: a proxy-wasm host that behaves like Envoy's, for unit tests and benchmarks
 // of compiled filters. See docs/host.md.
-export { createHost, Host, HttpCallout, GrpcCallout, detectAbiVersion, checkImports } from "./host.js";
+export { createHost, Host, HostPlugin, HttpCallout, GrpcCallout, detectAbiVersion, checkImports } from "./host.js";
 export type { HostOptions, FailurePolicy, ForeignFunction, MetricView } from "./host.js";
 export { HttpStream, HttpMessageView } from "./http.js";
 export type { HttpStreamOptions } from "./http.js";

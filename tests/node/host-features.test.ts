@@ -667,3 +667,33 @@ test("validateConfiguration calls proxy_validate_configuration with the candidat
   const none = await createHost({ wasm: await watModule(() => "") });
   assert.equal(none.validateConfiguration("anything"), true);
 });
+
+test("several plugins on one VM: own root contexts, root_id, configuration and streams; vm_start only once", async () => {
+  const wasm = await watModule(
+    (w) => `(func (export "proxy_on_vm_start") (param $root i32) (param i32) (result i32) ${w.logNum("vm_start root=", "(local.get $root)")} (i32.const 1))
+    (func (export "proxy_on_context_create") (param $id i32) (param $parent i32) ${w.logNum("create parent=", "(local.get $parent)")})
+    (func (export "proxy_on_configure") (param $root i32) (param $n i32) (result i32)
+      (drop (call $proxy_get_property ${w.str("plugin_root_id")} (i32.const ${RP}) (i32.const ${RS})))
+      ${w.logResult()}
+      (drop (call $proxy_get_buffer_bytes (i32.const ${BufferType.PluginConfiguration}) (i32.const 0) (local.get $n) (i32.const ${RP}) (i32.const ${RS})))
+      ${w.logResult()}
+      (drop (call $proxy_set_tick_period_milliseconds (i32.const 5)))
+      (i32.const 1))
+    (func (export "proxy_on_tick") (param $root i32) ${w.logNum("tick ", "(local.get $root)")})`,
+  );
+  const host = await createHost({ wasm, rootId: "first", pluginConfig: "a" });
+  const second = host.addPlugin({ rootId: "second", pluginConfig: "b" });
+  assert.equal(second.configured, true);
+  assert.equal(second.rootContextId, 2);
+  host.httpStream();
+  second.httpStream();
+  assert.deepEqual(host.logMessages(), [
+    "create parent=0", "vm_start root=1", "first", "a",
+    "create parent=0", "second", "b",
+    "create parent=1", "create parent=2",
+  ]);
+  host.clearLogs();
+  assert.equal(host.tick(), true);
+  assert.equal(second.tick(), true);
+  assert.deepEqual(host.logMessages(), ["tick 1", "tick 2", "tick 2"]);
+});
