@@ -255,6 +255,7 @@ export interface MetricView {
 
 let connectionIds = 1;
 const HISTORY_LIMIT = 10_000;
+const MAX_LOG_ENTRIES = 1_000_000;
 
 export class Host implements VmHost, StreamEnv {
   readonly shared: SharedState;
@@ -729,6 +730,8 @@ export class Host implements VmHost, StreamEnv {
   log(level: number, message: string, contextId: number, vm: number): void {
     if (level < this.logLevel) return;
     const e: LogEntry = { level, message, contextId, vm };
+    // Bounded, so a module logging in a loop cannot exhaust memory: the oldest half goes.
+    if (this.logs.length >= MAX_LOG_ENTRIES) this.logs.splice(0, MAX_LOG_ENTRIES / 2);
     this.logs.push(e);
     this.onLog?.(e);
   }

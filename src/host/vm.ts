@@ -110,6 +110,13 @@ const WASI_NOTSUP = 58;
 
 const MONO_ORIGIN = process.hrtime.bigint();
 
+/**
+ * Limits that keep a runaway module from exhausting the Node process through the host (Envoy
+ * has its own: buffer watermarks and max_request_headers_kb, at most 8 MiB).
+ */
+export const MAX_BUFFER_BYTES = 64 * 1024 * 1024;
+export const MAX_HEADER_MAP_BYTES = 8 * 1024 * 1024;
+
 export class Vm implements QueueOwner {
   readonly instance: WebAssembly.Instance;
   readonly memory: WebAssembly.Memory;
@@ -538,6 +545,10 @@ export class Vm implements QueueOwner {
   private hostImpl(): Record<string, (...a: any[]) => number> {
     const S = Status;
     const u = (x: number) => x >>> 0;
+    const tooBig = (fn: string): number => {
+      this.host.log(3, `${fn}: refused to grow a map past ${MAX_HEADER_MAP_BYTES} bytes`, this.ctx().id, this.index);
+      return S.BadArgument;
+    };
     const badPairs = (fn: string, reason: string): number => {
       this.host.log(3, `${fn}: rejected a malformed map from the module: ${reason}`, this.ctx().id, this.index);
       return S.BadArgument;
@@ -627,6 +638,11 @@ export class Vm implements QueueOwner {
         const cur = slot.data;
         // Envoy's Buffer::copyFrom: (0,0) prepends, (0, >= length) replaces everything,
         // start >= length appends; any other range is BAD_ARGUMENT.
+        const grown = start === 0 && size >= cur.length ? data.length : cur.length + data.length;
+        if (grown > MAX_BUFFER_BYTES) {
+          this.host.log(3, `proxy_set_buffer_bytes: refused to grow a buffer to ${grown} bytes (the host's limit is ${MAX_BUFFER_BYTES})`, this.ctx().id, this.index);
+          return S.BadArgument;
+        }
         if (start === 0) {
           if (size === 0) slot.data = Buffer.concat([data, cur]);
           else if (size >= cur.length) slot.data = data;
@@ -656,6 +672,7 @@ export class Vm implements QueueOwner {
         if (typeof parsed === "string") return badPairs("proxy_set_header_map_pairs", parsed);
         const m = this.mapFor(type, true);
         if (m === null || m === "bad") return S.BadArgument;
+        if (size > MAX_HEADER_MAP_BYTES) return S.BadArgument;
         m.setAll(parsed.keys, parsed.values);
         return S.Ok;
       },
@@ -686,6 +703,7 @@ export class Vm implements QueueOwner {
         if (key === undefined || value === undefined) return S.InvalidMemoryAccess;
         const m = this.mapFor(type, true);
         if (m === null || m === "bad") return S.BadArgument;
+        if (m.byteSize() + key.length + value.length > MAX_HEADER_MAP_BYTES) return tooBig("proxy_replace_header_map_value");
         m.replace(lowerAscii(key), value);
         return S.Ok;
       },
@@ -707,6 +725,7 @@ export class Vm implements QueueOwner {
         if (key === undefined || value === undefined) return S.InvalidMemoryAccess;
         const m = this.mapFor(type, true);
         if (m === null || m === "bad") return S.BadArgument;
+        if (m.byteSize() + key.length + value.length > MAX_HEADER_MAP_BYTES) return tooBig("proxy_add_header_map_value");
         m.add(lowerAscii(key), value);
         return S.Ok;
       },

@@ -480,3 +480,35 @@ test("all ABI host functions are provided to a 0.2.1 module", async () => {
   assert.equal(host.startPlugin(), true);
   assert.ok(HOST_FUNCTIONS.length > 30);
 });
+
+test("a module cannot exhaust the host: buffers stop at 64 MiB, header maps at 8 MiB (BAD_ARGUMENT and a warning)", async () => {
+  const wasm = await watModule(
+    (w) => `(func (export "proxy_on_request_body") (param i32 i32 i32) (result i32)
+      (local $i i32) (local $ok i32)
+      (loop $l
+        (if (i32.eqz (call $proxy_set_buffer_bytes (i32.const 0) (i32.const -1) (i32.const 0) (i32.const 65536) (i32.const 1048576)))
+          (then (local.set $ok (i32.add (local.get $ok) (i32.const 1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 70))))
+      ${w.logNum("appended=", "(local.get $ok)")}
+      (i32.const 0))
+    (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (local $i i32) (local $ok i32)
+      (loop $l
+        (if (i32.eqz (call $proxy_add_header_map_value (i32.const 0) ${w.str("x-big")} (i32.const 65536) (i32.const 1048576)))
+          (then (local.set $ok (i32.add (local.get $ok) (i32.const 1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))
+      ${w.logNum("added=", "(local.get $ok)")}
+      (i32.const 0))`,
+    { pages: 20 },
+  );
+  const host = await createHost({ wasm });
+  const s = host.httpStream();
+  s.requestHeaders([[":path", "/"]]);
+  s.requestBody("x", true);
+  assert.deepEqual(host.logMessages(LogLevel.Info), ["added=7", "appended=63"]);
+  assert.equal(s.request.body.length, 1 + 63 * 1048576);
+  assert.ok(host.logMessages(LogLevel.Warn).some((m) => m.includes("refused to grow a buffer")));
+  assert.equal(host.failures.length, 0);
+});
