@@ -1,0 +1,143 @@
+// The modules the bench measures: our examples (built with buildFilter), the two seed filters built
+// with a peer AssemblyScript SDK (@gcoredev/proxy-wasm-sdk-as, compiled by its own asconfig in a child
+// process), the hand-written WAT floors, and an empty module for the host's own per-request cost.
+import { execFile } from "node:child_process";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { parseAllDocuments } from "yaml";
+import { buildFilter } from "../../src/build/build.js";
+import { compileWat } from "../../src/host/wat-builder.js";
+import { verifyModule } from "../../src/verify.js";
+
+/** Root of the repository (this file runs from dist/bench/lib/). */
+export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const FIXTURES = path.join(REPO_ROOT, "bench", "fixtures");
+
+/** The two seed filters: the ones with a peer build and a WAT floor. */
+export const SEEDS = ["x-service-name", "add-header"] as const;
+export type SeedName = (typeof SEEDS)[number];
+
+export function isSeed(name: string): name is SeedName {
+  return (SEEDS as readonly string[]).includes(name);
+}
+
+/** The host calls each seed's code asks for per request (what its WAT floor makes). */
+export const SEED_HOST_CALLS: Record<SeedName, Record<string, number>> = {
+  "x-service-name": { proxy_get_header_map_value: 2, proxy_log: 1, proxy_send_local_response: 1 },
+  "add-header": { proxy_add_header_map_value: 1 },
+};
+
+/** The peer SDK, as named on npm. */
+export const PEER_SDK = "@gcoredev/proxy-wasm-sdk-as";
+
+/** Our release flags, passed to the peer build for a size-only comparison at equal flags. */
+export const OUR_FLAGS_FOR_PEER = ["--optimizeLevel", "3", "--shrinkLevel", "2", "--converge", "--noAssert"];
+
+export interface ModuleSize {
+  raw: number;
+  gzip: number;
+}
+
+export function moduleSize(wasm: Uint8Array): ModuleSize {
+  return { raw: wasm.byteLength, gzip: gzipSync(wasm, { level: 9 }).byteLength };
+}
+
+/** Example names: every folder under examples/ with an index.ts, sorted. */
+export async function listExamples(root = REPO_ROOT): Promise<string[]> {
+  const dir = path.join(root, "examples");
+  const names: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    try {
+      if ((await stat(path.join(dir, entry.name, "index.ts"))).isFile()) names.push(entry.name);
+    } catch {
+      // no index.ts: not a filter example
+    }
+  }
+  return names.sort();
+}
+
+export interface ExampleConfig {
+  /** The plugin configuration Istio would pass (the WasmPlugin's pluginConfig as JSON), if any. */
+  pluginConfig?: string;
+  /** The root id (Istio sets it to the WasmPlugin's pluginName). */
+  rootId?: string;
+}
+
+/**
+ * The configuration an example is deployed with: from examples/<name>/wasmplugin.yaml when present
+ * (pluginConfig as JSON, as Istio hands it to the filter; pluginName as the root id), else none.
+ */
+export async function exampleConfig(name: string, root = REPO_ROOT): Promise<ExampleConfig> {
+  let text: string;
+  try {
+    text = await readFile(path.join(root, "examples", name, "wasmplugin.yaml"), "utf8");
+  } catch {
+    return {};
+  }
+  for (const doc of parseAllDocuments(text)) {
+    const v = doc.toJS() as { kind?: string; spec?: { pluginConfig?: unknown; pluginName?: string } } | null;
+    if (v?.kind !== "WasmPlugin") continue;
+    const out: ExampleConfig = {};
+    if (v.spec?.pluginConfig !== undefined) out.pluginConfig = JSON.stringify(v.spec.pluginConfig);
+    if (typeof v.spec?.pluginName === "string") out.rootId = v.spec.pluginName;
+    return out;
+  }
+  return {};
+}
+
+/** Builds one example with our toolchain (release) into `outDir`. */
+export async function buildOurs(name: string, outDir: string): Promise<{ wasm: Uint8Array; durationMs: number }> {
+  const r = await buildFilter(
+    { entry: path.join(REPO_ROOT, "examples", name, "index.ts"), outFile: path.join(outDir, `ours-${name}.wasm`) },
+    () => {},
+  );
+  return { wasm: r.wasm, durationMs: r.durationMs };
+}
+
+/**
+ * Builds a seed filter with the peer SDK, the way that SDK's examples are built: `asc
+ * assembly/index.ts --config <asconfig extending @assemblyscript/wasi-shim> --target release`, in a
+ * child process (the wasi-shim library would otherwise stay loaded in this process's compiler).
+ * `ourFlags` adds our release flags on top, for a size comparison at equal optimization.
+ */
+export async function buildPeer(name: SeedName, outDir: string, ourFlags = false): Promise<Uint8Array> {
+  const dir = path.join(FIXTURES, "peer", name);
+  const outFile = path.join(outDir, `peer-${name}${ourFlags ? "-ourflags" : ""}.wasm`);
+  const asc = path.join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
+  const args = [asc, "assembly/index.ts", "--config", "../asconfig.json", "--target", "release", "--outFile", outFile];
+  if (ourFlags) args.push(...OUR_FLAGS_FOR_PEER);
+  await mkdir(outDir, { recursive: true });
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: dir, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`peer build of ${name} failed (is ${PEER_SDK} installed?): ${oneLine(stderr || stdout || err.message)}`));
+      else resolve();
+    });
+  });
+  return new Uint8Array(await readFile(outFile));
+}
+
+/** Compiles bench/fixtures/<file>.wat with wabt; the result must pass verifyModule. */
+export async function compileFixture(file: string): Promise<Uint8Array> {
+  const text = await readFile(path.join(FIXTURES, file), "utf8");
+  const wasm = await compileWat(text);
+  const v = verifyModule(wasm);
+  if (!v.ok) throw new Error(`${file} fails verification: ${v.problems[0].message}`);
+  return wasm;
+}
+
+export function floorFile(name: SeedName): string {
+  return `floor-${name}.wat`;
+}
+
+/** An ABI 0.2.1 module with no callbacks: a request through it costs only the host's own work. */
+export function emptyModule(): Promise<Uint8Array> {
+  return compileFixture("empty.wat");
+}
+
+function oneLine(s: string): string {
+  const lines = s.split("\n").map((l) => l.trim()).filter(Boolean);
+  return (lines.find((l) => /error/i.test(l)) ?? lines[0] ?? "").slice(0, 300);
+}

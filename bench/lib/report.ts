@@ -1,0 +1,360 @@
+// Turns a BenchResult into tables (printed) and docs/benchmarks.md (committed), including the targets
+// printed next to the numbers. Targets are judged here and shown; nothing is asserted.
+import { PEER_SDK } from "./filters.js";
+import type { BenchResult, ExampleResult, ModuleResult } from "./suite.js";
+import { bytes, fixed, int, ns, ratio, times } from "./stats.js";
+
+export type Table = { headers: string[]; rows: string[][]; align?: Array<"l" | "r"> };
+
+/** A markdown table, padded so it also reads well in a terminal. */
+export function renderTable(t: Table): string {
+  const cols = t.headers.length;
+  const width = Array.from({ length: cols }, (_, i) => Math.max(3, t.headers[i].length, ...t.rows.map((r) => (r[i] ?? "").length)));
+  const align = t.align ?? t.headers.map((_, i) => (i === 0 ? "l" : "r"));
+  const cell = (s: string, i: number) => (align[i] === "r" ? s.padStart(width[i]) : s.padEnd(width[i]));
+  const line = (r: string[]) => `| ${r.map((c, i) => cell(c ?? "", i)).join(" | ")} |`;
+  const sep = `| ${width.map((w, i) => (align[i] === "r" ? "-".repeat(w - 1) + ":" : "-".repeat(w))).join(" | ")} |`;
+  return [line(t.headers), sep, ...t.rows.map(line)].join("\n");
+}
+
+/** Raw size limit for a seed filter (6 KB, counted as 6,000 bytes). */
+export const SIZE_LIMIT = 6000;
+
+export interface Target {
+  what: string;
+  goal: string;
+  measured: string;
+  met: boolean | null;
+}
+
+function mark(met: boolean | null): string {
+  return met === null ? "not measured" : met ? "met" : "MISSED";
+}
+
+const ourName = "proxy-wasm-as";
+
+function seedResults(r: BenchResult): ExampleResult[] {
+  return r.examples.filter((e) => e.seed && e.ours);
+}
+
+function callsEqual(a: Record<string, number>, b: Record<string, number>): boolean {
+  const ka = Object.keys(a).filter((k) => a[k] > 0);
+  const kb = Object.keys(b).filter((k) => b[k] > 0);
+  return ka.length === kb.length && ka.every((k) => a[k] === b[k]);
+}
+
+/** Host calls beyond the expected ones, per request (0 when none). */
+export function extraHostCalls(actual: Record<string, number>, expected: Record<string, number>): number {
+  let extra = 0;
+  for (const [k, v] of Object.entries(actual)) extra += Math.max(0, v - (expected[k] ?? 0));
+  return extra;
+}
+
+/** Every target with the measured value and whether it was met. */
+export function targets(r: BenchResult): Target[] {
+  const out: Target[] = [];
+  for (const e of seedResults(r)) {
+    const o = e.ours!;
+    out.push({ what: `${e.name}: module size`, goal: `≤ ${int(SIZE_LIMIT)} B`, measured: bytes(o.size.raw), met: o.size.raw <= SIZE_LIMIT });
+    if (e.peer) {
+      const f = ratio(e.peer.size.raw, o.size.raw);
+      out.push({ what: `${e.name}: smaller than ${PEER_SDK}`, goal: "≥ 3× smaller", measured: `${times(f, 1)} smaller (${bytes(e.peer.size.raw)})`, met: f >= 3 });
+      const g = ratio(o.guestNs, e.peer.guestNs);
+      out.push({ what: `${e.name}: guest cost vs ${PEER_SDK}`, goal: "≤ 1/5 (0.20×)", measured: `${times(g)} (${ns(o.guestNs)} vs ${ns(e.peer.guestNs)} ns)`, met: g <= 0.2 });
+    }
+    if (e.floor) {
+      const g = ratio(o.guestNs, e.floor.guestNs);
+      out.push({ what: `${e.name}: guest cost vs WAT floor`, goal: "≤ 2×", measured: `${times(g)} (${ns(o.guestNs)} vs ${ns(e.floor.guestNs)} ns)`, met: g <= 2 });
+    }
+    if (e.expectedHostCalls) {
+      const extra = extraHostCalls(o.hostCalls, e.expectedHostCalls);
+      out.push({ what: `${e.name}: host calls beyond the filter's code`, goal: "0", measured: fixed(extra, extra % 1 ? 2 : 0), met: extra === 0 && callsEqual(o.hostCalls, e.expectedHostCalls) });
+    }
+    if (o.memory) {
+      const grew = o.memory.pagesAtEnd - o.memory.pagesAfterWarmup;
+      out.push({ what: `${e.name}: guest memory growth after warm-up`, goal: "0 pages", measured: `${grew} pages over ${int(o.memory.requests)} requests`, met: grew === 0 });
+    }
+  }
+  const builds = r.examples.filter((e) => e.coldBuild);
+  if (builds.length > 0) {
+    const worst = builds.reduce((a, b) => (b.coldBuild!.medianMs > a.coldBuild!.medianMs ? b : a));
+    out.push({ what: "`build`, cold (slowest example)", goal: "< 3 s", measured: `${fixed(worst.coldBuild!.medianMs / 1000)} s (${worst.name})`, met: worst.coldBuild!.medianMs < 3000 });
+  }
+  const p = r.proxy;
+  if (p.ran) {
+    const share = ratio(p.throughput.filter.requestsPerSecond, p.throughput.none.requestsPerSecond);
+    out.push({ what: `\`run\` throughput with ${p.filter} vs no filter`, goal: "≥ 60%", measured: `${fixed(share * 100, 0)}%`, met: share >= 0.6 });
+    const added = p.latency.filter.p99Ms - p.latency.none.p99Ms;
+    out.push({ what: `\`run\` added p99 latency at ${int(p.latency.rate)} req/s`, goal: "< 1 ms", measured: `${fixed(added)} ms`, met: added < 1 });
+  } else {
+    out.push({ what: "`run` throughput and added p99", goal: "≥ 60%, < 1 ms", measured: p.reason, met: null });
+  }
+  return out;
+}
+
+function moduleLabel(m: ModuleResult): string {
+  return m.role === "ours" ? ourName : m.role === "peer" ? PEER_SDK : "WAT floor";
+}
+
+function modulesOf(e: ExampleResult): ModuleResult[] {
+  return [e.ours, e.peer, e.floor].filter((m): m is ModuleResult => m !== null);
+}
+
+export function targetsTable(r: BenchResult): Table {
+  return {
+    headers: ["target", "goal", "measured", "result"],
+    rows: targets(r).map((t) => [t.what, t.goal, t.measured, mark(t.met)]),
+    align: ["l", "l", "l", "l"],
+  };
+}
+
+export function sizeTable(r: BenchResult): Table {
+  const rows = r.examples
+    .filter((e) => e.ours)
+    .map((e) => [
+      e.name,
+      int(e.ours!.size.raw),
+      int(e.ours!.size.gzip),
+      e.peer ? int(e.peer.size.raw) : "—",
+      e.peer ? int(e.peer.size.gzip) : "—",
+      e.peerOurFlagsSize ? int(e.peerOurFlagsSize.raw) : "—",
+      e.floor ? int(e.floor.size.raw) : "—",
+      e.peer ? times(ratio(e.peer.size.raw, e.ours!.size.raw), 1) : "—",
+    ]);
+  return {
+    headers: ["example", `${ourName} raw B`, "gzip B", `${PEER_SDK} raw B`, "gzip B", "peer, our flags, raw B", "WAT floor raw B", "peer / ours"],
+    rows,
+  };
+}
+
+export function timeTable(r: BenchResult): Table {
+  const rows: string[][] = [];
+  for (const e of r.examples) {
+    for (const m of modulesOf(e)) {
+      const isOurs = m.role === "ours";
+      rows.push([
+        `${e.name}: ${moduleLabel(m)}`,
+        ns(m.timing.nsPerRequest),
+        int(m.timing.requestsPerSecond),
+        ns(m.guestNs),
+        isOurs && e.peer ? times(ratio(m.guestNs, e.peer.guestNs)) : "",
+        isOurs && e.floor ? times(ratio(m.guestNs, e.floor.guestNs)) : "",
+        isOurs && e.peer ? times(ratio(m.timing.nsPerRequest, e.peer.timing.nsPerRequest)) : "",
+        isOurs && e.floor ? times(ratio(m.timing.nsPerRequest, e.floor.timing.nsPerRequest)) : "",
+      ]);
+    }
+  }
+  for (const [kind, t] of Object.entries(r.baseline)) {
+    if (t) rows.push([`empty module (${kind}, host only)`, ns(t.nsPerRequest), int(t.requestsPerSecond), "0", "", "", "", ""]);
+  }
+  return {
+    headers: ["module", "ns/request", "requests/s", "guest ns/request", "ours/theirs (guest)", "ours/floor (guest)", "ours/theirs (total)", "ours/floor (total)"],
+    rows,
+  };
+}
+
+function formatCalls(calls: Record<string, number>): string {
+  const entries = Object.entries(calls);
+  if (entries.length === 0) return "none";
+  return entries.map(([k, v]) => `${k} ×${Number.isInteger(v) ? v : v.toFixed(2)}`).join(", ");
+}
+
+export function hostCallTable(r: BenchResult): Table {
+  const rows: string[][] = [];
+  for (const e of r.examples) {
+    for (const m of modulesOf(e)) {
+      const total = Object.values(m.hostCalls).reduce((a, b) => a + b, 0);
+      rows.push([`${e.name}: ${moduleLabel(m)}`, fixed(total, Number.isInteger(total) ? 0 : 2), formatCalls(m.hostCalls)]);
+    }
+  }
+  return { headers: ["module", "per request", "by function"], rows, align: ["l", "r", "l"] };
+}
+
+export function memoryTable(r: BenchResult): Table {
+  const rows: string[][] = [];
+  for (const e of r.examples) {
+    for (const m of [e.ours, e.peer]) {
+      if (!m?.memory) continue;
+      const mm = m.memory;
+      rows.push([
+        `${e.name}: ${moduleLabel(m)}`,
+        int(mm.requests),
+        String(mm.pagesAtStart),
+        String(mm.pagesAfterWarmup),
+        String(mm.pagesAtEnd),
+        mm.flat ? "yes" : `no (+${mm.pagesAtEnd - mm.pagesAfterWarmup})`,
+        int(mm.requestsPerSecond),
+        fixed(mm.seconds, 1),
+      ]);
+    }
+  }
+  const warm = r.examples.find((e) => e.ours?.memory)?.ours?.memory?.warmupRequests ?? 0;
+  return {
+    headers: ["module", "requests", "pages at start", `pages after ${int(warm)}`, "pages at end", "flat after warm-up", "requests/s (whole run)", "seconds"],
+    rows,
+  };
+}
+
+export function coldBuildTable(r: BenchResult): Table {
+  return {
+    headers: ["example", "median s", "runs (s)"],
+    rows: r.examples
+      .filter((e) => e.coldBuild)
+      .map((e) => [e.name, fixed(e.coldBuild!.medianMs / 1000), e.coldBuild!.runsMs.map((ms) => fixed(ms / 1000)).join(", ")]),
+  };
+}
+
+export function proxyTable(r: BenchResult): Table | null {
+  const p = r.proxy;
+  if (!p.ran) return null;
+  const row = (what: string, l: { requestsPerSecond: number; p50Ms: number; p99Ms: number; requests: number; errors: number; connections: number }) => [
+    what,
+    int(l.requestsPerSecond),
+    fixed(l.p50Ms),
+    fixed(l.p99Ms),
+    int(l.requests),
+    int(l.errors),
+    String(l.connections),
+  ];
+  return {
+    headers: ["load", "requests/s", "p50 ms", "p99 ms", "requests", "errors", "connections"],
+    rows: [
+      row("max throughput, no filter", p.throughput.none),
+      row(`max throughput, ${p.filter}`, p.throughput.filter),
+      row(`${int(p.latency.rate)} req/s, no filter`, p.latency.none),
+      row(`${int(p.latency.rate)} req/s, ${p.filter}`, p.latency.filter),
+    ],
+  };
+}
+
+function machineLine(r: BenchResult): string {
+  const m = r.machine;
+  return `${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${m.loadAverage} when the bench started`;
+}
+
+/** What the console shows. */
+export function consoleReport(r: BenchResult): string {
+  const parts = [
+    `proxy-wasm-as benchmarks${r.quick ? " (quick run: small counts, numbers are rough)" : ""}`,
+    `machine: ${machineLine(r)}`,
+    `command: ${r.command}`,
+    "",
+    "Module size (bytes)",
+    renderTable(sizeTable(r)),
+    "",
+    "Time per request in the harness (median of interleaved rounds; guest = above the empty module)",
+    renderTable(timeTable(r)),
+    "",
+    "Host calls per request",
+    renderTable(hostCallTable(r)),
+    "",
+    "Guest memory (64 KiB pages)",
+    renderTable(memoryTable(r)),
+    "",
+    "Cold `build` (fresh process)",
+    renderTable(coldBuildTable(r)),
+    "",
+  ];
+  const pt = proxyTable(r);
+  parts.push("Through `proxy-wasm-as run`", pt ? renderTable(pt) : `not measured: ${r.proxy.ran ? "" : r.proxy.reason}`, "");
+  parts.push("Targets (printed, not asserted)", renderTable(targetsTable(r)), "");
+  if (r.errors.length) parts.push("Errors:", ...r.errors.map((e) => `  ${e}`), "");
+  parts.push(`took ${fixed(r.durationSeconds, 0)} s`);
+  return parts.join("\n");
+}
+
+/** docs/benchmarks.md. */
+export function markdownReport(r: BenchResult, chartFile: string | null): string {
+  const o = r.options;
+  const seedNames = r.examples.filter((e) => e.seed).map((e) => `\`${e.name}\``).join(" and ");
+  const pt = proxyTable(r);
+  const v = r.versions;
+  const lines = [
+    "# Benchmarks",
+    "",
+    `Generated by \`${r.command}\` on ${r.date.slice(0, 10)}; do not edit by hand, run the bench again.`,
+    "",
+    `- Machine: ${machineLine(r)}.`,
+    `- Versions: proxy-wasm-as ${v["proxy-wasm-as"]}, AssemblyScript ${v.assemblyscript}, ${PEER_SDK} ${v[PEER_SDK]} with @assemblyscript/wasi-shim ${v["@assemblyscript/wasi-shim"]}, wabt ${v.wabt}, autocannon ${v.autocannon}.`,
+    `- The bench took ${fixed(r.durationSeconds, 0)} s. \`npm run bench -- --quick\` runs every piece on small counts.`,
+    "",
+    ...(chartFile ? [`![Module size and guest cost per request of the seed filters](${chartFile})`, ""] : []),
+    "## Targets",
+    "",
+    "Printed next to the numbers, never asserted. \"Guest cost\" is the time per request above the",
+    "empty module's, in the harness (see [How it is measured](#how-it-is-measured)).",
+    "",
+    renderTable(targetsTable(r)),
+    "",
+    "## Module size",
+    "",
+    `Release builds: ours with \`proxy-wasm-as build\`; the peer's with its own release configuration`,
+    "(`asc --config asconfig.json --target release`, extending @assemblyscript/wasi-shim, `-O3`), and",
+    "once more with our release flags (`-O3 --shrinkLevel 2 --converge --noAssert`) for a comparison at",
+    "equal flags. gzip is level 9.",
+    "",
+    renderTable(sizeTable(r)),
+    "",
+    "## Time per request in the harness",
+    "",
+    `One request is what Envoy drives: \`proxy_on_context_create\`, request headers (\`:authority\`,`,
+    "`:path`, `:method`, `:scheme`), response headers (unless the filter answered locally), then",
+    "`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`; a TCP filter gets a connection with one chunk",
+    "each way. Same host for every module. \"Guest\" is the time above the empty module (a module with",
+    "no callbacks, so the host's own work); the ratios use it. The total ratios include the host's work.",
+    "",
+    renderTable(timeTable(r)),
+    "",
+    "## Host calls per request",
+    "",
+    `Counted by the host (\`host.hostCalls()\`) over 100 requests after warm-up, divided by 100. The WAT`,
+    "floors make exactly the calls the seed filters' code asks for.",
+    "",
+    renderTable(hostCallTable(r)),
+    "",
+    "## Guest memory",
+    "",
+    `A fresh host per module, ${int(o.memoryRequests)} requests; pages are 64 KiB. "Flat" means no page`,
+    `was added after the first ${int(o.memoryWarmup)} requests. The requests/s column is the harness`,
+    "throughput over the whole run.",
+    "",
+    renderTable(memoryTable(r)),
+    "",
+    "## Cold `build`",
+    "",
+    `\`node dist/src/cli.js build examples/<name>/index.ts -o <tmp>.wasm\` in a fresh process, wall time`,
+    `from spawn to exit, median of ${o.coldBuildRuns}.`,
+    "",
+    renderTable(coldBuildTable(r)),
+    "",
+    "## Through `proxy-wasm-as run`",
+    "",
+    ...(pt && r.proxy.ran
+      ? [
+          `\`${r.proxy.command}\` on loopback in front of a loopback upstream, loaded with autocannon; the`,
+          `same proxy with no filter beside it. Max throughput runs ${o.proxySeconds} s each; latency runs at a fixed`,
+          "moderate rate.",
+          "",
+          renderTable(pt),
+        ]
+      : [`Not measured: ${r.proxy.ran ? "" : r.proxy.reason}.`]),
+    "",
+    "## How it is measured",
+    "",
+    `- Seed filters: ${seedNames || "none"}. Each is built three ways: with proxy-wasm-as (\`examples/<name>/index.ts\`),`,
+    `  with ${PEER_SDK} (\`bench/fixtures/peer/<name>/\`, written the way that SDK's README and examples`,
+    "  write a filter), and as a hand-written WAT floor (`bench/fixtures/floor-<name>.wat`) that makes",
+    "  exactly the same host calls with the least machinery. Before any timing, each build runs one",
+    "  request and must behave like the filter (status, header, body, log line); the bench stops otherwise.",
+    "- The other examples are measured with their `wasmplugin.yaml` configuration when they have one;",
+    "  callouts they make are answered at once (HTTP 200, gRPC OK).",
+    `- Timing: every module gets its own host; after a warm-up (${o.warmupMs} ms each, so V8 has tiered the`,
+    `  Wasm and the host up) the modules run in interleaved rounds (${o.rounds} rounds of about ${o.batchMs} ms each`,
+    "  per module, starting module rotated each round) and the median round is reported. The host's log",
+    "  list is cleared every 10,000 requests.",
+    "- The harness is Node, not Envoy: absolute numbers are the Node host's. The guest's share and the",
+    "  ratios are what carry over.",
+    "",
+  ];
+  return lines.join("\n");
+}

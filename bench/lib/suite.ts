@@ -1,0 +1,296 @@
+// The whole benchmark as one function: builds every module, checks the seeds behave alike, then
+// measures sizes, time per request, host calls, memory over a long run, cold build time and (when
+// `proxy-wasm-as run` exists) proxy throughput. bench/run.ts prints and writes what this returns.
+import { readFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import {
+  buildOurs,
+  buildPeer,
+  compileFixture,
+  emptyModule,
+  floorFile,
+  isSeed,
+  listExamples,
+  moduleSize,
+  PEER_SDK,
+  REPO_ROOT,
+  SEED_HOST_CALLS,
+  SEEDS,
+  type ModuleSize,
+  type SeedName,
+} from "./filters.js";
+import {
+  hostCallsPerRequest,
+  memoryRun,
+  requestKind,
+  start,
+  timeInterleaved,
+  type MemoryRun,
+  type RequestKind,
+  type Running,
+  type Timing,
+} from "./harness.js";
+import { checkSeedBehaviour } from "./checks.js";
+import { coldBuild, type ColdBuild } from "./coldbuild.js";
+import { machineInfo, type MachineInfo } from "./machine.js";
+import { proxyBench, type ProxyResult } from "./proxy.js";
+
+export interface SuiteOptions {
+  /** Examples to measure (default: every examples/<name>/index.ts). */
+  only?: string[];
+  rounds: number;
+  batchMs: number;
+  warmupMs: number;
+  /** Requests in the memory run, and how many of them are warm-up. */
+  memoryRequests: number;
+  memoryWarmup: number;
+  /** Fresh-process builds per example (0 = skip). */
+  coldBuildRuns: number;
+  /** Seconds of load per proxy configuration (0 = skip). */
+  proxySeconds: number;
+  /** Also build the peer filters with our release flags (size only). */
+  peerWithOurFlags: boolean;
+}
+
+export const FULL: SuiteOptions = {
+  rounds: 7,
+  batchMs: 60,
+  warmupMs: 150,
+  memoryRequests: 1_000_000,
+  memoryWarmup: 10_000,
+  coldBuildRuns: 3,
+  proxySeconds: 5,
+  peerWithOurFlags: true,
+};
+
+export const QUICK: SuiteOptions = {
+  rounds: 3,
+  batchMs: 15,
+  warmupMs: 20,
+  memoryRequests: 20_000,
+  memoryWarmup: 2_000,
+  coldBuildRuns: 1,
+  proxySeconds: 1,
+  peerWithOurFlags: false,
+};
+
+export type Role = "ours" | "peer" | "floor";
+
+export interface ModuleResult {
+  label: string;
+  role: Role;
+  size: ModuleSize;
+  timing: Timing;
+  /** Time per request above the empty module's (the guest's share), ns. */
+  guestNs: number;
+  hostCalls: Record<string, number>;
+  memory: MemoryRun | null;
+}
+
+export interface ExampleResult {
+  name: string;
+  kind: RequestKind;
+  seed: boolean;
+  ours: ModuleResult | null;
+  peer: ModuleResult | null;
+  /** The peer build with our release flags (size only). */
+  peerOurFlagsSize: ModuleSize | null;
+  floor: ModuleResult | null;
+  /** The host calls the filter's code asks for (seeds only). */
+  expectedHostCalls: Record<string, number> | null;
+  coldBuild: ColdBuild | null;
+  error: string | null;
+}
+
+export interface BenchResult {
+  date: string;
+  command: string;
+  quick: boolean;
+  machine: MachineInfo;
+  versions: Record<string, string>;
+  options: SuiteOptions;
+  examples: ExampleResult[];
+  /** The empty module's timing per request kind (the host's own cost). */
+  baseline: Partial<Record<RequestKind, Timing>>;
+  proxy: ProxyResult;
+  errors: string[];
+  durationSeconds: number;
+}
+
+async function packageVersion(name: string): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string };
+    return pkg.version;
+  } catch {
+    return "not installed";
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+interface Pending {
+  example: ExampleResult;
+  role: Role;
+  wasm: Uint8Array;
+  running: Running;
+}
+
+/** Runs the suite; `log` gets progress lines. Errors are collected in `errors`, not thrown. */
+export async function runSuite(
+  opts: SuiteOptions,
+  context: { command: string; quick: boolean },
+  log: (line: string) => void = () => {},
+): Promise<BenchResult> {
+  const t0 = Date.now();
+  const machine = machineInfo();
+  const errors: string[] = [];
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "proxy-wasm-as-bench-"));
+  try {
+    const all = await listExamples();
+    const names = opts.only?.length ? opts.only : all;
+    for (const n of names) if (!all.includes(n)) throw new Error(`no example named ${n} (examples/${n}/index.ts): choose from ${all.join(", ")}`);
+
+    const examples: ExampleResult[] = [];
+    const pending: Pending[] = [];
+    const peerFlagSizes = new Map<string, ModuleSize>();
+    const emptyWasm = await emptyModule();
+    const kindsUsed = new Set<RequestKind>();
+
+    // 1. Build everything and check the seeds behave alike.
+    for (const name of names) {
+      const ex: ExampleResult = {
+        name,
+        kind: "http",
+        seed: isSeed(name),
+        ours: null,
+        peer: null,
+        peerOurFlagsSize: null,
+        floor: null,
+        expectedHostCalls: isSeed(name) ? SEED_HOST_CALLS[name] : null,
+        coldBuild: null,
+        error: null,
+      };
+      examples.push(ex);
+      try {
+        log(`build ${name} (ours)`);
+        const ours = await buildOurs(name, tmp);
+        ex.kind = requestKind(ours.wasm);
+        kindsUsed.add(ex.kind);
+        const variants: Array<{ role: Role; wasm: Uint8Array }> = [{ role: "ours", wasm: ours.wasm }];
+        if (isSeed(name)) {
+          log(`build ${name} (${PEER_SDK})`);
+          variants.push({ role: "peer", wasm: await buildPeer(name, tmp) });
+          if (opts.peerWithOurFlags) {
+            log(`build ${name} (${PEER_SDK}, our release flags)`);
+            peerFlagSizes.set(name, moduleSize(await buildPeer(name, tmp, true)));
+          }
+          variants.push({ role: "floor", wasm: await compileFixture(floorFile(name)) });
+        }
+        for (const v of variants) {
+          const label = `${name} (${v.role === "ours" ? "proxy-wasm-as" : v.role === "peer" ? PEER_SDK : "WAT floor"})`;
+          const running = await start({ label, wasm: v.wasm }, ex.kind);
+          if (isSeed(name)) checkSeedBehaviour(name as SeedName, running);
+          pending.push({ example: ex, role: v.role, wasm: v.wasm, running });
+        }
+        ex.peerOurFlagsSize = peerFlagSizes.get(name) ?? null;
+      } catch (e) {
+        ex.error = message(e);
+        errors.push(`${name}: ${ex.error}`);
+        log(`error: ${name}: ${ex.error}`);
+        for (let i = pending.length - 1; i >= 0; i--) if (pending[i].example === ex) pending.splice(i, 1);
+      }
+    }
+
+    // 2. Time every module interleaved, with the empty module once per request kind.
+    const baselines: Array<{ kind: RequestKind; running: Running }> = [];
+    for (const kind of kindsUsed) {
+      baselines.push({ kind, running: await start({ label: `empty module (${kind})`, wasm: emptyWasm }, kind) });
+    }
+    log(`time ${pending.length + baselines.length} modules interleaved (${opts.rounds} rounds)`);
+    const timings = timeInterleaved([...pending.map((p) => p.running), ...baselines.map((b) => b.running)], opts);
+    const baseline: Partial<Record<RequestKind, Timing>> = {};
+    baselines.forEach((b, i) => (baseline[b.kind] = timings[pending.length + i]));
+
+    // 3. Host calls per request, then the long memory runs (fresh hosts).
+    for (let i = 0; i < pending.length; i++) {
+      const p = pending[i];
+      const base = baseline[p.example.kind]!.nsPerRequest;
+      const result: ModuleResult = {
+        label: p.running.label,
+        role: p.role,
+        size: moduleSize(p.wasm),
+        timing: timings[i],
+        guestNs: timings[i].nsPerRequest - base,
+        hostCalls: hostCallsPerRequest(p.running),
+        memory: null,
+      };
+      p.example[p.role] = result;
+    }
+    for (const p of pending) {
+      if (p.role === "floor") continue;
+      log(`memory: ${p.running.label}, ${opts.memoryRequests.toLocaleString("en-US")} requests`);
+      try {
+        p.example[p.role]!.memory = await memoryRun({ label: p.running.label, wasm: p.wasm }, opts.memoryRequests, opts.memoryWarmup);
+      } catch (e) {
+        errors.push(`memory run of ${p.running.label}: ${message(e)}`);
+      }
+    }
+
+    // 4. Cold builds in fresh processes.
+    if (opts.coldBuildRuns > 0) {
+      for (const ex of examples) {
+        if (ex.error) continue;
+        log(`cold build ${ex.name} ×${opts.coldBuildRuns}`);
+        try {
+          ex.coldBuild = await coldBuild(ex.name, path.join(tmp, `cold-${ex.name}.wasm`), opts.coldBuildRuns);
+        } catch (e) {
+          errors.push(`cold build of ${ex.name}: ${message(e)}`);
+        }
+      }
+    }
+
+    // 5. The local proxy.
+    let proxy: ProxyResult;
+    try {
+      proxy = await proxyBench(opts.proxySeconds, tmp, log);
+    } catch (e) {
+      errors.push(`proxy: ${message(e)}`);
+      proxy = { ran: false, reason: `failed: ${message(e)}` };
+    }
+
+    const versions: Record<string, string> = {
+      "proxy-wasm-as": await packageVersionAt(REPO_ROOT),
+      assemblyscript: await packageVersion("assemblyscript"),
+      [PEER_SDK]: await packageVersion(PEER_SDK),
+      "@assemblyscript/wasi-shim": await packageVersion("@assemblyscript/wasi-shim"),
+      wabt: await packageVersion("wabt"),
+      autocannon: await packageVersion("autocannon"),
+    };
+    return {
+      date: new Date().toISOString(),
+      command: context.command,
+      quick: context.quick,
+      machine,
+      versions,
+      options: opts,
+      examples,
+      baseline,
+      proxy,
+      errors,
+      durationSeconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function packageVersionAt(dir: string): Promise<string> {
+  const pkg = JSON.parse(await readFile(path.join(dir, "package.json"), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+export { SEEDS };
