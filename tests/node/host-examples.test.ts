@@ -2,9 +2,11 @@
 // Envoy-like host: it must load (no import Envoy lacks), start, take a few hundred HTTP requests
 // and TCP connections without a trap or a CRITICAL log, and keep its memory flat. New examples
 // are picked up automatically. The examples' own behaviour is tested in their own test files.
+// A module that registers named root contexts (registerRootContext("name", ...)) runs all of
+// them as plugins of one VM, the way Envoy would with one plugin per root_id.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { createHost, LogLevel, type Host } from "../../src/host/index.js";
 import { built, repoRoot } from "./helpers.js";
@@ -48,8 +50,11 @@ test("there are examples to run", () => {
 for (const name of examples) {
   test(`example ${name}: loads, runs HTTP and TCP traffic without failures, memory stays flat`, async () => {
     const { wasm } = await built(`examples/${name}/index.ts`);
-    const host = await createHost({ wasm, pluginName: name, logLevel: LogLevel.Warn });
+    const source = readFileSync(path.join(repoRoot, "examples", name, "index.ts"), "utf8");
+    const roots = [...source.matchAll(/registerRootContext\(\s*"([^"]+)"/g)].map((m) => m[1]);
+    const host = await createHost({ wasm, pluginName: name, rootId: roots[0] ?? "", logLevel: LogLevel.Warn });
     assert.equal(host.startPlugin(), true, JSON.stringify(host.failures));
+    for (const rootId of roots.slice(1)) assert.equal(host.addPlugin({ rootId, pluginName: name }).configured, true, rootId);
     // A garbage-collected runtime grows its heap once or twice before it settles; after that,
     // memory must not grow with traffic.
     for (let i = 0; i < 1000; i++) request(host, i), connection(host, i);
