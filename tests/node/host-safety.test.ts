@@ -512,3 +512,24 @@ test("a module cannot exhaust the host: buffers stop at 64 MiB, header maps at 8
   assert.ok(host.logMessages(LogLevel.Warn).some((m) => m.includes("refused to grow a buffer")));
   assert.equal(host.failures.length, 0);
 });
+
+test("an exception from an embedder callback (a foreign function) fails that VM as a host error, not the test process", async () => {
+  const wasm = await watModule(
+    (w) => `(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (drop (call $proxy_call_foreign_function ${w.str("boom")} (i32.const 0) (i32.const 0) (i32.const ${RP}) (i32.const ${RS})))
+      (i32.const 0))`,
+  );
+  const host = await createHost({
+    wasm,
+    foreignFunctions: {
+      boom: () => {
+        throw new Error("embedder bug");
+      },
+    },
+  });
+  const s = host.httpStream();
+  assert.equal(s.requestHeaders([]), Action.Pause);
+  assert.equal(host.failures[0].kind, "host_error");
+  assert.match(host.failures[0].message, /embedder bug/);
+  assert.equal(s.localResponse?.status, 503);
+});
