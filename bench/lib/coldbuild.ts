@@ -2,7 +2,7 @@
 // from spawn to exit (process start, compiler load, compile, optimize, verify, write).
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { REPO_ROOT } from "./filters.js";
+import { firstError, REPO_ROOT } from "./filters.js";
 import { median } from "./stats.js";
 
 export interface ColdBuild {
@@ -29,7 +29,7 @@ function once(args: string[]): Promise<number> {
     child.on("close", (code) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (code === 0) resolve(ms);
-      else reject(new Error(`\`node ${args.join(" ")}\` exited with ${code}: ${stderr.trim().split("\n").pop() ?? ""}`));
+      else reject(new Error(`\`node ${args.join(" ")}\` exited with ${code}: ${firstError(stderr) || (stderr.trim().split("\n").pop() ?? "")}`));
     });
   });
 }

@@ -90,11 +90,28 @@ export async function exampleConfig(name: string, root = REPO_ROOT): Promise<Exa
 
 /** Builds one example with our toolchain (release) into `outDir`. */
 export async function buildOurs(name: string, outDir: string): Promise<{ wasm: Uint8Array; durationMs: number }> {
-  const r = await buildFilter(
-    { entry: path.join(REPO_ROOT, "examples", name, "index.ts"), outFile: path.join(outDir, `ours-${name}.wasm`) },
-    () => {},
-  );
-  return { wasm: r.wasm, durationMs: r.durationMs };
+  let diagnostics = "";
+  try {
+    const r = await buildFilter(
+      { entry: path.join(REPO_ROOT, "examples", name, "index.ts"), outFile: path.join(outDir, `ours-${name}.wasm`) },
+      (text) => {
+        diagnostics += text;
+      },
+    );
+    return { wasm: r.wasm, durationMs: r.durationMs };
+  } catch (e) {
+    const first = firstError(diagnostics);
+    throw new Error(`${(e as Error).message.replace(/ \(see the compiler output above\)$/, "")}${first ? `: ${first}` : ""}`);
+  }
+}
+
+/** The first compiler error in asc's output, on one line (colour codes removed). */
+export function firstError(output: string): string {
+  const lines = output.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+  const i = lines.findIndex((l) => /\bERROR\b/.test(l));
+  if (i < 0) return "";
+  const where = lines.slice(i + 1, i + 8).find((l) => /└─ in /.test(l));
+  return `${lines[i].trim()}${where ? ` (${where.replace(/.*└─ in /, "").trim()})` : ""}`;
 }
 
 /**
@@ -112,7 +129,7 @@ export async function buildPeer(name: SeedName, outDir: string, ourFlags = false
   await mkdir(outDir, { recursive: true });
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, args, { cwd: dir, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`peer build of ${name} failed (is ${PEER_SDK} installed?): ${oneLine(stderr || stdout || err.message)}`));
+      if (err) reject(new Error(`peer build of ${name} failed (are ${PEER_SDK} and @assemblyscript/wasi-shim installed?): ${firstError(stderr + stdout) || oneLine(stderr || stdout || err.message)}`));
       else resolve();
     });
   });

@@ -14,8 +14,10 @@ import {
   isSeed,
   listExamples,
   moduleSize,
+  exampleConfig,
   PEER_SDK,
   REPO_ROOT,
+  type ExampleConfig,
   SEED_HOST_CALLS,
   SEEDS,
   type ModuleSize,
@@ -46,6 +48,8 @@ export interface SuiteOptions {
   /** Requests in the memory run, and how many of them are warm-up. */
   memoryRequests: number;
   memoryWarmup: number;
+  /** Examples other than the seeds get at most about this many seconds of memory run (0 = no cap). */
+  otherMemorySeconds: number;
   /** Fresh-process builds per example (0 = skip). */
   coldBuildRuns: number;
   /** Seconds of load per proxy configuration (0 = skip). */
@@ -60,6 +64,7 @@ export const FULL: SuiteOptions = {
   warmupMs: 150,
   memoryRequests: 1_000_000,
   memoryWarmup: 10_000,
+  otherMemorySeconds: 5,
   coldBuildRuns: 3,
   proxySeconds: 5,
   peerWithOurFlags: true,
@@ -71,6 +76,7 @@ export const QUICK: SuiteOptions = {
   warmupMs: 20,
   memoryRequests: 20_000,
   memoryWarmup: 2_000,
+  otherMemorySeconds: 0,
   coldBuildRuns: 1,
   proxySeconds: 1,
   peerWithOurFlags: false,
@@ -132,7 +138,19 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * Requests in a module's memory run: the full count for the seed filters; for the other examples, as
+ * many as fit in `otherMemorySeconds` at the measured speed (at least 10× the warm-up), so the bench
+ * stays within its time as examples are added.
+ */
+export function memoryRequestsFor(ex: { seed: boolean }, nsPerRequest: number, opts: SuiteOptions): number {
+  if (ex.seed || opts.otherMemorySeconds <= 0 || !(nsPerRequest > 0)) return opts.memoryRequests;
+  const fit = Math.floor((opts.otherMemorySeconds * 1e9) / nsPerRequest / 10_000) * 10_000;
+  return Math.min(opts.memoryRequests, Math.max(opts.memoryWarmup * 10, fit));
+}
+
 interface Pending {
+  config: ExampleConfig;
   example: ExampleResult;
   role: Role;
   wasm: Uint8Array;
@@ -178,6 +196,8 @@ export async function runSuite(
       try {
         log(`build ${name} (ours)`);
         const ours = await buildOurs(name, tmp);
+        // The seeds run with no configuration, like their peer builds and floors.
+        const config = isSeed(name) ? {} : await exampleConfig(name);
         ex.kind = requestKind(ours.wasm);
         kindsUsed.add(ex.kind);
         const variants: Array<{ role: Role; wasm: Uint8Array }> = [{ role: "ours", wasm: ours.wasm }];
@@ -192,9 +212,9 @@ export async function runSuite(
         }
         for (const v of variants) {
           const label = `${name} (${v.role === "ours" ? "proxy-wasm-as" : v.role === "peer" ? PEER_SDK : "WAT floor"})`;
-          const running = await start({ label, wasm: v.wasm }, ex.kind);
+          const running = await start({ label, wasm: v.wasm, ...config }, ex.kind);
           if (isSeed(name)) checkSeedBehaviour(name as SeedName, running);
-          pending.push({ example: ex, role: v.role, wasm: v.wasm, running });
+          pending.push({ config, example: ex, role: v.role, wasm: v.wasm, running });
         }
         ex.peerOurFlagsSize = peerFlagSizes.get(name) ?? null;
       } catch (e) {
@@ -232,9 +252,14 @@ export async function runSuite(
     }
     for (const p of pending) {
       if (p.role === "floor") continue;
-      log(`memory: ${p.running.label}, ${opts.memoryRequests.toLocaleString("en-US")} requests`);
+      const requests = memoryRequestsFor(p.example, p.example[p.role]!.timing.nsPerRequest, opts);
+      log(`memory: ${p.running.label}, ${requests.toLocaleString("en-US")} requests`);
       try {
-        p.example[p.role]!.memory = await memoryRun({ label: p.running.label, wasm: p.wasm }, opts.memoryRequests, opts.memoryWarmup);
+        p.example[p.role]!.memory = await memoryRun(
+          { label: p.running.label, wasm: p.wasm, pluginConfig: p.config.pluginConfig, rootId: p.config.rootId },
+          requests,
+          opts.memoryWarmup,
+        );
       } catch (e) {
         errors.push(`memory run of ${p.running.label}: ${message(e)}`);
       }
