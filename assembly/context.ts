@@ -7,7 +7,7 @@ import * as hc from "./hostcalls";
 import { Header, HeaderBytes } from "./headers";
 import { Action, BufferType, GrpcStatusCode, MapType, PeerType, Status, StreamType } from "./types";
 import { SharedData, CallStatus } from "./hostcalls";
-import { trackCallout, CALLOUT_HTTP, CALLOUT_GRPC_CALL, CALLOUT_GRPC_STREAM, contexts } from "./registry";
+import { trackCallout, calloutLookup, CALLOUT_HTTP, CALLOUT_GRPC_CALL, CALLOUT_GRPC_STREAM, contexts } from "./registry";
 import { SCRATCH_B, encodeToScratch, encodedLength, bytesToString } from "./memory";
 import { serializeHeaders, serializeHeaderBytes, serializedSize } from "./headers";
 import * as abi from "./imports";
@@ -192,9 +192,11 @@ export class Context {
 
   /** Cancels a unary call: onGrpcCallResponse will not run for it. */
   cancelGrpcCall(token: u32): Status {
+    forgetCallout(token);
     return hc.grpcCancel(token);
   }
   cancelGrpcStream(token: u32): Status {
+    forgetCallout(token);
     return hc.grpcCancel(token);
   }
   /** Half-closes a stream: no more messages from us. */
@@ -496,7 +498,7 @@ export class HttpContext extends ChildContext {
   getHttpRequestBody(start: u32, maxSize: u32): ArrayBuffer | null {
     return hc.getBufferBytes(BufferType.HttpRequestBody, start, maxSize);
   }
-  /** start 0: replace the first `size` bytes (size 0 prepends); start >= length: append. */
+  /** Envoy: (0, 0) prepends, (0, >= length) replaces all, start >= length appends; else BadArgument. */
   setHttpRequestBody(start: u32, size: u32, value: ArrayBuffer): Status {
     return hc.setBufferBytes(BufferType.HttpRequestBody, start, size, value);
   }
@@ -605,6 +607,12 @@ export class HttpContext extends ChildContext {
   scheme(): string {
     return hc.getMapValueOrEmpty(MapType.HttpRequestHeaders, ":scheme");
   }
+}
+
+/** Drops a cancelled call from the SDK's callout table: the host never answers it, so nothing else would. */
+function forgetCallout(token: u32): void {
+  const lookup = calloutLookup;
+  if (lookup !== null) lookup(token, true);
 }
 
 // Appends go to a start past any buffer's end; i32 max is read the same by hosts that take it signed.

@@ -156,15 +156,9 @@ export function getBufferLength(type: BufferType): i64 {
   return <i64>load<u32>(RET_PTR);
 }
 
-/** Whether the buffer's stream has ended (flag 1 of proxy_get_buffer_status). */
-export function getBufferEndOfStream(type: BufferType): bool {
-  if (failed(abi.proxy_get_buffer_status(type, RET_PTR, RET_SIZE))) return false;
-  return (load<u32>(RET_SIZE) & 1) != 0;
-}
-
 /**
- * Writes `value` into a buffer: start 0 replaces the first `size` bytes (size 0 prepends),
- * start >= the buffer's length appends. Envoy answers BadArgument for any other start.
+ * Writes `value` into a buffer. Envoy supports three forms: (0, 0) prepends, (0, >= length) replaces
+ * the whole buffer, start >= length appends; it answers BadArgument for any other range.
  */
 export function setBufferBytes(type: BufferType, start: u32, size: u32, value: ArrayBuffer): Status {
   return <Status>abi.proxy_set_buffer_bytes(type, start, size, ptrOf(value), lenOf(value));
@@ -211,7 +205,7 @@ export function getMapPairsBytes(map: MapType): HeaderBytes[] {
   return out;
 }
 
-/** Serialized size of a map in bytes, or -1 when the host has no such map now. */
+/** Size of a map (Envoy: the sum of its keys' and values' lengths), or -1 when the host has none now. */
 export function getMapSize(map: MapType): i64 {
   if (failed(abi.proxy_get_header_map_size(map, RET_PTR))) return -1;
   return <i64>load<u32>(RET_PTR);

@@ -41,6 +41,8 @@ export interface AbiFunction {
   /** Area of the ABI, used to group documentation and coverage reports. */
   area: string;
   doc: string;
+  /** A WASI function the host registers only so modules load: it always answers ENOSYS. */
+  stub?: boolean;
 }
 
 const p = (spec: string): Param[] =>
@@ -89,12 +91,12 @@ export const HOST_FUNCTIONS: readonly AbiFunction[] = [
   hostFn("proxy_call_foreign_function", "function_name_data,function_name_size,arguments_data,arguments_size,return_results_data,return_results_size", "foreign", "Call a function the host registered by name.", "0.1.0"),
   // Buffers
   hostFn("proxy_get_buffer_bytes", "buffer_type,start,max_size,return_buffer_data,return_buffer_size", "buffers", "Copy up to max_size bytes from start of a buffer into guest memory.", "0.1.0"),
-  hostFn("proxy_get_buffer_status", "buffer_type,return_length,return_flags", "buffers", "Length and flags (1 = end of stream) of a buffer.", "0.1.0"),
-  hostFn("proxy_set_buffer_bytes", "buffer_type,start,size,buffer_data,buffer_size", "buffers", "Replace size bytes at start (0,0 prepends; start >= length appends).", "0.1.0"),
+  hostFn("proxy_get_buffer_status", "buffer_type,return_length,return_flags", "buffers", "Length and flags of a buffer (Envoy always reports flags 0).", "0.1.0"),
+  hostFn("proxy_set_buffer_bytes", "buffer_type,start,size,buffer_data,buffer_size", "buffers", "Envoy: (0, 0) prepends, (0, >= length) replaces all, start >= length appends; any other range is BAD_ARGUMENT.", "0.1.0"),
   // Header maps
   hostFn("proxy_get_header_map_pairs", "map_type,return_map_data,return_map_size", "headers", "All pairs of a map, serialized.", "0.1.0"),
   hostFn("proxy_set_header_map_pairs", "map_type,map_data,map_size", "headers", "Replace a whole map with serialized pairs.", "0.1.0"),
-  hostFn("proxy_get_header_map_size", "map_type,return_size", "headers", "Serialized size of a map.", "0.1.0"),
+  hostFn("proxy_get_header_map_size", "map_type,return_size", "headers", "Size of a map (Envoy: the sum of its keys' and values' lengths).", "0.1.0"),
   hostFn("proxy_get_header_map_value", "map_type,key_data,key_size,return_value_data,return_value_size", "headers", "One value by key; NOT_FOUND when missing (0.2.x).", "0.1.0"),
   hostFn("proxy_replace_header_map_value", "map_type,key_data,key_size,value_data,value_size", "headers", "Set a key to a single value (adds it when missing).", "0.1.0"),
   hostFn("proxy_remove_header_map_value", "map_type,key_data,key_size", "headers", "Remove every value of a key.", "0.1.0"),
@@ -164,6 +166,52 @@ export const WASI_FUNCTIONS: readonly AbiFunction[] = [
   wasi("sched_yield", "", "No-op."),
   wasi("poll_oneoff", "in,out,nsubscriptions,return_nevents", "Not supported."),
   wasi("proc_exit", "exit_code", "Ends the VM: the host fails it like a trap.", []),
+  // Registered by Envoy so that modules from toolchains that import them still load; each answers
+  // ENOSYS (52): filters get no files, sockets or processes.
+  ...(
+    [
+      ["fd_fdstat_set_flags", "fd,flags"],
+      ["fd_fdstat_set_rights", "fd,rights_base:i64,rights_inheriting:i64"],
+      ["fd_advise", "fd,offset:i64,len:i64,advice"],
+      ["fd_allocate", "fd,offset:i64,len:i64"],
+      ["fd_datasync", "fd"],
+      ["fd_filestat_get", "fd,return_filestat"],
+      ["fd_filestat_set_size", "fd,size:i64"],
+      ["fd_filestat_set_times", "fd,atim:i64,mtim:i64,fst_flags"],
+      ["fd_pread", "fd,iovs,iovs_len,offset:i64,return_nread"],
+      ["fd_pwrite", "fd,iovs,iovs_len,offset:i64,return_nwritten"],
+      ["fd_readdir", "fd,buf,buf_len,cookie:i64,return_bufused"],
+      ["fd_renumber", "fd,to"],
+      ["fd_sync", "fd"],
+      ["fd_tell", "fd,return_offset"],
+      ["path_create_directory", "fd,path,path_len"],
+      ["path_filestat_get", "fd,flags,path,path_len,return_filestat"],
+      ["path_filestat_set_times", "fd,flags,path,path_len,atim:i64,mtim:i64,fst_flags"],
+      ["path_link", "old_fd,old_flags,old_path,old_path_len,new_fd,new_path,new_path_len"],
+      ["path_open", "fd,dirflags,path,path_len,oflags,fs_rights_base:i64,fs_rights_inheriting:i64,fdflags,return_fd"],
+      ["path_readlink", "fd,path,path_len,buf,buf_len,return_bufused"],
+      ["path_remove_directory", "fd,path,path_len"],
+      ["path_rename", "fd,old_path,old_path_len,new_fd,new_path,new_path_len"],
+      ["path_symlink", "old_path,old_path_len,fd,new_path,new_path_len"],
+      ["path_unlink_file", "fd,path,path_len"],
+      ["sock_accept", "fd,flags,return_fd"],
+      ["sock_recv", "fd,ri_data,ri_data_len,ri_flags,return_datalen,return_flags"],
+      ["sock_send", "fd,si_data,si_data_len,si_flags,return_datalen"],
+      ["sock_shutdown", "fd,how"],
+    ] as const
+  ).map(([name, params]) => ({ ...wasi(name, params, "Not supported: ENOSYS (Envoy registers it as a stub)."), stub: true })),
+];
+
+/** WASI errno a stub answers. */
+export const WASI_ENOSYS = 52;
+
+/**
+ * Non-proxy functions Envoy's host also registers in module `env` (proxy-wasm-cpp-host
+ * src/wasm.cc): emscripten and pthread shims some toolchains import.
+ */
+export const ENV_EXTRAS: readonly AbiFunction[] = [
+  { module: "env", name: "emscripten_notify_memory_growth", params: p("memory_index"), results: [], since: "0.1.0", area: "emscripten", doc: "No-op." },
+  { module: "env", name: "pthread_equal", params: p("left,right"), results: ["i32"], since: "0.1.0", area: "emscripten", doc: "1 when both thread ids are equal." },
 ];
 
 /** Module exports the host looks up (all optional except the marker, memory and an allocator). */
@@ -245,6 +293,10 @@ export function findExport(name: string, version: AbiVersion = "0.2.1"): AbiFunc
 
 export function findWasiFunction(name: string): AbiFunction | undefined {
   return WASI_FUNCTIONS.find((f) => f.name === name);
+}
+
+export function findEnvExtra(name: string): AbiFunction | undefined {
+  return ENV_EXTRAS.find((f) => f.name === name);
 }
 
 /** "(i32, i64) -> i32" */

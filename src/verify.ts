@@ -14,6 +14,7 @@ import {
   findExport,
   findHostFunction,
   findWasiFunction,
+  findEnvExtra,
   signatureOf,
   signatureText,
   versionIndex,
@@ -344,6 +345,11 @@ export function verifyModule(bytes: Uint8Array): VerifyResult {
       continue;
     }
     if (imp.module === "env") {
+      const extra = findEnvExtra(imp.name);
+      if (extra) {
+        checkImportSignature(imp, extra, problem);
+        continue;
+      }
       const fn = findHostFunction(imp.name);
       if (fn) {
         checkImportSignature(imp, fn, problem);

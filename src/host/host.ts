@@ -7,6 +7,7 @@ import {
   HOST_FUNCTIONS,
   LogLevel,
   WASI_FUNCTIONS,
+  ENV_EXTRAS,
   WASI_MODULES,
   hostFunctionsFor,
   type AbiVersion,
@@ -870,7 +871,7 @@ export function detectAbiVersion(module: WebAssembly.Module): AbiVersion | undef
 
 /** Every import the host will not satisfy for `version`, as one-line reasons. */
 export function checkImports(module: WebAssembly.Module, version: AbiVersion): string[] {
-  const env = new Set(hostFunctionsFor(version).map((f) => f.name));
+  const env = new Set([...hostFunctionsFor(version), ...ENV_EXTRAS].map((f) => f.name));
   const wasi = new Set(WASI_FUNCTIONS.map((f) => f.name));
   const problems: string[] = [];
   for (const imp of WebAssembly.Module.imports(module)) {

@@ -14,6 +14,8 @@ import {
   Status,
   WASI_FUNCTIONS,
   WASI_MODULES,
+  WASI_ENOSYS,
+  ENV_EXTRAS,
   hostFunctionsFor,
   type AbiVersion,
 } from "../abi.js";
@@ -78,6 +80,7 @@ export interface VmHost {
 export const HOST_FUNCTION_NAMES: readonly string[] = [
   ...HOST_FUNCTIONS.map((f) => f.name),
   ...WASI_FUNCTIONS.map((f) => f.name),
+  ...ENV_EXTRAS.map((f) => f.name),
 ];
 const INDEX = new Map(HOST_FUNCTION_NAMES.map((n, i) => [n, i]));
 
@@ -446,10 +449,16 @@ export class Vm implements QueueOwner {
       if (!fn) throw new Error(`internal: no implementation of ${f.name}`);
       env[f.name] = this.wrap(f.name, fn, f.params.length);
     }
+    // Envoy's emscripten/pthread shims (abi.ts ENV_EXTRAS).
+    const extras: Record<string, (...a: number[]) => number | void> = {
+      emscripten_notify_memory_growth: () => {},
+      pthread_equal: (a: number, b: number) => (a === b ? 1 : 0),
+    };
+    for (const f of ENV_EXTRAS) env[f.name] = this.wrap(f.name, extras[f.name], f.params.length);
     const wasi: Record<string, unknown> = {};
     const wimpl = this.wasiImpl();
     for (const f of WASI_FUNCTIONS) {
-      const fn = wimpl[f.name];
+      const fn = wimpl[f.name] ?? (f.stub ? () => WASI_ENOSYS : undefined);
       if (!fn) throw new Error(`internal: no implementation of ${f.name}`);
       wasi[f.name] = this.wrap(f.name, fn, f.params.length);
     }

@@ -4,8 +4,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { HOST_FUNCTIONS, MODULE_EXPORTS, findHostFunction, findExport, hostFunctionsFor, signatureOf, type WasmType } from "../../src/abi.js";
+import { WASI_ENOSYS, HOST_FUNCTIONS, MODULE_EXPORTS, findHostFunction, findExport, hostFunctionsFor, signatureOf, type WasmType } from "../../src/abi.js";
 import { parseModule } from "../../src/wasm/binary.js";
+import { verifyModule } from "../../src/verify.js";
+import { createHost } from "../../src/host/index.js";
 import { built, repoRoot } from "./helpers.js";
 
 // AssemblyScript parameter types as Wasm types (wasm32).
@@ -67,4 +69,28 @@ test("the public API reaches every ABI 0.2.1 host function (a filter using it im
     const row = findHostFunction(name)!;
     assert.equal(`(${imp.params!.join(", ")}) -> ${imp.results!.length ? imp.results!.join(", ") : "nil"}`, signatureOf(row), name);
   }
+});
+
+test("modules importing Envoy's WASI stubs and env shims pass verify and load in the host (ENOSYS)", async () => {
+  const wabt = await (await import("wabt")).default();
+  const wat = `(module
+    (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_filestat_get" (func $fd_filestat_get (param i32 i32) (result i32)))
+    (import "env" "pthread_equal" (func $pthread_equal (param i32 i32) (result i32)))
+    (import "env" "emscripten_notify_memory_growth" (func $grow (param i32)))
+    (memory (export "memory") 1)
+    (global $status (mut i32) (i32.const 0))
+    (func (export "proxy_abi_version_0_2_1"))
+    (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+    (func (export "proxy_on_context_create") (param i32 i32))
+    (func (export "proxy_on_configure") (param i32 i32) (result i32)
+      (global.set $status (call $path_open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 16)))
+      (call $grow (i32.const 0))
+      ;; accept only if path_open answered ENOSYS and pthread_equal(7, 7) is 1
+      (i32.and (i32.eq (global.get $status) (i32.const ${WASI_ENOSYS})) (call $pthread_equal (i32.const 7) (i32.const 7)))))`;
+  const wasm = new Uint8Array(wabt.parseWat("stubs.wat", wat).toBinary({}).buffer);
+  const v = verifyModule(wasm);
+  assert.equal(v.ok, true, JSON.stringify(v.problems));
+  const host = await createHost({ wasm });
+  assert.equal(host.startPlugin(), true);
 });
