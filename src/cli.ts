@@ -12,6 +12,7 @@ import { register as registerVerify } from "./commands/verify.js";
 import { register as registerImage } from "./commands/image.js";
 import { register as registerPush } from "./commands/push.js";
 import { register as registerManifest } from "./commands/manifest.js";
+import { register as registerRun } from "./commands/run.js";
 // --- end command modules ---
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -33,6 +34,7 @@ export function createProgram(): Command {
   registerImage(program);
   registerPush(program);
   registerManifest(program);
+  registerRun(program);
   // --- end register commands ---
   return program;
 }

@@ -1,0 +1,50 @@
+// HTTP/1.1 details shared by the proxy and its callouts: which headers are per-connection, which
+// bytes Node accepts in a header, Envoy's texts for its own replies.
+
+/**
+ * Connection-level headers: Envoy's HTTP/1 codec and connection manager consume them
+ * (ConnectionManagerUtility::mutateRequestHeaders removes them before the filters run), so filters
+ * never see them and they are never forwarded.
+ */
+export const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "http2-settings"]);
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** An RFC 9110 token (what Node accepts as a header name). */
+export function isValidHeaderName(name: string): boolean {
+  return TOKEN.test(name);
+}
+
+/** A field value Node will write: no CR, LF, NUL or other control bytes (tab is fine). */
+export function isValidHeaderValue(value: string): boolean {
+  return !BAD_VALUE.test(value);
+}
+
+/** UTF-8 text -> the latin1 string whose bytes are that UTF-8 (what Node writes byte for byte). */
+export function textToLatin1(s: string): string {
+  return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, "utf8").toString("latin1");
+}
+
+/** Envoy's body for a connection that failed before the response headers. */
+export function envoyConnectFailure(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? "";
+  if (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "ETIMEDOUT") {
+    const why = code === "ECONNREFUSED" ? "Connection refused" : code === "ENOTFOUND" || code === "EAI_AGAIN" ? "the host name did not resolve" : err.message;
+    return `upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: ${why}`;
+  }
+  if (code === "ECONNRESET" || code === "EPIPE") {
+    return "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
+  }
+  if (code.startsWith("ERR_TLS") || code.includes("CERT") || /ssl|tls/i.test(err.message)) {
+    return `upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: TLS error: ${err.message}`;
+  }
+  return `upstream connect error or disconnect/reset before headers. reset reason: ${err.message}`;
+}
+
+/** "ip:port" the way Envoy prints addresses (IPv6 in brackets). */
+export function formatAddress(ip: string | undefined, port: number | undefined): string {
+  const a = ip ?? "";
+  const host = a.includes(":") && !a.startsWith("::ffff:") ? `[${a}]` : a.startsWith("::ffff:") ? a.slice(7) : a;
+  return `${host}:${port ?? 0}`;
+}
