@@ -19,3 +19,4 @@ export { Metric, Counter, Gauge, Histogram } from "./metrics";
 export { getPropertyString, getPropertyInt, getPropertyBool, getPropertyMap, properties } from "./properties";
 export { bytesToString, encodeUtf8, decodeUtf8 } from "./memory";
 export { JsonKind, JsonValue, JsonError, parseJson, parseJsonBytes, parseJsonAt, lastJsonError, jsonError, quoteJson } from "./json";
+export { ProtoWriter, ProtoReader, WireType } from "./protobuf";
