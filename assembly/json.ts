@@ -34,7 +34,7 @@ export class JsonError {
 
   /** "<message> at line L, column C". */
   toString(): string {
-    return this.message + " at line " + this.line.toString() + ", column " + this.column.toString();
+    return this.message + " at line " + decimal(this.line) + ", column " + decimal(this.column);
   }
 }
 
@@ -313,7 +313,17 @@ function found(): string {
   if (at >= end) return "end of input";
   const c = <i32>load<u8>(at);
   if (c > 0x20 && c < 0x7f) return "'" + String.fromCharCode(c) + "'";
-  return "byte 0x" + (c < 16 ? "0" : "") + c.toString(16);
+  return "byte 0x" + String.fromCharCode(HEX.charCodeAt(c >> 4)) + String.fromCharCode(HEX.charCodeAt(c & 15));
+}
+
+/** A non-negative number in decimal (small, so filters need not pull in the general formatter). */
+function decimal(n: i32): string {
+  let s = "";
+  do {
+    s = String.fromCharCode(0x30 + (n % 10)) + s;
+    n /= 10;
+  } while (n > 0);
+  return s;
 }
 
 function skipSpace(): void {
@@ -355,7 +365,7 @@ function parseValue(): JsonValue | null {
 
 function enter(): bool {
   if (++depth <= MAX_DEPTH) return true;
-  fail("nesting deeper than " + MAX_DEPTH.toString() + " levels");
+  fail("nesting deeper than 512 levels");
   return false;
 }
 
