@@ -1,6 +1,7 @@
 // Turns a BenchResult into tables (printed) and docs/benchmarks.md (committed), including the targets
 // printed next to the numbers. Targets are judged here and shown; nothing is asserted.
 import { PEER_SDK } from "./filters.js";
+import { LATENCY_CONNECTIONS, THROUGHPUT_CONNECTIONS } from "./proxy.js";
 import type { BenchResult, ExampleResult, ModuleResult } from "./suite.js";
 import { bytes, fixed, int, ns, ratio, times } from "./stats.js";
 
@@ -219,9 +220,9 @@ export function proxyTable(r: BenchResult): Table | null {
   return {
     headers: ["load", "requests/s", "p50 ms", "p99 ms", "requests", "errors", "connections"],
     rows: [
-      row("max throughput, no filter", p.throughput.none),
+      row("max throughput, no filter (no callbacks)", p.throughput.none),
       row(`max throughput, ${p.filter}`, p.throughput.filter),
-      row(`${int(p.latency.rate)} req/s, no filter`, p.latency.none),
+      row(`${int(p.latency.rate)} req/s, no filter (no callbacks)`, p.latency.none),
       row(`${int(p.latency.rate)} req/s, ${p.filter}`, p.latency.filter),
     ],
   };
@@ -326,7 +327,7 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     "## Cold `build`",
     "",
     `\`node dist/src/cli.js build examples/<name>/index.ts -o <tmp>.wasm\` in a fresh process, wall time`,
-    `from spawn to exit, median of ${o.coldBuildRuns}.`,
+    `from spawn to exit: median of ${o.coldBuildRuns} for the seed filters, ${o.otherColdBuildRuns === 1 ? "one run" : `median of ${o.otherColdBuildRuns}`} for the other examples.`,
     "",
     renderTable(coldBuildTable(r)),
     "",
@@ -334,9 +335,12 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     "",
     ...(pt && r.proxy.ran
       ? [
-          `\`${r.proxy.command}\` on loopback in front of a loopback upstream, loaded with autocannon; the`,
-          `same proxy with no filter beside it. Max throughput runs ${o.proxySeconds} s each; latency runs at a fixed`,
-          "moderate rate.",
+          `\`${r.proxy.command}\`, on loopback in front of a loopback upstream (a Node HTTP server answering`,
+          "200 with a 24-byte body), loaded with autocannon (keep-alive, no pipelining). `run` always loads a",
+          "filter, so \"no filter\" is the same proxy with a module that has no callbacks: the difference is",
+          `the filter's own work. Max throughput: ${THROUGHPUT_CONNECTIONS} connections, the two proxies alternate, ${o.proxySeconds} s each, twice`,
+          `(the table shows the mean). Latency: ${LATENCY_CONNECTIONS} connections at a fixed moderate rate (a third of the no-filter`,
+          `throughput, at most 2,000 req/s), ${o.proxySeconds} s each; p50 and p99 from every response's own time.`,
           "",
           renderTable(pt),
         ]

@@ -38,3 +38,11 @@ export function ns(n: number): string {
 export function bytes(n: number): string {
   return Number.isFinite(n) ? `${int(n)} B` : "n/a";
 }
+
+/** The p-th percentile (0..100) by nearest rank; NaN for an empty list. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * s.length);
+  return s[Math.min(s.length - 1, Math.max(0, rank - 1))];
+}

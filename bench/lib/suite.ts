@@ -50,8 +50,10 @@ export interface SuiteOptions {
   memoryWarmup: number;
   /** Examples other than the seeds get at most about this many seconds of memory run (0 = no cap). */
   otherMemorySeconds: number;
-  /** Fresh-process builds per example (0 = skip). */
+  /** Fresh-process builds per seed filter (0 = skip all cold builds). */
   coldBuildRuns: number;
+  /** Fresh-process builds per other example (the bench keeps its time as examples are added). */
+  otherColdBuildRuns: number;
   /** Seconds of load per proxy configuration (0 = skip). */
   proxySeconds: number;
   /** Also build the peer filters with our release flags (size only). */
@@ -59,13 +61,14 @@ export interface SuiteOptions {
 }
 
 export const FULL: SuiteOptions = {
-  rounds: 7,
-  batchMs: 60,
+  rounds: 21,
+  batchMs: 25,
   warmupMs: 150,
   memoryRequests: 1_000_000,
   memoryWarmup: 10_000,
-  otherMemorySeconds: 5,
+  otherMemorySeconds: 2,
   coldBuildRuns: 3,
+  otherColdBuildRuns: 1,
   proxySeconds: 5,
   peerWithOurFlags: true,
 };
@@ -78,6 +81,7 @@ export const QUICK: SuiteOptions = {
   memoryWarmup: 2_000,
   otherMemorySeconds: 0,
   coldBuildRuns: 1,
+  otherColdBuildRuns: 1,
   proxySeconds: 1,
   peerWithOurFlags: false,
 };
@@ -269,9 +273,10 @@ export async function runSuite(
     if (opts.coldBuildRuns > 0) {
       for (const ex of examples) {
         if (ex.error) continue;
-        log(`cold build ${ex.name} ×${opts.coldBuildRuns}`);
+        const runs = ex.seed ? opts.coldBuildRuns : Math.max(1, opts.otherColdBuildRuns);
+        log(`cold build ${ex.name} ×${runs}`);
         try {
-          ex.coldBuild = await coldBuild(ex.name, path.join(tmp, `cold-${ex.name}.wasm`), opts.coldBuildRuns);
+          ex.coldBuild = await coldBuild(ex.name, path.join(tmp, `cold-${ex.name}.wasm`), runs);
         } catch (e) {
           errors.push(`cold build of ${ex.name}: ${message(e)}`);
         }

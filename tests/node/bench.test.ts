@@ -22,7 +22,8 @@ import {
 } from "../../bench/lib/filters.js";
 import { hostCallsPerRequest, memoryRun, requestKind, start, timeInterleaved } from "../../bench/lib/harness.js";
 import { consoleReport, extraHostCalls, markdownReport, renderTable, SIZE_LIMIT, targets } from "../../bench/lib/report.js";
-import { median, ratio } from "../../bench/lib/stats.js";
+import { proxyBench } from "../../bench/lib/proxy.js";
+import { median, percentile, ratio } from "../../bench/lib/stats.js";
 import { memoryRequestsFor, QUICK, runSuite, type BenchResult, type SuiteOptions } from "../../bench/lib/suite.js";
 
 const TINY: SuiteOptions = {
@@ -220,4 +221,32 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
   assert.ok(svg.trimEnd().endsWith("</svg>"));
   assert.equal((svg.match(/<rect /g) ?? []).length, 1 + 3 + 2 * 3, "background, legend, and 3 bars per panel");
   assert.equal(escapeXml(`a<b & "c"`), "a&lt;b &amp; &quot;c&quot;");
+});
+
+test("the proxy piece: add-header and a no-callback module through `proxy-wasm-as run`, loaded briefly", async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "bench-proxy-"));
+  try {
+    const r = await proxyBench(0.3, tmp, () => {});
+    if (!r.ran) {
+      // Only acceptable when the run command is not built in this tree.
+      assert.match(r.reason, /not in this tree/);
+      return;
+    }
+    assert.equal(r.filter, "add-header");
+    for (const l of [r.throughput.none, r.throughput.filter, r.latency.none, r.latency.filter]) {
+      assert.ok(l.requests > 0, `${l.label}: requests went through`);
+      assert.equal(l.errors, 0);
+      assert.ok(l.p99Ms >= l.p50Ms && l.p50Ms > 0);
+    }
+    assert.ok(r.latency.rate >= 100 && r.latency.rate <= 2000);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test("percentile by nearest rank", () => {
+  assert.equal(percentile([3, 1, 2, 4], 50), 2);
+  assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10);
+  assert.equal(percentile([5], 99), 5);
+  assert.ok(Number.isNaN(percentile([], 50)));
 });
