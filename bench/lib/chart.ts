@@ -49,7 +49,7 @@ export function chartSvg(r: BenchResult): string {
   out.push(`<text x="${labelX}" y="${y}" font-size="18" font-weight="bold">The seed filters, built three ways</text>`);
   y += 20;
   out.push(
-    `<text x="${labelX}" y="${y}" font-size="12" fill="#444">${escapeXml("Guest cost: time per request in the Node host above a module with no callbacks (median of interleaved rounds).")}</text>`,
+    `<text x="${labelX}" y="${y}" font-size="12" fill="#444">${escapeXml("Guest cost: CPU time per request in the Node host above a module with no callbacks (median of interleaved rounds).")}</text>`,
   );
   // Legend
   let lx = labelX;

@@ -111,25 +111,41 @@ export interface TimingOptions {
 
 export interface Timing {
   label: string;
-  /** Median ns per request over the rounds. */
+  /**
+   * Median CPU time of this process per request, ns (user + system, all threads: the host, the guest
+   * and the garbage collector). Other processes on the machine barely move it, unlike wall time.
+   */
   nsPerRequest: number;
+  /** Requests per second one core sustains: 1e9 / nsPerRequest. */
   requestsPerSecond: number;
-  /** Each round's ns per request. */
+  /** Median wall-clock time per request, ns (grows when other processes compete for the cores). */
+  wallNsPerRequest: number;
+  /** Each round's CPU ns per request. */
   rounds: number[];
+  /** Each round's wall ns per request. */
+  wallRounds: number[];
   requestsPerBatch: number;
 }
 
-function timeBatch(r: Running, n: number): number {
-  const t0 = process.hrtime.bigint();
-  runRequests(r, n);
-  return Number(process.hrtime.bigint() - t0) / n;
+interface BatchTime {
+  wall: number;
+  cpu: number;
 }
 
-/** Requests that take about `ms` for this module (at least 50). */
+function timeBatch(r: Running, n: number): BatchTime {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  runRequests(r, n);
+  const wall = Number(process.hrtime.bigint() - t0) / n;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: ((c.user + c.system) * 1000) / n };
+}
+
+/** Requests that take about `ms` of wall time for this module (at least 50). */
 function calibrate(r: Running, ms: number): number {
   let n = 50;
   for (;;) {
-    const per = timeBatch(r, n);
+    const per = timeBatch(r, n).wall;
     const elapsedMs = (per * n) / 1e6;
     if (elapsedMs >= 5 || n >= 1_000_000) return Math.max(50, Math.round((ms * 1e6) / per));
     n *= 4;
@@ -138,24 +154,35 @@ function calibrate(r: Running, ms: number): number {
 
 /**
  * Times the modules interleaved: each round runs every module's batch in turn (A, B, C, A, B, C...),
- * so drift in the machine (frequency, other load) hits all of them alike. Reports the median.
+ * so drift in the machine (frequency, other load) hits all of them alike. Reports the medians.
  */
 export function timeInterleaved(modules: Running[], opts: TimingOptions): Timing[] {
   const counts = modules.map((m) => {
     runRequests(m, calibrate(m, opts.warmupMs));
     return calibrate(m, opts.batchMs);
   });
-  const perRound: number[][] = modules.map(() => []);
+  const cpu: number[][] = modules.map(() => []);
+  const wall: number[][] = modules.map(() => []);
   for (let round = 0; round < opts.rounds; round++) {
     // Rotate the starting module every round, so none always runs first.
     for (let k = 0; k < modules.length; k++) {
       const i = (k + round) % modules.length;
-      perRound[i].push(timeBatch(modules[i], counts[i]));
+      const t = timeBatch(modules[i], counts[i]);
+      cpu[i].push(t.cpu);
+      wall[i].push(t.wall);
     }
   }
   return modules.map((m, i) => {
-    const nsPerRequest = median(perRound[i]);
-    return { label: m.label, nsPerRequest, requestsPerSecond: 1e9 / nsPerRequest, rounds: perRound[i], requestsPerBatch: counts[i] };
+    const nsPerRequest = median(cpu[i]);
+    return {
+      label: m.label,
+      nsPerRequest,
+      requestsPerSecond: 1e9 / nsPerRequest,
+      wallNsPerRequest: median(wall[i]),
+      rounds: cpu[i],
+      wallRounds: wall[i],
+      requestsPerBatch: counts[i],
+    };
   });
 }
 
@@ -178,8 +205,10 @@ export interface MemoryRun {
   pagesAtEnd: number;
   /** No page added after the warm-up. */
   flat: boolean;
-  /** Throughput of the whole run, requests per second. */
+  /** Throughput of the whole run, requests per wall-clock second. */
   requestsPerSecond: number;
+  /** Requests per second of this process's CPU time (what one core sustains). */
+  requestsPerCpuSecond: number;
   seconds: number;
 }
 
@@ -188,12 +217,14 @@ export async function memoryRun(subject: Subject, requests: number, warmupReques
   const r = await start(subject);
   const pages = () => r.host.memoryBytes / 65536;
   const pagesAtStart = pages();
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const warm = Math.min(warmupRequests, requests);
   runRequests(r, warm);
   const pagesAfterWarmup = pages();
   runRequests(r, requests - warm);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(c0);
   const pagesAtEnd = pages();
   return {
     label: subject.label,
@@ -204,6 +235,7 @@ export async function memoryRun(subject: Subject, requests: number, warmupReques
     pagesAtEnd,
     flat: pagesAtEnd === pagesAfterWarmup,
     requestsPerSecond: requests / seconds,
+    requestsPerCpuSecond: requests / ((c.user + c.system) / 1e6),
     seconds,
   };
 }

@@ -137,6 +137,7 @@ export function timeTable(r: BenchResult): Table {
         `${e.name}: ${moduleLabel(m)}`,
         ns(m.timing.nsPerRequest),
         int(m.timing.requestsPerSecond),
+        ns(m.timing.wallNsPerRequest),
         ns(m.guestNs),
         isOurs && e.peer ? times(ratio(m.guestNs, e.peer.guestNs)) : "",
         isOurs && e.floor ? times(ratio(m.guestNs, e.floor.guestNs)) : "",
@@ -146,10 +147,10 @@ export function timeTable(r: BenchResult): Table {
     }
   }
   for (const [kind, t] of Object.entries(r.baseline)) {
-    if (t) rows.push([`empty module (${kind}, host only)`, ns(t.nsPerRequest), int(t.requestsPerSecond), "0", "", "", "", ""]);
+    if (t) rows.push([`empty module (${kind}, host only)`, ns(t.nsPerRequest), int(t.requestsPerSecond), ns(t.wallNsPerRequest), "0", "", "", "", ""]);
   }
   return {
-    headers: ["module", "ns/request", "requests/s", "guest ns/request", "ours/theirs (guest)", "ours/floor (guest)", "ours/theirs (total)", "ours/floor (total)"],
+    headers: ["module", "CPU ns/request", "requests/s", "wall ns/request", "guest ns/request", "ours/theirs (guest)", "ours/floor (guest)", "ours/theirs (total)", "ours/floor (total)"],
     rows,
   };
 }
@@ -185,13 +186,14 @@ export function memoryTable(r: BenchResult): Table {
         String(mm.pagesAtEnd),
         mm.flat ? "yes" : `no (+${mm.pagesAtEnd - mm.pagesAfterWarmup})`,
         int(mm.requestsPerSecond),
+        int(mm.requestsPerCpuSecond),
         fixed(mm.seconds, 1),
       ]);
     }
   }
   const warm = r.examples.find((e) => e.ours?.memory)?.ours?.memory?.warmupRequests ?? 0;
   return {
-    headers: ["module", "requests", "pages at start", `pages after ${int(warm)}`, "pages at end", "flat after warm-up", "requests/s (whole run)", "seconds"],
+    headers: ["module", "requests", "pages at start", `pages after ${int(warm)}`, "pages at end", "flat after warm-up", "requests/s (wall)", "requests/CPU-s", "seconds"],
     rows,
   };
 }
@@ -243,7 +245,7 @@ export function consoleReport(r: BenchResult): string {
     "Module size (bytes)",
     renderTable(sizeTable(r)),
     "",
-    "Time per request in the harness (median of interleaved rounds; guest = above the empty module)",
+    "Time per request in the harness (CPU time, median of interleaved rounds; guest = above the empty module)",
     renderTable(timeTable(r)),
     "",
     "Host calls per request",
@@ -301,8 +303,11 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     `One request is what Envoy drives: \`proxy_on_context_create\`, request headers (\`:authority\`,`,
     "`:path`, `:method`, `:scheme`), response headers (unless the filter answered locally), then",
     "`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`; a TCP filter gets a connection with one chunk",
-    "each way. Same host for every module. \"Guest\" is the time above the empty module (a module with",
-    "no callbacks, so the host's own work); the ratios use it. The total ratios include the host's work.",
+    "each way. Same host for every module. Times are this process's CPU time per request (all threads:",
+    "host, guest, garbage collector), which other processes on the machine barely move; requests/s is",
+    "1e9 / that, what one core sustains; the wall-clock time is shown beside it. \"Guest\" is the time above",
+    "the empty module (a module with no callbacks, so the host's own work): the guest's code plus the",
+    "host work its calls cause. The guest ratios use it; the total ratios include the host's own work.",
     "",
     renderTable(timeTable(r)),
     "",
@@ -320,7 +325,7 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
       ? `the other examples get as many as fit in about ${o.otherMemorySeconds} s, so the bench keeps its time as examples are added.`
       : "the same for the other examples.",
     `Pages are 64 KiB. "Flat" means no page was added after the first ${int(o.memoryWarmup)} requests.`,
-    "The requests/s column is the harness throughput over the whole run.",
+    "Throughput is over the whole run, per wall-clock second and per CPU second.",
     "",
     renderTable(memoryTable(r)),
     "",
@@ -357,8 +362,10 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     "  callouts they make are answered at once (HTTP 200, gRPC OK).",
     `- Timing: every module gets its own host; after a warm-up (${o.warmupMs} ms each, so V8 has tiered the`,
     `  Wasm and the host up) the modules run in interleaved rounds (${o.rounds} rounds of about ${o.batchMs} ms each`,
-    "  per module, starting module rotated each round) and the median round is reported. The host's log",
-    "  list is cleared every 10,000 requests.",
+    "  per module, starting module rotated each round); each round's CPU and wall time per request is",
+    "  taken, and the median round is reported. The host's log list is cleared every 10,000 requests.",
+    `- The load average when the bench started is in the machine line above: other work on the machine`,
+    "  moves wall-clock numbers (and the proxy's) much more than CPU time.",
     "- The harness is Node, not Envoy: absolute numbers are the Node host's. The guest's share and the",
     "  ratios are what carry over.",
     "",

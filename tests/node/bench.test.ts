@@ -99,7 +99,9 @@ test("timeInterleaved reports a median per module from every round", async () =>
   assert.deepEqual(t.map((x) => x.label), ["floor", "empty"]);
   for (const x of t) {
     assert.equal(x.rounds.length, 3);
+    assert.equal(x.wallRounds.length, 3);
     assert.equal(x.nsPerRequest, median(x.rounds));
+    assert.equal(x.wallNsPerRequest, median(x.wallRounds));
     assert.ok(x.nsPerRequest > 0 && x.requestsPerBatch >= 50);
     assert.ok(Math.abs(x.requestsPerSecond - 1e9 / x.nsPerRequest) < 1e-6);
   }
@@ -111,7 +113,7 @@ test("memoryRun counts pages before and after warm-up and notices growth", async
   assert.equal(flat.pagesAtStart, 1);
   assert.equal(flat.pagesAtEnd, 1);
   assert.equal(flat.flat, true);
-  assert.ok(flat.requestsPerSecond > 0);
+  assert.ok(flat.requestsPerSecond > 0 && flat.requestsPerCpuSecond > 0);
   // A module that leaks: its allocator never frees, so every request's header values pile up.
   const leaky = await compileWat(`(module
     (import "env" "proxy_get_header_map_value" (func $get (param i32 i32 i32 i32 i32) (result i32)))
