@@ -5,6 +5,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { parse as parseYaml } from "yaml";
 import { UserError } from "../errors.js";
 import { SDK_ROOT } from "../build/build.js";
 
@@ -107,7 +108,7 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
       2,
     ) + "\n";
   files["assembly/index.ts"] = await readFile(path.join(exampleDir, "index.ts"), "utf8");
-  files["test/filter.test.js"] = testFor(template, name);
+  files["test/filter.test.js"] = testFor(template, name, await pluginSettings(path.join(exampleDir, "envoy.yaml"), template, name));
   for (const f of ["envoy.yaml", "wasmplugin.yaml"]) {
     const p = path.join(exampleDir, f);
     if (existsSync(p)) files[f] = rename(await readFile(p, "utf8")).replace(/examples\/[^/\s]+\/build\//g, "build/");
@@ -123,7 +124,31 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
   return { dir, name, template, files: Object.keys(files).sort() };
 }
 
-function testFor(template: string, name: string): string {
+interface PluginSettings {
+  rootId: string;
+  pluginConfig: string;
+}
+
+/** The root_id and configuration of the first Wasm plugin in the template's envoy.yaml, renamed. */
+async function pluginSettings(envoyYaml: string, template: string, name: string): Promise<PluginSettings> {
+  if (!existsSync(envoyYaml)) return { rootId: "", pluginConfig: "" };
+  const found: PluginSettings[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      const o = node as Record<string, unknown>;
+      if (typeof o["@type"] === "string" && /\.wasm\.v3\.(Wasm|WasmService)$/.test(o["@type"]) && o.config) {
+        const c = o.config as { root_id?: string; configuration?: { value?: string } };
+        found.push({ rootId: (c.root_id ?? "").split(template).join(name), pluginConfig: c.configuration?.value ?? "" });
+      }
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(parseYaml(await readFile(envoyYaml, "utf8")));
+  return found[0] ?? { rootId: "", pluginConfig: "" };
+}
+
+function testFor(template: string, name: string, plugin: PluginSettings): string {
   const header = `// Runs the compiled filter in proxy-wasm-as's Envoy-like host. \`npm test\` builds it first.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -160,8 +185,12 @@ test("adds x-service-name to the upstream response", async () => {
 `;
   }
   return `${header}
+// The plugin settings of envoy.yaml: its root_id and configuration.
+const rootId = ${JSON.stringify(plugin.rootId)};
+const pluginConfig = ${JSON.stringify(plugin.pluginConfig)};
+
 test("starts, accepts its configuration and serves a request without failing", async () => {
-  const host = await createHost({ wasm });
+  const host = await createHost({ wasm, rootId, pluginConfig });
   assert.equal(host.startPlugin(), true);
   const http = host.httpStream();
   http.requestHeaders([[":method", "GET"], [":authority", "example.com"], [":path", "/"]], true);

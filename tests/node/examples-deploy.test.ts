@@ -20,13 +20,17 @@ interface WasmFilterConfig {
   vm_config?: { vm_id?: string; runtime?: string; code?: { local?: { filename?: string } } };
 }
 
-/** Every Wasm filter config (HTTP or network) in an Envoy bootstrap. */
+/** Every Wasm plugin config in an Envoy bootstrap: HTTP and network filters, bootstrap WasmServices. */
 function wasmConfigs(node: unknown, out: WasmFilterConfig[] = []): WasmFilterConfig[] {
   if (Array.isArray(node)) node.forEach((n) => wasmConfigs(n, out));
   else if (node && typeof node === "object") {
     const o = node as Record<string, unknown>;
     const type = o["@type"];
-    if (type === "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm" || type === "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm") {
+    if (
+      type === "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm" ||
+      type === "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm" ||
+      type === "type.googleapis.com/envoy.extensions.wasm.v3.WasmService"
+    ) {
       out.push(o.config as WasmFilterConfig);
     }
     Object.values(o).forEach((v) => wasmConfigs(v, out));
