@@ -1,21 +1,69 @@
-// Shared test helpers: the repository root and a cache of built filters, so each example is compiled
-// once per test process.
+// Shared test helpers: the repository root and built filters.
+//
+// node --test runs every test file in its own process, and many files build the same examples. Builds
+// are cached on disk under .tmp/test-builds, keyed by a hash of everything that decides the output
+// (the SDK's sources, the entry's folder, the compiler version and the build mode), so each filter
+// is compiled once per change, whichever process gets there first.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildFilter, type BuildResult } from "../../src/build/build.js";
+import { verifyModule } from "../../src/verify.js";
 
 /** Root of the repository (tests run from dist/tests/node/). */
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
+const cacheDir = path.join(repoRoot, ".tmp", "test-builds");
 const builds = new Map<string, Promise<BuildResult>>();
 
-/** Builds `entry` (relative to the repo root) into a temporary output once per process. */
+function hashTree(hash: ReturnType<typeof createHash>, dir: string, filter: (name: string) => boolean): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir).sort()) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== "build" && name !== "node_modules") hashTree(hash, p, filter);
+    } else if (filter(name)) {
+      hash.update(p).update(readFileSync(p));
+    }
+  }
+}
+
+function buildKey(entryAbs: string, debug: boolean): string {
+  const h = createHash("sha256");
+  const ts = (n: string) => n.endsWith(".ts");
+  hashTree(h, path.join(repoRoot, "assembly"), ts);
+  h.update(readFileSync(path.join(repoRoot, "index.ts")));
+  hashTree(h, path.dirname(entryAbs), ts);
+  h.update(entryAbs);
+  for (const f of ["dist/src/build/build.js", "dist/src/build/prune-exports.js", "node_modules/assemblyscript/package.json"]) {
+    h.update(readFileSync(path.join(repoRoot, f)));
+  }
+  h.update(debug ? "debug" : "release");
+  return h.digest("hex").slice(0, 32);
+}
+
+/** Builds `entry` (relative to the repo root) once per change of its inputs; results are verified. */
 export function built(entry: string, options: { debug?: boolean } = {}): Promise<BuildResult> {
-  const key = `${entry}:${options.debug ? "debug" : "release"}`;
+  const debug = !!options.debug;
+  const key = `${entry}:${debug ? "debug" : "release"}`;
   let p = builds.get(key);
   if (!p) {
-    const outFile = path.join(repoRoot, ".tmp", "test-builds", entry.replace(/[\\/]/g, "_").replace(/\.ts$/, options.debug ? ".debug.wasm" : ".wasm"));
-    p = buildFilter({ entry: path.join(repoRoot, entry), outFile, debug: options.debug }, () => {});
+    p = (async () => {
+      const entryAbs = path.join(repoRoot, entry);
+      const cached = path.join(cacheDir, `${buildKey(entryAbs, debug)}.wasm`);
+      if (existsSync(cached)) {
+        const wasm: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(cached));
+        const removed = existsSync(`${cached}.removed`) ? JSON.parse(readFileSync(`${cached}.removed`, "utf8")) : [];
+        return { outFile: cached, wasm, removedExports: removed, verify: verifyModule(wasm), durationMs: 0, warnings: "" };
+      }
+      mkdirSync(cacheDir, { recursive: true });
+      const tmp = `${cached}.${process.pid}.tmp`;
+      const r = await buildFilter({ entry: entryAbs, outFile: tmp, debug }, () => {});
+      writeFileSync(`${cached}.removed`, JSON.stringify(r.removedExports));
+      renameSync(tmp, cached); // atomic: another process sees the whole file or none
+      return { ...r, outFile: cached };
+    })();
     builds.set(key, p);
   }
   return p;
