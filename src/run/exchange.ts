@@ -86,6 +86,8 @@ export class Exchange implements InstanceMember {
   private upDeclared: number | null = null;
   private upWritten = 0;
   private upAborted = false;
+  /** The upstream's response arrived completely. */
+  private upResDone = false;
   private downDeclared: number | null = null;
   private downWritten = 0;
   private status = 0;
@@ -410,7 +412,7 @@ export class Exchange implements InstanceMember {
     });
     const d = this.rs;
     d.fedHeaders = pairs;
-    if (noBody) d.fedEnd = true;
+    if (noBody) d.fedEnd = this.upResDone = true;
     if (d.direct) {
       this.outcome ||= "upstream";
       this.downHead(pairs);
@@ -426,6 +428,7 @@ export class Exchange implements InstanceMember {
     const d = this.rs;
     d.received += chunk.length;
     const eos = d.expected !== null && d.received >= d.expected;
+    if (eos) this.upResDone = true;
     if (d.direct) {
       this.downWrite(chunk);
       if (eos) this.downEnd(null);
@@ -440,6 +443,7 @@ export class Exchange implements InstanceMember {
   }
 
   private upstreamEnd(): void {
+    this.upResDone = true;
     this.clearRouteTimer();
     if (this.finished) return;
     const d = this.rs;
@@ -524,8 +528,11 @@ export class Exchange implements InstanceMember {
       this.reset("invalid_response_headers");
       return;
     }
-    // Without a body to wait for, send the head now (Node would hold it until the first write).
-    res.flushHeaders();
+    // Send the head as soon as it passed, unless body or end follow in the same turn (Node would
+    // otherwise hold it until the first write; a paused body must not hold the headers back).
+    queueMicrotask(() => {
+      if (!this.finished && !res.writableEnded && this.downWritten === 0 && !res.destroyed) res.flushHeaders();
+    });
   }
 
   private noBodyAllowed(): boolean {
@@ -558,8 +565,8 @@ export class Exchange implements InstanceMember {
       else this.env.logger.proxy(LogLevel.Debug, `request ${this.id}: response trailers dropped (HTTP/1.1 sends trailers only with chunked encoding, and the response has content-length)`);
     }
     res.end();
-    this.outcome ||= "upstream";
-    this.instanceLater(() => this.finish(this.outcome));
+    const local = this.stream?.localResponse;
+    this.finish(this.outcome || (local ? local.details || "local_reply" : "upstream"));
   }
 
   private responseLengthMismatch(actual: number): void {
@@ -623,7 +630,7 @@ export class Exchange implements InstanceMember {
   private reset(outcome: string): void {
     if (this.finished) return;
     this.abortUpstream();
-    this.res.destroy();
+    if (!this.res.writableEnded) this.res.destroy();
     this.finish(`reset: ${outcome}`);
   }
 
@@ -637,6 +644,9 @@ export class Exchange implements InstanceMember {
     if (this.finished) return;
     this.finished = true;
     this.outcome = outcome;
+    // The response is over: an upstream exchange still going (a local reply, a response that came
+    // before the request ended) is aborted, as Envoy resets it.
+    if (this.up && !this.upAborted && (!this.upEnded || !this.upResDone)) this.abortUpstream();
     this.clearRouteTimer();
     this.rq.drop();
     this.rs.drop();

@@ -104,8 +104,8 @@ test("--watch rebuilds an edited .ts filter; new requests see it, a request in f
 });
 
 test("--watch on a .wasm reloads it when the file is replaced", async () => {
-  const v = await built("tests/fixtures/run/version.ts");
-  const x = await built("examples/x-service-name/index.ts");
+  const v = await built("tests/fixtures/run/version.ts", { debug: true });
+  const x = await built("examples/x-service-name/index.ts", { debug: true });
   const wasmDir = path.join(dir, "wasm");
   await mkdir(wasmDir);
   const file = path.join(wasmDir, "filter.wasm");

@@ -190,7 +190,7 @@ async function proxyWith(opts: Partial<ProxyOptions> & { lines?: string[] } = {}
 }
 
 before(async () => {
-  filterWasm = (await built(FILTER)).wasm;
+  filterWasm = (await built(FILTER, { debug: true })).wasm;
   upstream = await startUpstream();
 });
 
@@ -203,7 +203,7 @@ after(async () => {
 
 describe("seed examples", () => {
   test("x-service-name answers every request itself, with no upstream configured", async () => {
-    const { wasm } = await built("examples/x-service-name/index.ts");
+    const { wasm } = await built("examples/x-service-name/index.ts", { debug: true });
     const lines: string[] = [];
     const p = await startProxy({ filter: wasm, listen: "127.0.0.1:0", log: (l) => lines.push(l) });
     proxies.push(p);
@@ -218,7 +218,7 @@ describe("seed examples", () => {
   });
 
   test("add-header adds x-service-name to the upstream's response and the upstream sees Envoy's request headers", async () => {
-    const { wasm } = await built("examples/add-header/index.ts");
+    const { wasm } = await built("examples/add-header/index.ts", { debug: true });
     const p = await startProxy({ filter: wasm, upstream: upstream.url, listen: "127.0.0.1:0", log: () => {} });
     proxies.push(p);
     const before = upstream.seen.length;
@@ -361,6 +361,44 @@ describe("pause, callouts and local replies", () => {
     assert.equal(r.headers["x-filtered"], "yes", "the local reply went through the filter's response path");
     assert.equal((await done).outcome, "local_reply");
     assert.equal(upstream.seen.length, before);
+  });
+
+  test("a local reply after the request went upstream aborts the upstream request", async () => {
+    const p = await proxyWith();
+    const before = upstream.seen.length;
+    const req = http.request(`${p.url}/late-reply`, { method: "POST", agent: false, headers: { "transfer-encoding": "chunked" } });
+    const response = new Promise<Reply>((resolve, reject) => {
+      req.on("response", (res) => {
+        let text = "";
+        res.on("data", (c) => (text += c));
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.from(text), text, trailers: {} }));
+      });
+      req.on("error", reject);
+    });
+    req.write(Buffer.alloc(1000, 1));
+    await until("the upstream to see the request", () => upstream.seen.length > before);
+    req.end(Buffer.alloc(1000, 2));
+    const r = await response;
+    assert.equal(r.status, 409);
+    assert.equal(r.text, "late reply\n");
+    await until("the upstream request to be aborted", () => upstream.seen[before].aborted);
+  });
+
+  test("a request paused for a slow callout holds its body (past the buffer limit) and delivers it intact on resume", async () => {
+    const p = await proxyWith({ bufferLimit: 64 * 1024 });
+    const held = upstream.nextHeld();
+    const before = upstream.seen.length;
+    const body = Buffer.alloc(1024 * 1024, 9);
+    const pending = request(`${p.url}/callout`, { body, headers: { "x-callout-path": "/slow/callout", "content-length": String(body.length) } });
+    const h = await held;
+    assert.equal(upstream.seen.filter((s) => s.url === "/callout").length, upstream.seen.slice(0, before).filter((s) => s.url === "/callout").length, "nothing went upstream while paused");
+    h.res.writeHead(200).end("late-token");
+    const r = await pending;
+    assert.equal(r.status, 200);
+    const main = upstream.seen.slice(before).find((s) => s.url === "/callout")!;
+    assert.equal(main.headers["x-callout-body"], "late-token");
+    assert.equal(main.body.length, body.length);
+    assert.equal(sha(main.body), sha(body));
   });
 
   test("a body the filter buffers is replaced; past the buffer limit the request gets 413", async () => {
@@ -512,6 +550,31 @@ describe("robustness", () => {
     assert.equal(upstream.seen[before].headers["x-filter"], "on", "what the filter did before it trapped stays");
     const next = await request(`${p.url}/next`);
     assert.equal(next.headers["x-filtered"], "yes");
+  });
+
+  test("a request paused in a VM that then fails gets 503 at once (fail-closed), or goes through unfiltered (fail-open)", async () => {
+    for (const failOpen of [false, true]) {
+      const p = await proxyWith({ failOpen });
+      const held = upstream.nextHeld();
+      const before = upstream.seen.length;
+      const waiting = request(`${p.url}/callout`, { headers: { "x-callout-path": "/slow/stuck" } });
+      const h = await held;
+      const trap = await request(`${p.url}/trap`);
+      assert.equal(trap.status, failOpen ? 200 : 503);
+      const r = await waiting;
+      if (failOpen) {
+        assert.equal(r.status, 200);
+        const main = upstream.seen.slice(before).find((s) => s.url === "/callout")!;
+        assert.equal(main.headers["x-callout-status"], undefined, "the callout never answered; the request went on without it");
+        assert.equal(r.headers["x-filtered"], undefined);
+      } else {
+        assert.equal(r.status, 503);
+        assert.equal(upstream.seen.slice(before).filter((s) => s.url === "/callout").length, 0);
+      }
+      h.res.writeHead(200).end("too late");
+      const next = await request(`${p.url}/fresh`);
+      assert.equal(next.headers["x-filtered"], "yes", "a fresh VM serves the next request");
+    }
   });
 
   test("malformed requests get 400 and oversized headers 431; the proxy keeps serving", async () => {
