@@ -2,8 +2,8 @@
 // and with a module that has no callbacks (the same proxy, no filter work), side by side on loopback
 // in front of a loopback upstream, loaded with autocannon. Every process listens on 127.0.0.1 only
 // and every load run is bounded in time.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -20,6 +20,8 @@ export interface LoadResult {
   errors: number;
   connections: number;
   seconds: number;
+  /** CPU time of the proxy process per request, µs (Linux /proc; null elsewhere). */
+  proxyCpuUsPerRequest: number | null;
 }
 
 export type ProxyResult =
@@ -106,12 +108,34 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+let clockTicks = 0;
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat; null where there is none. */
+export function processCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (!clockTicks) {
+      try {
+        clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+      } catch {
+        clockTicks = 100;
+      }
+    }
+    // Fields 14 and 15 of stat (utime, stime); the slice starts at field 3.
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return null;
+  }
+}
+
 /** `node dist/src/cli.js run ...` as the bench starts it; the module path is a placeholder. */
 export function runCommand(wasm: string, upstreamPort: number | string): string[] {
   return ["dist/src/cli.js", "run", wasm, "--upstream", `http://127.0.0.1:${upstreamPort}`, "--listen", "127.0.0.1:0", "--no-access-log", "--log-level", "warn"];
 }
 
-async function load(autocannon: Autocannon, label: string, url: string, seconds: number, connections: number, rate?: number): Promise<LoadResult> {
+async function load(autocannon: Autocannon, label: string, url: string, seconds: number, connections: number, proxyPid: number | undefined, rate?: number): Promise<LoadResult> {
+  const cpu0 = processCpuSeconds(proxyPid);
   const tracker = autocannon({
     url,
     connections,
@@ -125,6 +149,7 @@ async function load(autocannon: Autocannon, label: string, url: string, seconds:
     times.push(ms);
   });
   const r = await tracker;
+  const cpu1 = processCpuSeconds(proxyPid);
   return {
     label,
     requestsPerSecond: r.requests.total / r.duration,
@@ -134,6 +159,7 @@ async function load(autocannon: Autocannon, label: string, url: string, seconds:
     errors: r.errors + r.timeouts + r.non2xx,
     connections,
     seconds: r.duration,
+    proxyCpuUsPerRequest: cpu0 !== null && cpu1 !== null && r.requests.total > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests.total : null,
   };
 }
 
@@ -149,6 +175,9 @@ function mean(runs: LoadResult[]): LoadResult {
     errors: sum((l) => l.errors),
     connections: runs[0].connections,
     seconds: sum((l) => l.seconds),
+    proxyCpuUsPerRequest: runs.every((l) => l.proxyCpuUsPerRequest !== null)
+      ? sum((l) => l.proxyCpuUsPerRequest! * l.requests) / sum((l) => l.requests)
+      : null,
   };
 }
 
@@ -183,23 +212,25 @@ export async function proxyBench(seconds: number, tmp: string, log: (line: strin
 
     log(`proxy: warm-up`);
     const warm = Math.min(1, seconds);
-    await load(autocannon, "warm-up", urlNone, warm, THROUGHPUT_CONNECTIONS);
-    await load(autocannon, "warm-up", urlFilter, warm, THROUGHPUT_CONNECTIONS);
+    const pidNone = none.child.pid;
+    const pidFilter = withFilter.child.pid;
+    await load(autocannon, "warm-up", urlNone, warm, THROUGHPUT_CONNECTIONS, pidNone);
+    await load(autocannon, "warm-up", urlFilter, warm, THROUGHPUT_CONNECTIONS, pidFilter);
 
     log(`proxy: max throughput, ${seconds} s × 2 each`);
     const noneRuns: LoadResult[] = [];
     const filterRuns: LoadResult[] = [];
     for (let i = 0; i < 2; i++) {
-      noneRuns.push(await load(autocannon, "no filter", urlNone, seconds, THROUGHPUT_CONNECTIONS));
-      filterRuns.push(await load(autocannon, PROXY_FILTER, urlFilter, seconds, THROUGHPUT_CONNECTIONS));
+      noneRuns.push(await load(autocannon, "no filter", urlNone, seconds, THROUGHPUT_CONNECTIONS, pidNone));
+      filterRuns.push(await load(autocannon, PROXY_FILTER, urlFilter, seconds, THROUGHPUT_CONNECTIONS, pidFilter));
     }
     const tNone = mean(noneRuns);
     const tFilter = mean(filterRuns);
 
     const rate = Math.max(100, Math.min(2000, Math.round(tNone.requestsPerSecond / 3 / 100) * 100));
     log(`proxy: latency at ${rate} req/s, ${seconds} s each`);
-    const lNone = await load(autocannon, "no filter", urlNone, seconds, LATENCY_CONNECTIONS, rate);
-    const lFilter = await load(autocannon, PROXY_FILTER, urlFilter, seconds, LATENCY_CONNECTIONS, rate);
+    const lNone = await load(autocannon, "no filter", urlNone, seconds, LATENCY_CONNECTIONS, pidNone, rate);
+    const lFilter = await load(autocannon, PROXY_FILTER, urlFilter, seconds, LATENCY_CONNECTIONS, pidFilter, rate);
 
     for (const r of [tNone, tFilter, lNone, lFilter]) {
       if (r.errors > 0) throw new Error(`${r.errors} failed requests through the proxy (${r.label}): the numbers would not mean anything`);

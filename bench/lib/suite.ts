@@ -66,10 +66,10 @@ export const FULL: SuiteOptions = {
   warmupMs: 150,
   memoryRequests: 1_000_000,
   memoryWarmup: 10_000,
-  otherMemorySeconds: 2,
+  otherMemorySeconds: 1.5,
   coldBuildRuns: 3,
   otherColdBuildRuns: 1,
-  proxySeconds: 5,
+  proxySeconds: 4,
   peerWithOurFlags: true,
 };
 

@@ -22,7 +22,7 @@ import {
 } from "../../bench/lib/filters.js";
 import { hostCallsPerRequest, memoryRun, requestKind, start, timeInterleaved } from "../../bench/lib/harness.js";
 import { consoleReport, extraHostCalls, markdownReport, renderTable, SIZE_LIMIT, targets } from "../../bench/lib/report.js";
-import { proxyBench } from "../../bench/lib/proxy.js";
+import { processCpuSeconds, proxyBench } from "../../bench/lib/proxy.js";
 import { median, percentile, ratio } from "../../bench/lib/stats.js";
 import { memoryRequestsFor, QUICK, runSuite, type BenchResult, type SuiteOptions } from "../../bench/lib/suite.js";
 
@@ -239,11 +239,19 @@ test("the proxy piece: add-header and a no-callback module through `proxy-wasm-a
       assert.ok(l.requests > 0, `${l.label}: requests went through`);
       assert.equal(l.errors, 0);
       assert.ok(l.p99Ms >= l.p50Ms && l.p50Ms > 0);
+      if (process.platform === "linux") assert.ok(l.proxyCpuUsPerRequest !== null && l.proxyCpuUsPerRequest >= 0);
     }
     assert.ok(r.latency.rate >= 100 && r.latency.rate <= 2000);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+});
+
+test("processCpuSeconds reads this process's CPU time on Linux", () => {
+  const t = processCpuSeconds(process.pid);
+  if (process.platform !== "linux") return assert.equal(t, null);
+  assert.ok(t !== null && t > 0);
+  assert.equal(processCpuSeconds(2 ** 30), null, "no such process");
 });
 
 test("percentile by nearest rank", () => {
