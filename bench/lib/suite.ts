@@ -1,8 +1,7 @@
 // The whole benchmark as one function: builds every module, checks the seeds behave alike, then
 // measures sizes, time per request, host calls, memory over a long run, cold build time and (when
 // `proxy-wasm-as run` exists) proxy throughput. bench/run.ts prints and writes what this returns.
-import { readFile } from "node:fs/promises";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -10,16 +9,15 @@ import {
   buildPeer,
   compileFixture,
   emptyModule,
+  exampleConfig,
   floorFile,
   isSeed,
   listExamples,
   moduleSize,
-  exampleConfig,
   PEER_SDK,
   REPO_ROOT,
-  type ExampleConfig,
   SEED_HOST_CALLS,
-  SEEDS,
+  type ExampleConfig,
   type ModuleSize,
   type SeedName,
 } from "./filters.js";
@@ -322,5 +320,3 @@ async function packageVersionAt(dir: string): Promise<string> {
   const pkg = JSON.parse(await readFile(path.join(dir, "package.json"), "utf8")) as { version: string };
   return pkg.version;
 }
-
-export { SEEDS };
