@@ -283,12 +283,12 @@ export class RootContext extends Context {
 
   // ---- helpers ----
 
-  /** VM configuration bytes (valid in onVmStart); null when none. */
+  /** VM configuration bytes (valid in onVmStart); empty when none was given, null when refused. */
   getVmConfiguration(): ArrayBuffer | null {
     return hc.getBufferBytes(BufferType.VmConfiguration, 0, u32.MAX_VALUE);
   }
 
-  /** Plugin configuration bytes (valid in onConfigure); null when none was given. */
+  /** Plugin configuration bytes (valid in onConfigure); empty when none was given, null when refused. */
   getPluginConfiguration(): ArrayBuffer | null {
     return hc.getBufferBytes(BufferType.PluginConfiguration, 0, u32.MAX_VALUE);
   }

@@ -117,11 +117,13 @@ export function onTick(rootId: u32): void {
 }
 
 export function onQueueReady(rootId: u32, queueId: u32): void {
+  collectSoon();
   const root = rootOf(rootId);
   if (root !== null) root.onQueueReady(queueId);
 }
 
 export function onForeignFunction(rootId: u32, functionId: u32, argumentsSize: u32): void {
+  collectSoon();
   const root = rootOf(rootId);
   if (root !== null) root.onForeignFunction(functionId, argumentsSize);
 }

@@ -1,17 +1,27 @@
 // Garbage collection for filters built with AssemblyScript's "minimal" runtime (what
 // `proxy-wasm-as build` uses: ~5 KB smaller modules than "incremental", no write barriers, no shadow
 // stack). Minimal never collects by itself, so the SDK runs a full collection when it is safe and
-// worth it: only when the outermost callback returns (Envoy can re-enter the module, e.g. a local
-// response runs the response callbacks while the request callback is still on the stack, and managed
-// locals of an unfinished callback are not roots), and only after the memory grew, after a root
-// callback (configuration, ticks: rare and often allocation-heavy), or after enough streams ended that
-// the cost is amortized (at least 16, and more when many streams are alive, so the mark phase stays a
-// constant cost per stream). With the incremental runtime none of this runs.
+// worth it.
+//
+// Safe: only when the outermost callback returns. Envoy can re-enter the module (a local response runs
+// the response callbacks while the request callback is still on the stack), and the managed locals of
+// an unfinished callback are not roots.
+//
+// Worth it, whichever comes first:
+// - after a root callback (configuration, ticks, queues, foreign functions: rare, often allocation-heavy);
+// - after the SDK copied in from the host (bodies, headers, properties, call responses) more than an
+//   eighth of the memory, or 256 KiB, since the last collection: large bodies are collected promptly;
+// - after the memory grew (allocations the SDK cannot see, e.g. a filter's own JSON trees);
+// - after enough streams ended that the cost stays constant per stream: at least 16, and a quarter of
+//   the live contexts when many are alive (the mark phase visits every live context).
+// With the incremental runtime none of this runs.
 
 let depth: i32 = 0;
 let pagesAtLastCollect: i32 = 0;
 let streamsSinceCollect: u32 = 0;
 let collectAfter: u32 = 16;
+let copiedBytes: usize = 0;
+let collectNow = false;
 
 /** Entering an exported callback. */
 // @ts-ignore: decorator
@@ -32,15 +42,24 @@ export function streamEnded(liveContexts: u32): void {
   collectAfter = target > 16 ? target : 16;
 }
 
+/** The SDK copied `bytes` of host data into managed memory. */
+// @ts-ignore: decorator
+@inline export function noteCopied(bytes: usize): void {
+  copiedBytes += bytes;
+}
+
 /** The next outermost callback ends with a collection (after root callbacks). */
 export function collectSoon(): void {
-  streamsSinceCollect = u32.MAX_VALUE >> 1;
+  collectNow = true;
 }
 
 function maybeCollect(): void {
   const pages = <i32>memory.size();
-  if (pages == pagesAtLastCollect && streamsSinceCollect < collectAfter) return;
+  const limit = max<usize>(256 << 10, <usize>pages << 13); // an eighth of the memory
+  if (!collectNow && pages == pagesAtLastCollect && streamsSinceCollect < collectAfter && copiedBytes < limit) return;
   __collect();
   pagesAtLastCollect = pages;
   streamsSinceCollect = 0;
+  copiedBytes = 0;
+  collectNow = false;
 }

@@ -4,6 +4,7 @@
 // last call that returned null or 0 is kept in `lastStatus()`.
 
 import * as abi from "./imports";
+import { noteCopied } from "./gc";
 import { BufferType, LogLevel, MapType, MetricType, Status, StreamType } from "./types";
 import {
   RET_PTR,
@@ -191,8 +192,10 @@ export function getMapValueBytes(map: MapType, key: string): ArrayBuffer | null 
 export function getMapPairs(map: MapType): Header[] {
   if (failed(abi.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE))) return [];
   const ptr = load<usize>(RET_PTR);
-  const out = deserializeHeaders(ptr, load<u32>(RET_SIZE));
+  const size = load<u32>(RET_SIZE);
+  const out = deserializeHeaders(ptr, size);
   if (ptr != 0) heap.free(ptr);
+  noteCopied(<usize>size << 1);
   return out;
 }
 
@@ -200,8 +203,10 @@ export function getMapPairs(map: MapType): Header[] {
 export function getMapPairsBytes(map: MapType): HeaderBytes[] {
   if (failed(abi.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE))) return [];
   const ptr = load<usize>(RET_PTR);
-  const out = deserializeHeaderBytes(ptr, load<u32>(RET_SIZE));
+  const size = load<u32>(RET_SIZE);
+  const out = deserializeHeaderBytes(ptr, size);
   if (ptr != 0) heap.free(ptr);
+  noteCopied(size);
   return out;
 }
 

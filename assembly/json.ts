@@ -7,6 +7,7 @@
 // A value remembers where it was in the input (start/end byte offsets), so a filter can splice a
 // body without re-serializing the parts it does not change.
 
+import { noteCopied } from "./gc";
 import { encodeToScratch, encodedLength, SCRATCH_C } from "./memory";
 
 /** The six kinds of JSON value. */
@@ -261,6 +262,8 @@ export function parseJsonBytes(bytes: ArrayBuffer): JsonValue | null {
 
 /** Parses `len` bytes of UTF-8 JSON at `ptr` (raw memory; see parseJsonBytes). */
 export function parseJsonAt(ptr: usize, len: usize): JsonValue | null {
+  // The tree takes about ten times the document's size: let the collector know (gc.ts).
+  noteCopied(len << 3);
   base = at = ptr;
   end = ptr + len;
   depth = 0;

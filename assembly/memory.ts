@@ -7,6 +7,8 @@
 // A null pointer with size 0 means "empty". Data we pass out lives in the scratch area, which is raw
 // heap memory too, so nothing the host may still read can be collected.
 
+import { noteCopied } from "./gc";
+
 // Out-parameter slots: a pointer/size pair (or a u64) that host calls write through. Every wrapper
 // reads them right after its call, so one set of slots serves all calls.
 export const RET: usize = memory.data(16, 8);
@@ -34,6 +36,7 @@ export function takeReturnedBytes(): ArrayBuffer {
     memory.copy(changetype<usize>(out), ptr, size);
     heap.free(ptr);
   }
+  noteCopied(size);
   return out;
 }
 
@@ -153,6 +156,7 @@ export function encodeUtf8(s: string): ArrayBuffer {
  * exact bytes matter: this conversion is lossy for invalid input.
  */
 export function decodeUtf8(ptr: usize, len: usize): string {
+  noteCopied(len << 1);
   // At most one UTF-16 unit per input byte; the string is trimmed to its size at the end.
   const out = __new(len << 1, idof<String>());
   let o = out;
