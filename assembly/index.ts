@@ -20,3 +20,4 @@ export { getPropertyString, getPropertyInt, getPropertyBool, getPropertyMap, pro
 export { bytesToString, encodeUtf8, decodeUtf8 } from "./memory";
 export { JsonKind, JsonValue, JsonError, parseJson, parseJsonBytes, parseJsonAt, lastJsonError, jsonError, quoteJson } from "./json";
 export { ProtoWriter, ProtoReader, WireType } from "./protobuf";
+export { lowerAscii, equalsIgnoreAsciiCase } from "./text";
