@@ -179,14 +179,17 @@ export class Exchange implements InstanceMember {
   /** Calls into the host, then lets the instance look at what changed. */
   private feed(fn: () => void): void {
     const stream = this.stream;
-    if (this.finished || !stream || stream.isComplete) return;
-    try {
-      fn();
-    } catch (e) {
+    const instance = this.instance;
+    if (this.finished || !stream || !instance || stream.isComplete) return;
+    if (instance.hostDepth > 0) {
+      // Reached from a stream hook while the host is mid-call: go on a later turn.
+      instance.later(() => this.feed(fn));
+      return;
+    }
+    instance.call(fn, (e) => {
       this.env.logger.proxy(LogLevel.Error, `internal error in request ${this.id}: ${(e as Error)?.stack ?? e}`);
       this.reset("internal_error");
-    }
-    this.instance!.afterAction();
+    });
   }
 
   // ------------------------------------------------------------------ downstream request in
@@ -660,14 +663,11 @@ export class Exchange implements InstanceMember {
       // from inside a callback of this stream.
       setImmediate(() => {
         instance.exchanges.delete(this);
-        if (!stream.isComplete && !instance.closed) {
-          try {
-            stream.complete();
-          } catch (e) {
-            this.env.logger.proxy(LogLevel.Error, `internal error completing request ${this.id}: ${(e as Error)?.message ?? e}`);
-          }
-        }
-        instance.afterAction();
+        if (stream.isComplete || instance.closed) return instance.afterAction();
+        instance.call(
+          () => stream.complete(),
+          (e) => this.env.logger.proxy(LogLevel.Error, `internal error completing request ${this.id}: ${(e as Error)?.message ?? e}`),
+        );
       });
     }
     this.env.onFinished(this.summary());
@@ -736,7 +736,7 @@ export class Exchange implements InstanceMember {
     const rs = this.rs;
     if (!rs.abandoned && !rs.passedEnd && rs.fedHeaders) {
       rs.direct = true;
-      if (!rs.passedHeaders) this.downHead(rs.fedHeaders);
+      if (!rs.passedHeaders) this.downHead(stream.response.headerPairsBytes.length > 0 ? stream.response.headerPairsBytes : rs.fedHeaders);
       for (const c of rs.unpassed) this.downWrite(c);
       rs.drop();
       if (rs.fedEnd) this.downEnd(rs.fedTrailers);

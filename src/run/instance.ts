@@ -31,6 +31,8 @@ export class Instance {
   private syncing = false;
   private again = false;
   private grpcWarned = false;
+  /** > 0 while a call into the host runs (stream hooks fire then; they must not call in again). */
+  hostDepth = 0;
   onDrained: (() => void) | null = null;
 
   constructor(
@@ -90,7 +92,7 @@ export class Instance {
     if (!target) {
       // The host was told the cluster names, so this only happens for names it accepted without a
       // URL (none today); answer like Envoy for a cluster that vanished: a reset.
-      this.later(() => call.fail());
+      this.laterCall(() => call.fail());
       return;
     }
     const started = performance.now();
@@ -116,24 +118,44 @@ export class Instance {
       this.grpcWarned = true;
       this.env.logger.proxy(LogLevel.Warn, `gRPC callouts are not supported by proxy-wasm-as run yet; ${g.upstream}/${g.service}/${g.method} gets UNAVAILABLE (14)`);
     }
-    this.later(() => {
+    this.laterCall(() => {
       if (g.pending) g.close(14, "gRPC callouts are not supported by proxy-wasm-as run");
     });
   }
 
-  /** Runs host work on a later turn (never inside a guest call), then afterAction. */
+  /** Runs `fn` on a later turn, outside any call into the host, then afterAction. */
   later(fn: () => void): void {
     setImmediate(() => {
       if (this.closed) return;
-      this.deliver(fn);
+      try {
+        fn();
+      } catch (e) {
+        this.env.logger.proxy(LogLevel.Error, `internal error: ${(e as Error)?.stack ?? e}`);
+      }
+      this.afterAction();
+    });
+  }
+
+  /** A call into the host on a later turn. */
+  private laterCall(fn: () => void): void {
+    setImmediate(() => {
+      if (!this.closed) this.deliver(fn);
     });
   }
 
   private deliver(fn: () => void): void {
+    this.call(fn, (e) => this.env.logger.proxy(LogLevel.Error, `internal error while answering the filter: ${(e as Error)?.message ?? e}`));
+  }
+
+  /** Calls into the host, then looks at what changed. Not re-entrant: check hostDepth first. */
+  call(fn: () => void, onError: (e: unknown) => void): void {
+    this.hostDepth++;
     try {
       fn();
     } catch (e) {
-      this.env.logger.proxy(LogLevel.Error, `internal error while answering the filter: ${(e as Error)?.message ?? e}`);
+      onError(e);
+    } finally {
+      this.hostDepth--;
     }
     this.afterAction();
   }

@@ -155,7 +155,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 
   const agents = {
     http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true }),
+    // Envoy checks upstream certificates only when a validation_context is configured.
+    https: new https.Agent({ keepAlive: true, rejectUnauthorized: false }),
   };
   const events = new EventEmitter();
   const instanceEnv: InstanceEnv = { logger, clusters, agents };

@@ -76,7 +76,7 @@ async function startUpstream(): Promise<Upstream> {
         res.write("part one, ");
         res.addTrailers({ "x-checksum": "abc123" });
         res.end("part two");
-      } else if (path.startsWith("/text")) {
+      } else if (path.startsWith("/text") || path.endsWith("?text")) {
         res.writeHead(200, { "content-type": "text/plain", "content-length": "11" }).end("hello world");
       } else if (path.startsWith("/nocontent")) {
         res.writeHead(204).end();
@@ -286,6 +286,18 @@ describe("streaming", () => {
     assert.equal(r.status, 200);
     assert.equal(r.text, "{\"METHOD\":\"GET\",\"URL\":\"/UPPER/TEXT\",\"BYTES\":0,\"SHA\":\"" + sha(Buffer.alloc(0)).toUpperCase() + "\"}");
     assert.equal(r.headers["content-length"], undefined);
+  });
+
+  test("a filter that changes a body but keeps content-length gets a warning: 503 for a request, a reset for a response", async () => {
+    const lines: string[] = [];
+    const p = await proxyWith({ lines });
+    const r = await request(`${p.url}/grow-request`, { body: "12345", headers: { "content-length": "5" } });
+    assert.equal(r.status, 503);
+    assert.match(r.text, /did not match its content-length/);
+    assert.ok(lines.some((l) => l.includes("must remove content-length in onHttpRequestHeaders")), lines.join(""));
+    await assert.rejects(request(`${p.url}/grow-response?text`), /socket hang up|ECONNRESET|aborted/);
+    assert.ok(lines.some((l) => l.includes("must remove content-length in onHttpResponseHeaders")), lines.join(""));
+    assert.equal((await request(`${p.url}/text`)).text, "hello world", "the proxy keeps serving");
   });
 
   test("trailers pass both ways", async () => {
