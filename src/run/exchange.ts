@@ -101,6 +101,8 @@ export class Exchange implements InstanceMember {
   private readonly started = performance.now();
   private readonly method: string;
   private readonly isHead: boolean;
+  /** The downstream request has a body (content-length > 0 or chunked). */
+  private hasBody = false;
 
   constructor(
     private readonly env: ExchangeEnv,
@@ -131,7 +133,7 @@ export class Exchange implements InstanceMember {
     const cl = req.headers["content-length"];
     const chunked = req.headers["transfer-encoding"] !== undefined;
     this.rq.expected = !chunked && cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
-    const hasBody = chunked || (this.rq.expected !== null && this.rq.expected > 0);
+    const hasBody = (this.hasBody = chunked || (this.rq.expected !== null && this.rq.expected > 0));
     req.on("data", (chunk: Buffer) => this.clientData(chunk));
     req.on("end", () => this.clientEnd());
 
@@ -319,6 +321,9 @@ export class Exchange implements InstanceMember {
       return;
     }
     headers.push("host", authority ?? target.url.host);
+    // A body without content-length goes chunked. Node frames only POST, PUT and PATCH that way by
+    // default, so say it for every method (a GET with a body is still a valid request).
+    if (this.hasBody && this.upDeclared === null) headers.push("transfer-encoding", "chunked");
     const mod = target.tls ? https : http;
     let up: http.ClientRequest;
     try {

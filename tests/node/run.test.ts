@@ -265,6 +265,15 @@ describe("streaming", () => {
     assert.equal(r.headers["x-request-body-bytes"], String(body.length));
   });
 
+  test("a chunked body on a GET or DELETE goes upstream framed (Node frames only POST/PUT/PATCH by default)", async () => {
+    const p = await proxyWith();
+    for (const method of ["GET", "DELETE"]) {
+      const r = await request(`${p.url}/with-body`, { method, body: ["abc", "de"].map((x) => Buffer.from(x)), headers: { "transfer-encoding": "chunked" } });
+      assert.equal(r.status, 200, method);
+      assert.equal(JSON.parse(r.text).bytes, 5, method);
+    }
+  });
+
   test("a large response streams back intact", async () => {
     const p = await proxyWith();
     const size = 5 * 1024 * 1024 + 123;
