@@ -90,6 +90,8 @@ export class Exchange implements InstanceMember {
   private upResDone = false;
   private downDeclared: number | null = null;
   private downWritten = 0;
+  /** The last chunk passed downstream, held to the end of this turn so the end (or the next chunk) goes in the same write. */
+  private downHeld: Buffer | null = null;
   private status = 0;
   private outcome = "";
   private finished = false;
@@ -555,6 +557,17 @@ export class Exchange implements InstanceMember {
       return;
     }
     this.downWritten += chunk.length;
+    if (this.downHeld) this.flushHeld();
+    this.downHeld = chunk;
+    queueMicrotask(() => this.flushHeld());
+  }
+
+  private flushHeld(): void {
+    const chunk = this.downHeld;
+    if (!chunk) return;
+    this.downHeld = null;
+    const res = this.res;
+    if (res.writableEnded || res.destroyed) return;
     if (!res.write(chunk)) {
       this.pauseUpstream("downstream");
       res.once("drain", () => this.unpauseUpstream("downstream"));
@@ -572,7 +585,10 @@ export class Exchange implements InstanceMember {
       if (this.downDeclared === null && !this.noBodyAllowed()) res.addTrailers(trailers.map(([k, v]) => [String(k), String(v)]) as never);
       else this.env.logger.proxy(LogLevel.Debug, `request ${this.id}: response trailers dropped (HTTP/1.1 sends trailers only with chunked encoding, and the response has content-length)`);
     }
-    res.end();
+    const last = this.downHeld;
+    this.downHeld = null;
+    if (last) res.end(last);
+    else res.end();
     const local = this.stream?.localResponse;
     this.finish(this.outcome || (local ? local.details || "local_reply" : "upstream"));
   }
