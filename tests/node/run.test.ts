@@ -78,6 +78,10 @@ async function startUpstream(): Promise<Upstream> {
         res.end("part two");
       } else if (path.startsWith("/text") || path.endsWith("?text")) {
         res.writeHead(200, { "content-type": "text/plain", "content-length": "11" }).end("hello world");
+      } else if (path.startsWith("/cut")) {
+        // Headers and part of the body, then the connection drops.
+        res.writeHead(200, { "content-length": "100" });
+        res.write("partial", () => res.socket?.destroy());
       } else if (path.startsWith("/nocontent")) {
         res.writeHead(204).end();
       } else {
@@ -349,7 +353,7 @@ describe("pause, callouts and local replies", () => {
     assert.equal(main.body.toString(), "payload", "the body held while paused was delivered");
   });
 
-  test("a callout that times out gets Envoy's 504 answer, one to a closed port Envoy's 503", async () => {
+  test("a callout that times out gets Envoy's 504 answer, one to a closed port Envoy's 503, one cut after its headers a failure", async () => {
     const closed = net.createServer();
     await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
     const deadPort = (closed.address() as net.AddressInfo).port;
@@ -366,6 +370,10 @@ describe("pause, callouts and local replies", () => {
     assert.equal(mains[0].headers["x-callout-body"], "upstream request timeout");
     assert.equal(mains[1].headers["x-callout-status"], "503");
     assert.match(String(mains[1].headers["x-callout-body"]), /^upstream connect error or disconnect\/reset before headers/);
+    const cut = await request(`${p.url}/callout`, { headers: { "x-callout-path": "/cut" } });
+    assert.equal(cut.status, 200);
+    const cutMain = upstream.seen.slice(before).filter((s) => s.url === "/callout")[2];
+    assert.equal(cutMain.headers["x-callout-status"], "failed", "a reset after the response headers is a failure: 0 headers");
     const unknown = await request(`${p.url}/callout`, { headers: { "x-callout-cluster": "nowhere" } });
     assert.equal(unknown.status, 500, "an unknown cluster is refused at dispatch (BAD_ARGUMENT)");
     assert.equal(unknown.text, "dispatch failed\n");
@@ -533,6 +541,14 @@ describe("robustness", () => {
     assert.equal(t.status, 504);
     assert.equal(t.text, "upstream request timeout");
     await until("the timed-out upstream request to be aborted", async () => (await held).seen.aborted);
+  });
+
+  test("an upstream that drops the connection in the middle of a response resets the client's connection", async () => {
+    const p = await proxyWith();
+    const done = nextExchange(p, "/cut");
+    await assert.rejects(request(`${p.url}/cut`), /aborted|ECONNRESET|socket hang up/);
+    assert.equal((await done).outcome, "reset: upstream_reset_after_response_started");
+    assert.equal((await request(`${p.url}/text`)).text, "hello world");
   });
 
   test("without --upstream, a request the filter lets through gets a clear 503", async () => {
