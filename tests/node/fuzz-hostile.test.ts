@@ -401,7 +401,7 @@ test("hostile module: random calls to every host function from every callback re
         assert.deepEqual(host.failures, []);
       },
     ),
-    { numRuns: RUNS },
+    { numRuns: RUNS, includeErrorInReport: true },
   );
   assert.ok(totalCalls > RUNS, `${totalCalls} host calls made`);
 });

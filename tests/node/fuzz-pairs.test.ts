@@ -58,7 +58,7 @@ test("host pairs: decode(encode(pairs)) is exact for arbitrary bytes, empty name
       assert.equal(buf.readUInt32LE(0), pairs.length);
       assert.deepEqual(asPairs(decode(buf)), pairs);
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, includeErrorInReport: true },
   );
 });
 
@@ -95,7 +95,7 @@ test("host pairs: every strict prefix of a map is refused (except the empty form
       const extended = Buffer.concat([buf, extra]);
       assert.equal(typeof decode(extended), "string", "trailing bytes accepted");
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, includeErrorInReport: true },
   );
 });
 
@@ -117,7 +117,7 @@ test("host pairs: a missing NUL terminator or a wrong length field is refused", 
       badLen.writeUInt32LE((buf.readUInt32LE(f) + delta) >>> 0, f);
       assert.equal(typeof decode(badLen), "string", "wrong length accepted");
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, includeErrorInReport: true },
   );
 });
 
@@ -159,7 +159,7 @@ test("host pairs: on arbitrary or damaged bytes decode never throws, and whateve
       else assert.ok(encodePairs(pairs).equals(b), "accepted bytes are canonical");
       assert.ok(pairs.length <= MAX_MAP_PAIRS);
     }),
-    { numRuns: RUNS * 5 },
+    { numRuns: RUNS * 5, includeErrorInReport: true },
   );
 });
 
@@ -174,7 +174,7 @@ test("host pairs: decoding a window of a larger buffer never reads outside the w
         assert.deepEqual(r, alone);
       }
     }),
-    { numRuns: RUNS * 2 },
+    { numRuns: RUNS * 2, includeErrorInReport: true },
   );
 });
 
@@ -227,7 +227,7 @@ test("SDK maps: headers read as bytes and written back are unchanged, byte for b
       s.complete();
       assert.deepEqual(host.failures, []);
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, includeErrorInReport: true },
   );
 });
 
@@ -298,7 +298,7 @@ test("SDK maps: the SDK's parser takes arbitrary and damaged bytes without trapp
       const hostView = decode(b);
       if (typeof hostView !== "string") assert.deepEqual(model.pairs, asPairs(hostView));
     }),
-    { numRuns: RUNS * 2 },
+    { numRuns: RUNS * 2, includeErrorInReport: true },
   );
   // The process and the VM are still fine: a stream goes through.
   const s = host.httpStream();
