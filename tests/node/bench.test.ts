@@ -199,6 +199,8 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
   assert.equal(ex.peer!.memory!.requests, 3000);
   assert.equal(ex.floor!.memory, null);
   assert.equal(ex.coldBuild!.runsMs.length, 1);
+  assert.equal(ex.coldBuild!.cpuRunsMs.length, 1, "the child reported its CPU time");
+  assert.ok(ex.coldBuild!.medianCpuMs > 0);
   assert.equal(result.proxy.ran, false);
 
   const t = targets(result);
