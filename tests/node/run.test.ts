@@ -7,6 +7,8 @@ import http from "node:http";
 import net from "node:net";
 import { startProxy, type ExchangeSummary, type ProxyOptions, type RunningProxy } from "../../src/run/index.js";
 import { built } from "./helpers.js";
+import { Logger } from "../../src/run/log.js";
+import { LogLevel } from "../../src/abi.js";
 
 // ------------------------------------------------------------------ helpers
 
@@ -219,6 +221,19 @@ describe("seed examples", () => {
       lines.some((l) => l.includes(`Received request for: 127.0.0.1:${p.port} /hello?x=1`)),
       `the filter's info log is printed with its :authority and :path:\n${lines.join("")}`,
     );
+    assert.ok(lines.every((l) => !l.includes("\x1b[")), "no colour codes when stderr is not a terminal");
+    assert.ok(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} info +filter #\d+: Received request/.test(l)), "time, level, filter and context id");
+  });
+
+  test("log lines carry the level, in colour when asked (a terminal)", () => {
+    const out: string[] = [];
+    const logger = new Logger({ level: LogLevel.Debug, color: true, filterName: "demo", write: (l) => out.push(l) });
+    logger.filter({ level: LogLevel.Trace, message: "hidden", contextId: 2, vm: 0 });
+    logger.filter({ level: LogLevel.Warn, message: "careful", contextId: 2, vm: 0 });
+    logger.filter({ level: LogLevel.Critical, message: "line one\nline two", contextId: 0, vm: 1 });
+    assert.equal(out.length, 2, "below --log-level is not printed");
+    assert.match(out[0], /\x1b\[33mwarn +\x1b\[0m demo #2: careful\n$/);
+    assert.match(out[1], /critical\x1b\[0m demo \(vm 1\): line one\\nline two\n$/, "one line per message");
   });
 
   test("add-header adds x-service-name to the upstream's response and the upstream sees Envoy's request headers", async () => {
