@@ -40,8 +40,10 @@ export class Context {
   onDelete(): void {}
 
   /**
-   * The response to dispatchHttpCall() with this `token`. `numHeaders` 0 means the call failed
-   * (timeout, reset, unknown cluster). Read it with getHttpCallResponse*() in this callback only.
+   * The response to dispatchHttpCall() with this `token`; read it with getHttpCallResponse*() in this
+   * callback only. Like Envoy's async client: a refused connection arrives as a 503 response and a
+   * timeout before the response headers as a 504; `numHeaders` 0 means the call was reset or timed out
+   * after its headers. (An unknown cluster is refused at dispatch: dispatchHttpCall returns 0.)
    */
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {}
 
