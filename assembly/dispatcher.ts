@@ -142,7 +142,7 @@ export function onDelete(contextId: u32): void {
   const c = contexts.get(contextId);
   if (c === null) return;
   c.onDelete();
-  contexts.delete(contextId);
+  contexts.remove(c);
   if (c._kind == KIND_ROOT) collectSoon();
   else streamEnded(contexts.size);
 }

@@ -871,7 +871,8 @@ export function quoteJson(s: string): string {
   return take();
 }
 
-const HEX = "0123456789abcdef";
+// @ts-ignore: decorator (lazy: a plain global would put the string in every filter's data)
+@lazy const HEX = "0123456789abcdef";
 
 function quoteInto(s: string): void {
   putUnit(0x22);

@@ -7,70 +7,77 @@ import { getProperty, logCritical } from "./hostcalls";
 import { bytesToString } from "./memory";
 import { Context, RootContext, HttpContext, StreamContext } from "./context";
 
+/** Empty buckets (without the StaticArray constructor's length check and its error strings). */
+function newBuckets(size: u32): StaticArray<Context | null> {
+  const bytes = <usize>size << alignof<usize>();
+  const b = __new(bytes, idof<StaticArray<Context | null>>());
+  memory.fill(b, 0, bytes);
+  return changetype<StaticArray<Context | null>>(b);
+}
+
 /**
  * Every live context (root, HTTP, TCP) by context id: a hash table chained through the contexts'
  * own `_next` field, so it allocates nothing per stream. Envoy hands out ids in sequence, which
- * `id & mask` spreads evenly.
+ * `id & mask` spreads evenly. Static members: the state is plain globals, which makes smaller code
+ * than the fields of a table object.
  */
-class ContextTable {
-  private buckets: StaticArray<Context | null> = new StaticArray<Context | null>(64);
-  private mask: u32 = 63;
-  private count: u32 = 0;
+export class contexts {
+  private static buckets: StaticArray<Context | null> = newBuckets(64);
+  private static mask: u32 = 63;
+  /** How many contexts are live. */
+  static size: u32 = 0;
 
-  get size(): u32 {
-    return this.count;
-  }
-
-  get(id: u32): Context | null {
-    let c = unchecked(this.buckets[id & this.mask]);
+  static get(id: u32): Context | null {
+    let c = unchecked(contexts.buckets[id & contexts.mask]);
     while (c !== null && c.contextId != id) c = c._next;
     return c;
   }
 
-  set(id: u32, context: Context): void {
-    if (this.count > this.mask) this.grow();
-    const b = id & this.mask;
-    context._next = unchecked(this.buckets[b]);
-    unchecked((this.buckets[b] = context));
-    this.count++;
-  }
-
-  delete(id: u32): void {
-    const b = id & this.mask;
-    let prev: Context | null = null;
-    let c = unchecked(this.buckets[b]);
-    while (c !== null && c.contextId != id) {
-      prev = c;
-      c = c._next;
-    }
-    if (c === null) return;
-    if (prev === null) unchecked((this.buckets[b] = c._next));
-    else prev._next = c._next;
-    c._next = null;
-    this.count--;
-  }
-
-  private grow(): void {
-    const old = this.buckets;
-    const size = (this.mask + 1) << 1;
-    const buckets = new StaticArray<Context | null>(size);
-    const mask = size - 1;
-    for (let i = 0, n = old.length; i < n; i++) {
-      let c = unchecked(old[i]);
-      while (c !== null) {
-        const next = c._next;
-        const b = c.contextId & mask;
-        c._next = unchecked(buckets[b]);
-        unchecked((buckets[b] = c));
-        c = next;
+  static set(id: u32, context: Context): void {
+    if (contexts.size++ > contexts.mask) {
+      // Double the buckets and move every context over.
+      const old = contexts.buckets;
+      const n = contexts.mask + 1;
+      contexts.buckets = newBuckets(n << 1);
+      contexts.mask = (n << 1) - 1;
+      for (let i: u32 = 0; i < n; i++) {
+        let c = unchecked(old[i]);
+        while (c !== null) {
+          const next = c._next;
+          contexts.link(c);
+          c = next;
+        }
       }
     }
-    this.buckets = buckets;
-    this.mask = mask;
+    contexts.link(context);
+  }
+
+  /** Puts `c` first in its bucket (by its own id, which is what get() compares). */
+  private static link(c: Context): void {
+    const b = c.contextId & contexts.mask;
+    c._next = unchecked(contexts.buckets[b]);
+    unchecked((contexts.buckets[b] = c));
+  }
+
+  /** Unlinks `c`, which must be in the table (the dispatcher just found it). */
+  static remove(c: Context): void {
+    const b = c.contextId & contexts.mask;
+    let p = unchecked(contexts.buckets[b])!;
+    if (p === c) unchecked((contexts.buckets[b] = c._next));
+    else {
+      while (p._next !== c) p = p._next!;
+      p._next = c._next;
+    }
+    c._next = null;
+    contexts.size--;
+  }
+
+  /** Removes the context with this id, if there is one. */
+  static delete(id: u32): void {
+    const c = contexts.get(id);
+    if (c !== null) contexts.remove(c);
   }
 }
-
-export const contexts = new ContextTable();
 
 // Callouts: token -> (kind << 32) | id of the context that made the call. The table and the code that
 // reads it exist only in filters that make calls: the dispatcher reaches it through `calloutLookup`,
@@ -78,7 +85,8 @@ export const contexts = new ContextTable();
 export const CALLOUT_HTTP: u64 = 1;
 export const CALLOUT_GRPC_CALL: u64 = 2;
 export const CALLOUT_GRPC_STREAM: u64 = 3;
-let callouts: IdTable<u64> | null = null;
+// @ts-ignore: decorator (lazy: filters that make no calls never compile the table)
+@lazy let callouts: IdTable<u64> | null = null;
 export let calloutLookup: ((token: u32, remove: bool) => u64) | null = null;
 
 function lookupCallout(token: u32, remove: bool): u64 {
@@ -104,8 +112,10 @@ export type StreamContextFactory = (contextId: u32, rootContextId: u32) => Strea
 /** Root context factory for any root_id without a factory of its own. */
 export let defaultRootFactory: RootContextFactory | null = null;
 /** Factories registered for one root_id each (Envoy `root_id`, property plugin_root_id). */
-let namedRootIds: string[] = [];
-let namedRootFactories: RootContextFactory[] = [];
+// @ts-ignore: decorator (lazy: only filters that register by name hold these)
+@lazy let namedRootIds: string[] = [];
+// @ts-ignore: decorator
+@lazy let namedRootFactories: RootContextFactory[] = [];
 /** Set by registerRootContext: only filters that register by name pay for reading plugin_root_id. */
 export let namedRootResolver: ((contextId: u32) => RootContext | null) | null = null;
 export let httpFactory: HttpContextFactory | null = null;
