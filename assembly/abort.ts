@@ -22,20 +22,17 @@ function putString(str: string | null, at: usize, end: usize): usize {
   return at + encodeUtf16Units(changetype<usize>(s), <usize>units, at);
 }
 
-function putAscii(s: string, at: usize): usize {
-  for (let i = 0, n = s.length; i < n; i++) store<u8>(at + <usize>i, <u8>s.charCodeAt(i));
-  return at + <usize>s.length;
-}
-
 function putDecimal(v: u32, at: usize): usize {
-  let digits: usize = 1;
-  for (let t = v; t >= 10; t /= 10) digits++;
-  let p = at + digits;
+  // Digits from the right at at+10 (u32 has at most 10), then moved into place.
+  const end = at + 10;
+  let p = end;
   do {
     store<u8>(--p, <u8>(0x30 + (v % 10)));
     v /= 10;
   } while (v != 0);
-  return at + digits;
+  const n = end - p;
+  memory.copy(at, p, n);
+  return at + n;
 }
 
 export function abortHandler(
@@ -45,10 +42,18 @@ export function abortHandler(
   column: u32 = 0,
 ): void {
   const end = abortBuffer + ABORT_BUFFER_SIZE - 32; // room for " at ", ":line:col"
-  let p = putString(changetype<usize>(message) != 0 ? message : "abort", abortBuffer, end - 160);
+  let p = abortBuffer;
+  // Fixed ASCII is stored as bytes: string literals would cost a data segment each.
+  if (changetype<usize>(message) != 0) p = putString(message, p, end - 160);
+  else {
+    store<u32>(p, 0x726f6261); // "abor"
+    store<u8>(p, 0x74, 4); // "t"
+    p += 5;
+  }
   // An explicit abort("...") in a filter has no location; the runtime's checks always do.
   if (changetype<usize>(fileName) != 0) {
-    p = putAscii(" at ", p);
+    store<u32>(p, 0x20746120); // " at "
+    p += 4;
     p = putString(fileName, p, end);
     store<u8>(p++, 0x3a);
     p = putDecimal(line, p);
