@@ -23,15 +23,13 @@ let collectAfter: u32 = 16;
 let copiedBytes: usize = 0;
 let collectNow = false;
 
-/** Entering an exported callback. */
-// @ts-ignore: decorator
-@inline export function enterCallback(): void {
+/** Entering an exported callback. Not inlined: one call per export is smaller than the body. */
+export function enterCallback(): void {
   depth++;
 }
 
 /** Leaving an exported callback: collect when it was the outermost one and it is worth it. */
-// @ts-ignore: decorator
-@inline export function leaveCallback(): void {
+export function leaveCallback(): void {
   if (--depth == 0 && ASC_RUNTIME == 1 /* Runtime.Minimal */) maybeCollect();
 }
 
