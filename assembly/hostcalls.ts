@@ -60,23 +60,17 @@ export function lastStatus(): Status {
 
 // ---- logging ----
 
-// The host's level, cached: -1 until read. Read lazily, and again on vm start, configure and tick,
-// so a level changed at run time (Envoy's admin /logging) is seen without a host call per message.
+// The host's level, cached: -1 until read. The dispatcher marks it stale (-1) on vm start, configure
+// and tick, and the next log call reads it again, so a level changed at run time (Envoy's admin
+// /logging) is seen without a host call per message, and filters that never log never import
+// proxy_get_log_level. While the VM initializes the host refuses the read: then it stays -1 (log all).
 let hostLogLevel: i32 = -1;
 // The floor set by the filter with setLogLevel(); messages below it never reach the host.
 let minLogLevel: i32 = LogLevel.Trace;
 
-/** Re-reads the host's log level (proxy_get_log_level). Fails quietly while the VM initializes. */
-function readHostLogLevel(): void {
-  if (abi.proxy_get_log_level(RET_PTR) == 0) hostLogLevel = load<u32>(RET_PTR);
-}
-// Set on the first log call, so filters that never log never import proxy_get_log_level.
-let logLevelReader: (() => void) | null = null;
-
-/** Refreshes the cached host log level (the dispatcher calls it on vm start, configure and tick). */
+/** Marks the cached host log level stale (the dispatcher calls it on vm start, configure and tick). */
 export function refreshLogLevel(): void {
-  const r = logLevelReader;
-  if (r !== null) r();
+  hostLogLevel = -1;
 }
 
 /** Drops messages below `level` inside the module, whatever the host's level (Rust: set_log_level). */
@@ -87,10 +81,7 @@ export function setLogLevel(level: LogLevel): void {
 /** Whether a message at `level` would be logged. Check it before building an expensive message. */
 export function logEnabled(level: LogLevel): bool {
   if (level < minLogLevel) return false;
-  if (hostLogLevel < 0) {
-    logLevelReader = readHostLogLevel;
-    readHostLogLevel();
-  }
+  if (hostLogLevel < 0 && abi.proxy_get_log_level(RET_PTR) == 0) hostLogLevel = load<u32>(RET_PTR);
   return hostLogLevel < 0 || level >= hostLogLevel;
 }
 
