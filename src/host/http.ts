@@ -438,13 +438,23 @@ export class HttpStream implements StreamHandler {
         const eos = d.pendingEos && d.pendingTrailers === null;
         this.deliverBody(d, dir, chunk, eos);
       }
-      if (d.pendingTrailers && d.stoppedAt === null) {
+      // Envoy's commonContinue delivers the held trailers even when the body callback above
+      // buffered (StopIterationAndBuffer): the trailers end the stream, and their CONTINUE lets
+      // the buffered body through. Only a stop that ends this direction (a local reply, a reset,
+      // a failed stream) keeps them back; those clear pendingTrailers or end the direction.
+      if (d.pendingTrailers && (d.stoppedAt === null || d.stoppedAt === "body") && !this.directionOver(dir)) {
         d.pendingTrailers = null;
         this.deliverTrailers(d, dir);
       }
       return;
     }
     this.passed(d, "body", d.forward());
+  }
+
+  /** This direction takes no more from upstream: a local reply or reset ended it, or the stream failed closed. */
+  private directionOver(dir: number): boolean {
+    if (this.failedStream) return true;
+    return dir === 0 ? this.ended : this.resetReason !== null;
   }
 
   /** Reports passed data to onPass, then "trailers" and "end" once the direction is complete. */
@@ -567,6 +577,10 @@ export class HttpStream implements StreamHandler {
       this.resp.forwardedLength = 0;
       this.resp.stoppedAt = null;
       this.resp.endSeen = true;
+      // Nothing of the upstream response follows the reply (Envoy's direct local reply).
+      this.resp.pendingBody = [];
+      this.resp.pendingTrailers = null;
+      this.resp.trailers = null;
       if (this.onPass && !this.resp.passedEnd) {
         this.resp.passedEnd = true;
         this.onPass(1, "headers");

@@ -199,6 +199,71 @@ test("PAUSE in request headers holds body and trailers until proxy_continue_stre
   assert.equal(http.request.body.toString(), "ab");
 });
 
+test("trailers held while the headers were paused reach the filter after proxy_continue_stream, even when the body callback buffers", async () => {
+  // Envoy's commonContinue: the held body goes to the filter (which may buffer it with
+  // StopIterationAndBuffer), then the held trailers go to the filter anyway; their CONTINUE ends
+  // the stream and lets the buffered body through.
+  const host = await hostFor(
+    (w) => `
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_request_body") (param $id i32) (param $len i32) (param $eos i32) (result i32)
+    ${w.logNum("request body len=", "(local.get $len)")} ${w.logNum("request body eos=", "(local.get $eos)")} (i32.const 1))
+  (func (export "proxy_on_response_body") (param $id i32) (param $len i32) (param $eos i32) (result i32)
+    ${w.logNum("response body len=", "(local.get $len)")} ${w.logNum("response body eos=", "(local.get $eos)")} (i32.const 1))
+  (func (export "proxy_on_request_trailers") (param i32 i32) (result i32)
+    (drop (call $proxy_get_buffer_bytes (i32.const ${BufferType.HttpRequestBody}) (i32.const 0) (i32.const 100) (i32.const ${RP}) (i32.const ${RS})))
+    ${logResult} ${log(w, "request trailers")} (i32.const 0))
+  (func (export "proxy_on_response_trailers") (param i32 i32) (result i32) ${log(w, "response trailers")} (i32.const 0))
+  (func (export "proxy_on_tick") (param i32)
+    (drop (call $proxy_set_effective_context (i32.const 2)))
+    (drop (call $proxy_continue_stream (i32.const 0)))
+    (drop (call $proxy_continue_stream (i32.const 1))))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (drop (call $proxy_set_tick_period_milliseconds (i32.const 100))) (i32.const 1))`,
+  );
+  const http = host.httpStream();
+  assert.equal(http.id, 2);
+  const passed: string[] = [];
+  http.onPass = (dir, what, chunk) => passed.push(`${dir ? "response" : "request"} ${what}${chunk ? ` ${chunk}` : ""}`);
+  for (const dir of ["request", "response"] as const) {
+    host.clearLogs();
+    if (dir === "request") {
+      assert.equal(http.requestHeaders([[":path", "/"]]), Action.Pause);
+      assert.equal(http.requestBody("a", false), Action.Pause);
+      assert.equal(http.requestBody("b", false), Action.Pause);
+      assert.equal(http.requestTrailers([["t", "1"]]), Action.Pause);
+    } else {
+      assert.equal(http.responseHeaders([[":status", "200"]]), Action.Pause);
+      assert.equal(http.responseBody("c", false), Action.Pause);
+      assert.equal(http.responseBody("d", false), Action.Pause);
+      assert.equal(http.responseTrailers([["rt", "1"]]), Action.Pause);
+    }
+    const view = dir === "request" ? http.request : http.response;
+    assert.equal(view.paused, true);
+    assert.equal(host.tick(), true);
+    // The held body arrives as one call without end of stream (trailers follow), the filter
+    // buffers it, and the trailers are delivered all the same; the buffered body is readable
+    // from the trailers callback (Envoy's buffering_request_body_).
+    assert.deepEqual(host.logMessages(), [`${dir} body len=2`, `${dir} body eos=0`, ...(dir === "request" ? ["ab"] : []), `${dir} trailers`]);
+    assert.equal(view.paused, false, `the ${dir} is no longer stopped`);
+    assert.equal(view.forwardedBody.toString(), dir === "request" ? "ab" : "cd", "the trailers' CONTINUE let the buffered body through");
+  }
+  assert.deepEqual(passed, [
+    "request headers",
+    "request body ab",
+    "request trailers",
+    "request end",
+    "response headers",
+    "response body cd",
+    "response trailers",
+    "response end",
+  ]);
+  assert.equal(http.request.trailer("t"), "1");
+  assert.equal(http.response.trailer("rt"), "1");
+  http.complete();
+  assert.deepEqual(host.failures, []);
+});
+
 test("strict lifetimes: request headers unavailable in the body and response phases, readable in proxy_on_log", async () => {
   const body = (w: WatBuilder) => `
   (func $probe
