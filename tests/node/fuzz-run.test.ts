@@ -277,6 +277,7 @@ function exchange(bytes: Buffer, splits: number[], ending: Ending, waitMs = HANG
       resolve({ data: Buffer.concat(chunks), done });
     };
     const timer = setTimeout(() => finish(false), waitMs);
+    timer.unref();
     s.on("data", (c: Buffer) => {
       chunks.push(c);
       if (ending.kind === "keep" && completeResponse(Buffer.concat(chunks), head)) finish(true);
@@ -373,7 +374,7 @@ test("run: pipelined requests on one connection are answered in order; a broken 
     const chunks: Buffer[] = [];
     s.on("data", (c: Buffer) => chunks.push(c));
     s.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
-    setTimeout(() => s.destroy(), HANG_MS);
+    setTimeout(() => s.destroy(), HANG_MS).unref();
   });
   assert.deepEqual([...kept.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ["200", "200", "200"]);
   assert.ok(kept.indexOf("GET /one 0") < kept.indexOf("POST /two 3") && kept.indexOf("POST /two 3") < kept.indexOf("GET /three 0"), "in order");
@@ -386,7 +387,7 @@ test("run: pipelined requests on one connection are answered in order; a broken 
       if (completeResponse(Buffer.concat(chunks))) s.write("GET /x HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n");
     });
     s.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
-    setTimeout(() => s.destroy(), HANG_MS);
+    setTimeout(() => s.destroy(), HANG_MS).unref();
   });
   const answers = [...broken.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
   assert.equal(answers[0], "200");
