@@ -293,13 +293,40 @@ export class HttpStream implements StreamHandler {
     }
     if (!this.failedStream) {
       this.failedStream = true;
-      this.ended = true;
-      if (!this.resp.headersSeen) this.resp.headers = HeaderMap.from([[":status", "503"]]);
-      if (!this.localResponse) {
-        this.localResponse = new LocalReply(503, new HeaderMap(), Buffer.alloc(0), "wasm_fail_stream", 14);
-      }
+      this.failStream();
     }
     return Action.Pause;
+  }
+
+  /**
+   * Envoy's Context::failStream: sendLocalReply(503, details "wasm_fail_stream", gRPC UNAVAILABLE),
+   * which the filter manager handles like any local reply, in whichever direction failed:
+   * - no response yet: the 503 is the response;
+   * - a response whose headers have not gone downstream yet: the 503 replaces it, bypassing the
+   *   filters (sendDirectLocalReply);
+   * - response headers already sent downstream: all it can do is reset the stream.
+   * The failed filter is not called again, and onPass is not told: an embedder sees `failed`.
+   */
+  private failStream(): void {
+    this.ended = true;
+    this.req.pendingBody = [];
+    this.req.pendingTrailers = null;
+    const reply = new LocalReply(503, new HeaderMap(), EMPTY, "wasm_fail_stream", 14);
+    const r = this.resp;
+    if (r.headersForwarded) {
+      if (this.resetReason === null) this.resetReason = "wasm_fail_stream";
+      if (!this.localResponse) this.localResponse = reply;
+      return;
+    }
+    this.localResponse = reply;
+    r.headers = HeaderMap.from([[":status", "503"]]);
+    r.held = { data: EMPTY, mutable: true };
+    r.forwarded = [];
+    r.forwardedLength = 0;
+    r.pendingBody = [];
+    r.pendingTrailers = null;
+    r.trailers = null;
+    r.endSeen = true;
   }
 
   /** Calls a stream callback and turns its result into CONTINUE or PAUSE. */

@@ -123,6 +123,62 @@ test("fail-closed: the stream that hit the trap gets a 503 local reply, later ca
   assert.equal(host.logs.filter((l) => l.level === LogLevel.Critical).length, 2); // module's message + the host's
 });
 
+test("fail-closed in the response path is Envoy's sendLocalReply: the 503 replaces a response whose headers are held, a sent one is reset", async () => {
+  // Response headers not gone downstream yet (the trap is in their own callback): the client gets
+  // the 503 instead of the upstream's response, with nothing of it left.
+  let host = await createHost({ wasm: await everyCallback("proxy_on_response_headers") });
+  let s = host.httpStream();
+  assert.equal(s.requestHeaders([[":path", "/"]], true), Action.Continue);
+  assert.equal(s.responseHeaders([[":status", "200"], ["x-up", "1"]]), Action.Pause);
+  assert.deepEqual(s.response.headers, [[":status", "503"]]);
+  assert.equal(s.localResponse?.details, "wasm_fail_stream");
+  assert.equal(s.resetReason, null);
+  assert.equal(s.responseBody("upstream body", false), Action.Pause);
+  assert.equal(s.responseTrailers([["t", "1"]]), Action.Pause);
+  assert.equal(s.response.body.length, 0);
+  assert.deepEqual(s.response.trailers, []);
+  s.complete();
+
+  // Headers paused by the filter, body and trailers held; a trap on resume, in the body callback.
+  // Envoy's commonContinue sends the headers on before it delivers the held body, so they are
+  // downstream by then: the stream is reset, and the held trailers never reach the failed filter.
+  host = await createHost({
+    wasm: await watModule((w) => `
+  (global $stream (mut i32) (i32.const 0))
+  (func (export "proxy_on_response_headers") (param $id i32) (param i32 i32) (result i32) (global.set $stream (local.get $id)) (i32.const 1))
+  (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) ${w.log("boom", 4)} (unreachable))
+  (func (export "proxy_on_response_trailers") (param i32 i32) (result i32) ${w.log("trailers")} (i32.const 0))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (drop (call $proxy_set_tick_period_milliseconds (i32.const 1))) (i32.const 1))
+  (func (export "proxy_on_tick") (param i32)
+    (drop (call $proxy_set_effective_context (global.get $stream)))
+    (drop (call $proxy_continue_stream (i32.const 1))))`),
+  });
+  s = host.httpStream();
+  s.requestHeaders([[":path", "/"]], true);
+  assert.equal(s.responseHeaders([[":status", "200"]]), Action.Pause);
+  assert.equal(s.responseBody("held", false), Action.Pause);
+  assert.equal(s.responseTrailers([["t", "1"]]), Action.Pause);
+  host.tick();
+  assert.equal(host.failures[0]?.callback, "proxy_on_response_body");
+  assert.equal(s.response.header(":status"), "200");
+  assert.equal(s.resetReason, "wasm_fail_stream");
+  assert.equal(s.localResponse?.status, 503);
+  assert.deepEqual(host.logMessages(LogLevel.Info), [], "the trailers callback is not run on the failed VM");
+  s.complete();
+
+  // Response headers already went downstream: the stream is reset, the 200 stays what was sent.
+  host = await createHost({ wasm: await everyCallback("proxy_on_response_body") });
+  s = host.httpStream();
+  s.requestHeaders([[":path", "/"]], true);
+  assert.equal(s.responseHeaders([[":status", "200"]]), Action.Continue);
+  assert.equal(s.responseBody("x", false), Action.Pause);
+  assert.equal(s.response.header(":status"), "200");
+  assert.equal(s.resetReason, "wasm_fail_stream");
+  assert.equal(s.localResponse?.status, 503);
+  assert.equal(s.responseBody("y", true), Action.Pause);
+  s.complete();
+});
+
 test("fail-open: the failing filter is bypassed for that stream", async () => {
   const host = await createHost({ wasm: await everyCallback("proxy_on_request_body"), failurePolicy: "fail-open" });
   const s = host.httpStream();
