@@ -11,10 +11,12 @@ import path from "node:path";
 import fc from "fast-check";
 import { MODULE_EXPORTS, Status, WASI_FUNCTIONS, availableIn, hostFunctionsFor, type AbiFunction } from "../../src/abi.js";
 import { createHost, encodePairs, Action, LogLevel, type Host, type HttpStream, type TcpConnection } from "../../src/host/index.js";
-import { compileWat } from "../../src/host/wat-builder.js";
+import { RP, RS, compileWat, watModule } from "../../src/host/wat-builder.js";
 import { repoRoot } from "./helpers.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
+/** FUZZ_SEED=<n> replays a run (fast-check prints the seed of a failing one). */
+const SEED = process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {};
 const PAGES = 4;
 const LIMIT_PAGES = 16;
 const RECORD = 104;
@@ -401,7 +403,7 @@ test("hostile module: random calls to every host function from every callback re
         assert.deepEqual(host.failures, []);
       },
     ),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
   assert.ok(totalCalls > RUNS, `${totalCalls} host calls made`);
 });
@@ -434,4 +436,34 @@ test("hostile module: every host function gets called with hostile arguments, an
   // missing things, not one early rejection every time.
   const statuses = new Set([...outcomes.keys()].filter((k) => !k.startsWith("fd_") && !/^(args|environ|clock|random|sched|poll)/.test(k)).map((k) => Number(k.split("=")[1])));
   for (const st of [Status.Ok, Status.NotFound, Status.BadArgument, Status.InvalidMemoryAccess]) assert.ok(statuses.has(st), `some call returned ${st}`);
+});
+
+test("a module that enqueues 20,000 messages in one callback gets 20,000 queue notifications, without exhausting the host's stack", async () => {
+  // Found by this fuzzer (FUZZ_RUNS=10000): each pending notification ran the next one from inside
+  // itself, so a few thousand pending ones overflowed the JS stack and threw out of the host.
+  const COUNT = 20_000;
+  const wasm = await watModule(
+    (w) => `(global $seen (mut i32) (i32.const 0))
+      (func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+        (drop (call $proxy_register_shared_queue ${w.str("q")} (i32.const ${RP})))
+        (i32.const 1))
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+        (local $i i32)
+        (loop $more
+          (drop (call $proxy_enqueue_shared_queue (i32.load (i32.const ${RP})) ${w.str("m")}))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $more (i32.lt_u (local.get $i) (i32.const ${COUNT}))))
+        (i32.const 0))
+      (func (export "proxy_on_queue_ready") (param i32 i32)
+        (drop (call $proxy_dequeue_shared_queue (local.get 1) (i32.const ${RS}) (i32.const ${RS + 4})))
+        (global.set $seen (i32.add (global.get $seen) (i32.const 1)))
+        (if (i32.eq (global.get $seen) (i32.const ${COUNT})) (then ${w.log("all delivered")})))`,
+  );
+  const host = await createHost({ wasm, vmId: "v" });
+  const s = host.httpStream();
+  assert.doesNotThrow(() => s.requestHeaders([[":path", "/"]], true));
+  assert.deepEqual(host.failures, []);
+  assert.deepEqual(host.logMessages(LogLevel.Info), ["all delivered"]);
+  assert.deepEqual(host.queue("q", "v")?.messages, []);
+  probe(host);
 });

@@ -16,6 +16,8 @@ import { createHost, decodePairs, encodePairs, LogLevel, type Host } from "../..
 import { built } from "./helpers.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
+/** FUZZ_SEED=<n> replays a run (fast-check prints the seed of a failing one). */
+const SEED = process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {};
 
 // ------------------------------------------------------------------ generators
 
@@ -58,7 +60,7 @@ test("host pairs: decode(encode(pairs)) is exact for arbitrary bytes, empty name
       assert.equal(buf.readUInt32LE(0), pairs.length);
       assert.deepEqual(asPairs(decode(buf)), pairs);
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
 
@@ -95,7 +97,7 @@ test("host pairs: every strict prefix of a map is refused (except the empty form
       const extended = Buffer.concat([buf, extra]);
       assert.equal(typeof decode(extended), "string", "trailing bytes accepted");
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
 
@@ -117,7 +119,7 @@ test("host pairs: a missing NUL terminator or a wrong length field is refused", 
       badLen.writeUInt32LE((buf.readUInt32LE(f) + delta) >>> 0, f);
       assert.equal(typeof decode(badLen), "string", "wrong length accepted");
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
 
@@ -159,7 +161,7 @@ test("host pairs: on arbitrary or damaged bytes decode never throws, and whateve
       else assert.ok(encodePairs(pairs).equals(b), "accepted bytes are canonical");
       assert.ok(pairs.length <= MAX_MAP_PAIRS);
     }),
-    { numRuns: RUNS * 5, includeErrorInReport: true },
+    { numRuns: RUNS * 5, includeErrorInReport: true, ...SEED },
   );
 });
 
@@ -174,7 +176,7 @@ test("host pairs: decoding a window of a larger buffer never reads outside the w
         assert.deepEqual(r, alone);
       }
     }),
-    { numRuns: RUNS * 2, includeErrorInReport: true },
+    { numRuns: RUNS * 2, includeErrorInReport: true, ...SEED },
   );
 });
 
@@ -227,7 +229,7 @@ test("SDK maps: headers read as bytes and written back are unchanged, byte for b
       s.complete();
       assert.deepEqual(host.failures, []);
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
 
@@ -298,7 +300,7 @@ test("SDK maps: the SDK's parser takes arbitrary and damaged bytes without trapp
       const hostView = decode(b);
       if (typeof hostView !== "string") assert.deepEqual(model.pairs, asPairs(hostView));
     }),
-    { numRuns: RUNS * 2, includeErrorInReport: true },
+    { numRuns: RUNS * 2, includeErrorInReport: true, ...SEED },
   );
   // The process and the VM are still fine: a stream goes through.
   const s = host.httpStream();

@@ -14,6 +14,8 @@ import { startProxy, MAX_HEADER_BYTES, type RunningProxy } from "../../src/run/i
 import { built } from "./helpers.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
+/** FUZZ_SEED=<n> replays a run (fast-check prints the seed of a failing one). */
+const SEED = process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {};
 /** A connection the proxy neither answers nor closes within this long is a hang. */
 const HANG_MS = 10_000;
 
@@ -350,7 +352,7 @@ test("run: raw, broken and truncated requests get a well-formed answer or a clos
       }
       await probe();
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
   assert.deepEqual(crashes, []);
   // Every exchange finished: nothing is left open in the proxy.
