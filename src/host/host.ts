@@ -339,10 +339,23 @@ export class Host implements VmHost, StreamEnv {
     if (r === false && this.vm && !this.vm.failed && this.root) {
       this.startFailure("proxy_on_configure", "proxy_on_configure returned false (configuration rejected)", "configure_failed", this.root.id);
     }
+    // Envoy ran this configuration through its canary before using it: an update back to it
+    // needs no new canary (plugin_canary_cache_).
+    if (r) this.canaryCache.set(canaryKey(this.plugin), true);
     return r;
   }
 
   private bootVm(): boolean {
+    const vm = this.instantiate();
+    this.vm = vm;
+    if (!vm) return false;
+    const root = this.startRoot(vm, this.plugin);
+    if (root) this.root = root;
+    return root !== null && !vm.failed;
+  }
+
+  /** A new instance of the module (counted in vmCount), or null when instantiation fails (recorded). */
+  private instantiate(): Vm | null {
     const index = this.vmCount++;
     let vm: Vm;
     try {
@@ -352,29 +365,30 @@ export class Host implements VmHost, StreamEnv {
       const f: Failure = { callback: "instantiate", message, kind: "start_failed", contextId: 0, vm: index };
       this.log(5, `wasm VM failed to instantiate: ${message}`, 0, index);
       this.failures.push(f);
-      this.vm = null;
-      return false;
+      return null;
     }
     vm.vmConfig = this.vmConfig;
     vm.vmIdBytes = this.plugin.vmId;
-    this.vm = vm;
-    if (!vm.runStart()) return false;
-    const root = vm.newRootContext(this.plugin);
-    this.root = root;
-    vm.call("proxy_on_context_create", root, root.id, 0);
-    if (vm.failed) return false;
-    const ok = vm.fns.proxy_on_vm_start ? vm.call("proxy_on_vm_start", root, root.id, this.vmConfig.length) : 1;
-    vm.flush();
-    if (vm.failed) return false;
-    if (ok === 0) {
-      this.startFailure("proxy_on_vm_start", "proxy_on_vm_start returned false", "start_failed", root.id);
-      return false;
-    }
-    return true;
+    return vm;
   }
 
-  private configureRoot(root: RootContext | null = this.root): boolean {
-    const vm = this.vm;
+  /**
+   * Envoy's WasmBase::start on a fresh VM: _initialize/main or _start, a root context for `plugin`
+   * (proxy_on_context_create), then proxy_on_vm_start. Returns the root context, or null when the
+   * VM failed before it existed. A false proxy_on_vm_start fails the VM (the root is returned).
+   */
+  private startRoot(vm: Vm, plugin: Plugin): RootContext | null {
+    if (!vm.runStart()) return null;
+    const root = vm.newRootContext(plugin);
+    vm.call("proxy_on_context_create", root, root.id, 0);
+    if (vm.failed) return root;
+    const ok = vm.fns.proxy_on_vm_start ? vm.call("proxy_on_vm_start", root, root.id, this.vmConfig.length) : 1;
+    vm.flush();
+    if (!vm.failed && ok === 0) this.startFailure("proxy_on_vm_start", "proxy_on_vm_start returned false", "start_failed", root.id, vm);
+    return root;
+  }
+
+  private configureRoot(root: RootContext | null = this.root, vm: Vm | null = this.vm): boolean {
     if (!vm || !root || vm.failed) return false;
     if (!vm.fns.proxy_on_configure) return true;
     root.configuring = true;
@@ -384,8 +398,7 @@ export class Host implements VmHost, StreamEnv {
     return !vm.failed && r !== 0;
   }
 
-  private startFailure(callback: string, message: string, kind: Failure["kind"], contextId: number): void {
-    const vm = this.vm!;
+  private startFailure(callback: string, message: string, kind: Failure["kind"], contextId: number, vm: Vm = this.vm!): void {
     vm.failed = true;
     const f: Failure = { callback, message, kind, contextId, vm: vm.index };
     vm.failure = f;
@@ -437,30 +450,79 @@ export class Host implements VmHost, StreamEnv {
       this.plugin = { ...this.plugin, config: toBuffer(pluginConfig) };
       return this.startPlugin();
     }
+    this.assertIdle("reconfigure");
+    const candidate: Plugin = { ...this.plugin, config: toBuffer(pluginConfig) };
+    // Envoy tries every new configuration on a throwaway clone of the VM first (the canary); a
+    // refused one never reaches the running VM, which keeps its configuration, and so does any
+    // VM reloaded later (FAIL_RELOAD configures it with the plugin of the running filter config).
+    if (!this.canary(candidate)) {
+      this.log(3, `plugin configuration update refused (the canary VM did not accept it); keeping the running configuration`, this.root?.id ?? 0, this.vm?.index ?? 0);
+      return false;
+    }
     const vm = this.vm;
     const old = this.root;
-    if (!vm || !old || vm.failed) {
-      this.plugin = { ...this.plugin, config: toBuffer(pluginConfig) };
-      return this.ensureVm() !== null && !this.vm!.failed;
-    }
-    this.assertIdle("reconfigure");
-    const previous = this.plugin;
-    this.plugin = { ...this.plugin, config: toBuffer(pluginConfig) };
-    const root = vm.newRootContext(this.plugin);
+    this.plugin = candidate;
+    if (!vm || !old || vm.failed) return this.ensureVm() !== null && !this.vm!.failed;
+    // The update is accepted: the running VM gets a root context for it (Envoy's thread-local
+    // plugin), and the old root context is done.
+    const root = vm.newRootContext(candidate);
     this.root = root;
     vm.call("proxy_on_context_create", root, root.id, 0);
     const ok = this.configureRoot();
+    // A trap here fails the running VM; the next stream reloads it with the accepted configuration.
     if (vm.failed) return false;
     if (!ok) {
-      // Envoy rejects the update and keeps serving with the running configuration.
+      // The canary accepted it but this VM did not (a configuration judged on changing state):
+      // keep serving with the running root context.
       this.log(3, `plugin configuration rejected by proxy_on_configure; keeping the previous one`, root.id, vm.index);
       this.root = old;
-      this.plugin = previous;
+      this.plugin = old.plugin;
       this.finishRoot(vm, root);
       return false;
     }
     this.finishRoot(vm, old);
     return true;
+  }
+
+  /** Envoy's plugin_canary_cache_: what the canary said about a configuration already tried. */
+  private readonly canaryCache = new Map<string, boolean>();
+  /** The canary VM while it runs: its callouts are never dispatched (Envoy cancels them when it is destroyed). */
+  private canaryVm: Vm | null = null;
+
+  /**
+   * Envoy's WasmHandleBase::canary: a fresh VM of the module is started (_initialize, root
+   * context, proxy_on_vm_start) and configured with `plugin`, then thrown away. A trap there is
+   * recorded in `failures` (with the canary's VM index) and fails nothing else. Each canary counts
+   * in vmCount, as Envoy counts it among the created VMs. Shared data, metrics and logs it
+   * produced stay (they are process-wide in Envoy too); queues it registered go back to the VMs
+   * that had them.
+   */
+  private canary(plugin: Plugin): boolean {
+    const key = canaryKey(plugin);
+    const cached = this.canaryCache.get(key);
+    if (cached !== undefined) return cached;
+    const vm = this.instantiate();
+    if (!vm) return false;
+    const queues = this.shared.queueOwners();
+    this.canaryVm = vm;
+    let configured: boolean | null = null;
+    try {
+      const root = this.startRoot(vm, plugin);
+      if (root && !vm.failed) {
+        configured = this.configureRoot(root, vm);
+        if (!configured && !vm.failed) {
+          this.log(3, `the canary VM rejected the configuration: proxy_on_configure returned false`, root.id, vm.index);
+        }
+      }
+    } finally {
+      this.canaryVm = null;
+      // Destroyed: nothing reaches it any more (queue notifications, callout answers).
+      vm.failed = true;
+      this.shared.restoreQueueOwners(vm, queues);
+    }
+    // Like Envoy, only the configure result is remembered; a canary that failed to start is retried.
+    if (configured !== null) this.canaryCache.set(key, configured);
+    return configured === true;
   }
 
   private finishRoot(vm: Vm, root: RootContext): void {
@@ -748,6 +810,7 @@ export class Host implements VmHost, StreamEnv {
   }
 
   onHttpCall(vm: Vm, root: RootContext, call: HttpCallRequest, callerContextId: number): void {
+    if (vm === this.canaryVm) return; // cancelled with the canary
     const c = new HttpCallout(this, vm, root, call, callerContextId);
     this.httpCalls.push(c);
     this.httpCallHistory.push(c);
@@ -755,6 +818,7 @@ export class Host implements VmHost, StreamEnv {
   }
 
   onGrpc(vm: Vm, root: RootContext, call: GrpcCallRequest, callerContextId: number): void {
+    if (vm === this.canaryVm) return; // cancelled with the canary
     const c = new GrpcCallout(this, vm, root, call, callerContextId);
     this.grpcCalls.push(c);
     this.grpcCallHistory.push(c);
@@ -843,6 +907,11 @@ export class HostPlugin {
   tick(): boolean {
     return this.host.tickRoot(this.extra.vm, this.extra.root);
   }
+}
+
+/** Envoy's plugin key, for the canary cache: what tells two configurations of one plugin apart. */
+function canaryKey(p: Plugin): string {
+  return `${p.name}\0${p.rootId}\0${p.vmId}\0${p.config.toString("latin1")}`;
 }
 
 /** Addresses a stream has when the embedder sets none. */

@@ -96,6 +96,27 @@ export class SharedState {
     return token;
   }
 
+  /** Who each queue notifies now, by token (to undo registrations later). */
+  queueOwners(): Map<number, { owner: QueueOwner; rootContextId: number }> {
+    const out = new Map<number, { owner: QueueOwner; rootContextId: number }>();
+    for (const q of this.queues.values()) out.set(q.token, { owner: q.owner, rootContextId: q.rootContextId });
+    return out;
+  }
+
+  /**
+   * Gives the queues `owner` took over since `before` back to their previous owners. Queues it
+   * created stay, still owned by it, until another VM registers them.
+   */
+  restoreQueueOwners(owner: QueueOwner, before: Map<number, { owner: QueueOwner; rootContextId: number }>): void {
+    for (const q of this.queues.values()) {
+      const was = before.get(q.token);
+      if (q.owner === owner && was) {
+        q.owner = was.owner;
+        q.rootContextId = was.rootContextId;
+      }
+    }
+  }
+
   resolveQueue(vmId: string, name: string): number {
     return this.queueIndex.get(vmId + "\0" + name) ?? 0;
   }
