@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
-import { repoRoot } from "./helpers.js";
+import { createHost, type Host } from "../../src/host/index.js";
+import { built, repoRoot } from "./helpers.js";
 
 const sdkDir = path.join(repoRoot, "assembly");
 
@@ -160,4 +161,53 @@ test("every public SDK method is used by an example or a test filter", () => {
     .filter((p) => !names.has(p.name))
     .map((p) => `${p.qualified} (${p.file})`);
   assert.deepEqual(unused, [], `public SDK methods no example or test filter uses:\n  ${unused.join("\n  ")}`);
+});
+
+// ---- Test filters for the methods no example uses (tests/fixtures/filters/api-*.ts), run in the host. ----
+
+/** Trailers in name order: where a replaced trailer lands is the host's business, not the SDK's. */
+const sorted = (pairs: Array<[string, string]>) => [...pairs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+
+async function startFilter(entry: string): Promise<Host> {
+  const { wasm } = await built(entry);
+  const host = await createHost({ wasm });
+  assert.equal(host.startPlugin(), true, host.logMessages().join("\n"));
+  return host;
+}
+
+test("api-trailers: request trailers and body edits reach the upstream", async () => {
+  const host = await startFilter("tests/fixtures/filters/api-trailers.ts");
+  const http = host.httpStream();
+  http.requestHeaders([[":method", "POST"], [":path", "/"], [":authority", "a"]], false);
+  http.requestBody("abc", false);
+  http.requestTrailers([["t1", "one"], ["t2", "two"], ["t3", "three"]]);
+  assert.equal(http.request.forwardedBody.toString(), "<XY");
+  assert.deepEqual(sorted(http.request.trailers), sorted([
+    ["t2", "replaced"],
+    ["t3", "replaced-bytes"],
+    ["seen", "one|one|3|3"],
+    ["added-bytes", "b"],
+  ]));
+});
+
+test("api-trailers: response trailers are added, replaced, removed or set whole", async () => {
+  const host = await startFilter("tests/fixtures/filters/api-trailers.ts");
+  const run = (r1: string) => {
+    const http = host.httpStream();
+    http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"]], true);
+    http.responseHeaders([[":status", "200"]], false);
+    http.responseBody("xyz", false);
+    http.responseTrailers([["r1", r1], ["r2", "two"]]);
+    return http;
+  };
+  const edited = run("one");
+  assert.equal(edited.response.forwardedBody.toString(), ">xyz!");
+  assert.deepEqual(sorted(edited.response.trailers), sorted([
+    ["r2", "replaced"],
+    ["seen", "one|one|2|2"],
+    ["added-bytes", "b"],
+    ["r3", "replaced-bytes"],
+  ]));
+  assert.deepEqual(run("set").response.trailers, [["only", "set|set|2|2"]]);
+  assert.deepEqual(run("set-bytes").response.trailers, [["only-bytes", "set-bytes|set-bytes|2|2"]]);
 });
