@@ -46,6 +46,7 @@ export class SharedState {
   private nextQueueToken = 1;
   readonly metrics = new Map<string, Metric>();
   private pending: Array<() => void> = [];
+  private flushing = false;
   /** How many guest calls are in progress across every VM using this state. */
   depth = 0;
 
@@ -146,12 +147,25 @@ export class SharedState {
     if (this.depth === 0) this.flush();
   }
 
-  /** Runs deferred notifications when no guest call is in progress. */
+  /**
+   * Runs deferred notifications when no guest call is in progress. Not re-entrant: a notification
+   * that queues more (a queue_ready handler that enqueues, the VM's own flush after the call)
+   * leaves them to this loop, so any number of pending notifications runs at a constant stack
+   * depth, in order.
+   */
   flush(): void {
-    if (this.depth !== 0) return;
-    while (this.pending.length > 0) {
-      const fn = this.pending.shift()!;
-      fn();
+    if (this.depth !== 0 || this.flushing) return;
+    this.flushing = true;
+    let done = 0;
+    try {
+      while (done < this.pending.length) {
+        const fn = this.pending[done];
+        done++;
+        fn();
+      }
+    } finally {
+      this.pending.splice(0, done);
+      this.flushing = false;
     }
   }
 
