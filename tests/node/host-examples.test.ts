@@ -36,6 +36,17 @@ function request(host: Host, i: number): void {
   http.responseHeaders([[":status", "200"], ["content-type", "application/json"]], false);
   http.responseBody(`{"ok":true,"i":${i}}`, true);
   http.complete();
+  timeOutCallouts(host);
+}
+
+/**
+ * Callouts nobody answers end in Envoy when their timeout fires: the root context gets the
+ * failure (0 headers, or gRPC DEADLINE_EXCEEDED). Without that, a filter that keeps per-call
+ * state would grow forever here, as it never would in Envoy.
+ */
+function timeOutCallouts(host: Host): void {
+  for (const c of [...host.httpCalls]) c.fail();
+  for (const g of [...host.grpcCalls]) if (g.kind === "call") g.close(4, "timeout");
 }
 
 function connection(host: Host, i: number): void {
@@ -44,6 +55,7 @@ function connection(host: Host, i: number): void {
   tcp.upstreamData(`world ${i}\n`);
   tcp.closeUpstream();
   tcp.closeDownstream();
+  timeOutCallouts(host);
 }
 
 interface PluginSpec {
