@@ -94,11 +94,25 @@ function lookupCallout(token: u32, remove: bool): u64 {
   return remove ? t.delete(token) : t.get(token);
 }
 
+// Envoy cancels a stream's pending calls when the stream ends, so their answers never come and their
+// entries would stay forever: when the table has doubled since the last sweep, entries whose
+// context is gone are dropped (amortized O(1) per call).
+// @ts-ignore: decorator
+@lazy let sweepCalloutsAt: u32 = 64;
+
+function ownerAlive(token: u32, entry: u64): bool {
+  return getContext(<u32>entry) !== null;
+}
+
 export function trackCallout(token: u32, contextId: u32, kind: u64): void {
   let t = callouts;
   if (t === null) {
     callouts = t = new IdTable<u64>();
     calloutLookup = lookupCallout;
+  }
+  if (t.size >= sweepCalloutsAt) {
+    t.retain(ownerAlive);
+    sweepCalloutsAt = max<u32>(64, t.size << 1);
   }
   t.set(token, (kind << 32) | <u64>contextId);
 }

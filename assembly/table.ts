@@ -97,16 +97,26 @@ export class IdTable<V> {
   }
 
   private grow(): void {
+    this.rehash((this.mask + 1) << 1, null);
+  }
+
+  /** Drops every entry for which `keep` returns false (the table keeps its capacity). */
+  retain(keep: (id: u32, value: V) => bool): void {
+    this.rehash(this.mask + 1, keep);
+  }
+
+  private rehash(cap: u32, keep: ((id: u32, value: V) => bool) | null): void {
     const oldKeys = this.keys;
     const oldValues = this.values;
-    const cap = (this.mask + 1) << 1;
     this.keys = new StaticArray<u32>(cap);
     this.values = new StaticArray<V>(cap);
     this.mask = cap - 1;
     this.used = 0;
     for (let i = 0, n = oldKeys.length; i < n; i++) {
       const k = unchecked(oldKeys[i]);
-      if (k != 0) this.set(k, unchecked(oldValues[i]));
+      if (k == 0) continue;
+      const v = unchecked(oldValues[i]);
+      if (keep === null || keep(k, v)) this.set(k, v);
     }
   }
 }
