@@ -92,3 +92,106 @@ test("api-ctx-callouts: getVmConfiguration returns the VM configuration's exact 
     assert.equal(http.response.header("x-vm-config"), expected);
   }
 });
+
+// ---------------------------------------------------------------- HttpContext
+
+const HTTP = "tests/fixtures/filters/api-ctx-http.ts";
+
+test("api-ctx-http: request header bytes are added and replaced exactly; scheme() reads :scheme", async () => {
+  const host = await startFilter(HTTP);
+  let http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"], [":scheme", "https"], ["x-replace", "old"]], true);
+  assert.deepEqual(http.request.headerBytes("x-added"), Buffer.from([0x61, 0xff]));
+  assert.deepEqual(http.request.headerValues("x-replace"), ["new"]);
+  assert.equal(http.request.header("x-scheme"), "[https]");
+
+  http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"]], true);
+  assert.equal(http.request.header("x-scheme"), "[]", "scheme() is empty without :scheme");
+  assert.deepEqual(http.request.headerValues("x-replace"), ["new"], "replacing a missing header adds it, as Envoy's setCopy does");
+});
+
+test("api-ctx-http: setHttpRequestTrailers and setHttpRequestTrailersBytes replace all the trailers", async () => {
+  const host = await startFilter(HTTP);
+  const run = (mode: string) => {
+    const http = host.httpStream();
+    http.requestHeaders([[":method", "POST"], [":path", "/"], [":authority", "a"]], false);
+    http.requestBody("x", false);
+    http.requestTrailers([["mode", mode], ["other", "o"]]);
+    return http;
+  };
+  assert.deepEqual(run("set").request.trailers, [["only", "text"], ["two", "2"]]);
+  assert.deepEqual(run("set-bytes").request.trailers, [["only-bytes", "é!"]]); // bytes c3 a9 21
+  assert.deepEqual(run("keep").request.trailers, [["mode", "keep"], ["other", "o"]]);
+});
+
+test("api-ctx-http: response headers are read, added and replaced as bytes, or set whole", async () => {
+  const host = await startFilter(HTTP);
+  let http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"]], true);
+  http.responseHeaders([[":status", "200"], ["server", "envoy"], ["x-bin", Buffer.from([0x41, 0x80])]], true);
+  assert.equal(http.response.header("x-resp-seen"), ":status=200;server=envoy;x-bin=A\uFFFD");
+  assert.equal(http.response.header("x-resp-bin"), "4180|null");
+  assert.deepEqual(http.response.headerBytes("x-added"), Buffer.from([0xfe]));
+  assert.deepEqual(http.response.headerValues("server"), ["wasm"]);
+
+  http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"]], true);
+  http.responseHeaders([[":status", "200"], ["x-set-all", "1"], ["server", "envoy"]], true);
+  assert.deepEqual(http.response.headers.map(([k]) => k), [":status", "x-only"]);
+  assert.equal(http.response.header(":status"), "202");
+  assert.deepEqual(http.response.headerBytes("x-only"), Buffer.from([0xfe, 0x41]));
+});
+
+test("api-ctx-http: resumeHttpResponse lets a paused response go on once a callout answers", async () => {
+  const host = await startFilter(HTTP);
+  const http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"]], true);
+  assert.equal(http.responseHeaders([[":status", "200"], ["x-hold", "1"]], false), 1 /* Pause */);
+  http.responseBody("body", true);
+  assert.equal(http.response.paused, true);
+  assert.equal(http.response.forwardedBody.length, 0, "the body waits behind the paused headers");
+  host.httpCalls[0].respond({ body: "from-call" });
+  assert.equal(http.response.paused, false);
+  assert.equal(http.response.header("x-held"), "from-call");
+  assert.equal(http.response.forwardedBody.toString(), "body");
+  assert.ok(host.logMessages().includes("resumeHttpResponse: 0"), host.logMessages().join("\n"));
+});
+
+test("api-ctx-http: resetHttpRequest resets the stream", async () => {
+  const host = await startFilter(HTTP);
+  const http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/reset"], [":authority", "a"]], false);
+  assert.equal(http.resetReason, "wasm_close_stream");
+  assert.equal(http.localResponse, null);
+});
+
+test("api-ctx-http: sendHttpResponseBytes answers with exact header and body bytes; a null body is empty", async () => {
+  const host = await startFilter(HTTP);
+  let http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/bytes"], [":authority", "a"]], true);
+  const r = http.localResponse;
+  assert.ok(r);
+  assert.equal(r.status, 418);
+  assert.deepEqual(r.headerBytes.map(([k, v]) => [k.toString(), hex(v)]), [["x-b", "ff"]]);
+  assert.deepEqual(r.body, Buffer.from([0, 1, 2]));
+  assert.equal(r.grpcStatus, -1);
+
+  http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/bytes-null"], [":authority", "a"]], true);
+  assert.equal(http.localResponse?.status, 204);
+  assert.equal(http.localResponse?.body.length, 0);
+  assert.deepEqual(http.localResponse?.headers, []);
+});
+
+test("api-ctx-http: sendGrpcResponse answers HTTP 200 with the gRPC status, message and metadata", async () => {
+  const host = await startFilter(HTTP);
+  const http = host.httpStream();
+  http.requestHeaders([[":method", "POST"], [":path", "/grpc"], [":authority", "a"], ["content-type", "application/grpc"]], true);
+  const r = http.localResponse;
+  assert.ok(r);
+  assert.equal(r.status, 200);
+  assert.equal(r.grpcStatus, 7); // PERMISSION_DENIED
+  assert.equal(r.body.toString(), "nope");
+  assert.deepEqual(r.headers, [["x-md", "v"]]);
+});
