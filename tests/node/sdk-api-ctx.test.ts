@@ -195,3 +195,46 @@ test("api-ctx-http: sendGrpcResponse answers HTTP 200 with the gRPC status, mess
   assert.equal(r.body.toString(), "nope");
   assert.deepEqual(r.headers, [["x-md", "v"]]);
 });
+
+// ---------------------------------------------------------------- StreamContext (TCP)
+
+const TCP = "tests/fixtures/filters/api-ctx-tcp.ts";
+
+test("api-ctx-tcp: setDownstreamData, getUpstreamData and setUpstreamData rewrite what passes", async () => {
+  const host = await startFilter(TCP);
+  const conn = host.tcpConnection();
+  conn.downstreamData("abc");
+  conn.downstreamData("de");
+  conn.upstreamData("xyz");
+  assert.equal(conn.downstream.forwardedData.toString(), "<abc><de>");
+  assert.equal(conn.upstream.forwardedData.toString(), "up:xyz");
+  assert.deepEqual(host.logMessages().filter((m) => m.startsWith("setDownstreamData")), ["setDownstreamData: 0", "setDownstreamData: 0"]);
+  conn.complete();
+  assert.deepEqual(host.failures, []);
+});
+
+test("api-ctx-tcp: resumeDownstream releases held data; resumeUpstream is UNIMPLEMENTED, as in Envoy", async () => {
+  const host = await startFilter(TCP);
+  const conn = host.tcpConnection();
+  assert.equal(conn.downstreamData("hold-1"), 1 /* Pause */);
+  assert.equal(conn.downstreamData("+more"), 1, "the held data is seen again with the new chunk, still starting with hold");
+  assert.equal(conn.downstream.paused, true);
+  assert.equal(conn.downstream.forwardedData.length, 0);
+  conn.upstreamData("resume");
+  assert.equal(conn.upstream.forwardedData.toString(), "resumed:0,12"); // Status.Ok, Status.Unimplemented
+  assert.equal(conn.downstream.paused, false);
+  assert.equal(conn.downstream.forwardedData.toString(), "hold-1+more");
+});
+
+test("api-ctx-tcp: closeDownstream and closeUpstream close the connection's sides", async () => {
+  const host = await startFilter(TCP);
+  let conn = host.tcpConnection();
+  conn.downstreamData("close-down");
+  assert.equal(conn.closedBy.downstream, "wasm_downstream_close");
+  assert.equal(conn.closedBy.upstream, undefined);
+  conn = host.tcpConnection();
+  conn.downstreamData("close-up");
+  assert.equal(conn.closedBy.upstream, "wasm_upstream_close");
+  assert.equal(conn.closedBy.downstream, undefined);
+  assert.deepEqual(host.logMessages().filter((m) => m.startsWith("close")), ["closeDownstream: 0", "closeUpstream: 0"]);
+});
