@@ -238,3 +238,57 @@ test("api-ctx-tcp: closeDownstream and closeUpstream close the connection's side
   assert.equal(conn.closedBy.downstream, undefined);
   assert.deepEqual(host.logMessages().filter((m) => m.startsWith("close")), ["closeDownstream: 0", "closeUpstream: 0"]);
 });
+
+// ---------------------------------------------------------------- properties
+
+const PROPS = "tests/fixtures/filters/api-ctx-props.ts";
+
+test("api-ctx-props: the typed property getters decode Envoy's encodings (strings raw, integers 8 bytes LE)", async () => {
+  const host = await startFilter(PROPS);
+  const before = BigInt(Date.now()) * 1_000_000n;
+  const http = host.httpStream({
+    properties: {
+      "connection.requested_server_name": "sni.example",
+      "upstream.address": "10.0.0.9:8080",
+      "xds.route_name": "route-1",
+      "xds.cluster_name": "cluster-1",
+      "xds.listener_direction": 1, // INBOUND
+      "destination.port": 8443,
+      "request.duration": 1_234_567_890_123n,
+    },
+  });
+  const after = BigInt(Date.now()) * 1_000_000n;
+  http.requestHeaders([[":method", "GET"], [":path", "/a/b?x=1&y=2"], [":authority", "a"], [":scheme", "https"], ["user-agent", "curl/8"]], true);
+  const h = (n: string) => http.request.header(`x-p-${n}`);
+  assert.equal(h("url-path"), "/a/b");
+  assert.equal(h("scheme"), "https");
+  assert.equal(h("query"), "x=1&y=2");
+  assert.equal(h("user-agent"), "curl/8");
+  const time = BigInt(h("time") ?? "-1");
+  assert.ok(time >= before - 1_000_000n && time <= after + 1_000_000n, `request.time ${time} is the stream's creation time`);
+  assert.equal(h("destination-port"), "8443");
+  assert.equal(h("sni"), "sni.example");
+  assert.equal(h("upstream-address"), "10.0.0.9:8080");
+  assert.equal(h("route"), "route-1");
+  assert.equal(h("cluster"), "cluster-1");
+  assert.equal(h("direction"), "1");
+  assert.equal(h("code-details"), "null", "no response yet");
+  http.responseHeaders([[":status", "200"]], true);
+  http.complete();
+  assert.ok(host.logMessages().includes("log: details=via_upstream duration=1234567890123"), host.logMessages().join("\n"));
+});
+
+test("api-ctx-props: missing properties are null or -1, also in onLog when there was no response", async () => {
+  const host = await startFilter(PROPS);
+  const http = host.httpStream();
+  http.requestHeaders([[":method", "GET"], [":path", "/plain"], [":authority", "a"]], true);
+  const h = (n: string) => http.request.header(`x-p-${n}`);
+  assert.equal(h("query"), "", "a path without ? has an empty query");
+  assert.equal(h("scheme"), "null");
+  assert.equal(h("user-agent"), "null");
+  assert.equal(h("destination-port"), "10000", "the host's default destination");
+  for (const n of ["sni", "upstream-address", "route", "cluster"]) assert.equal(h(n), "null", n);
+  assert.equal(h("direction"), "-1");
+  http.complete();
+  assert.ok(host.logMessages().includes("log: details=null duration=-1"), host.logMessages().join("\n"));
+});
