@@ -123,13 +123,9 @@ export function encodeUtf16Units(src: usize, units: usize, dst: usize): usize {
         c = 0xfffd;
       }
     }
-    if (c < 0x80) {
-      store<u8>(o++, <u8>c);
-      continue;
-    }
-    // n continuation bytes; the lead byte is 110xxxxx, 1110xxxx or 11110xxx.
-    let n: u32 = c < 0x800 ? 1 : c < 0x10000 ? 2 : 3;
-    store<u8>(o++, <u8>(((0xff00 >> (n + 1)) & 0xff) | (c >> (6 * n))));
+    // n continuation bytes (0 for ASCII); the lead byte is c itself, 110xxxxx, 1110xxxx or 11110xxx.
+    let n: u32 = u32(c >= 0x80) + u32(c >= 0x800) + u32(c >= 0x10000);
+    store<u8>(o++, <u8>((<u32>0xf0e0c000 >> (n << 3)) | (c >> (6 * n))));
     while (n != 0) {
       n--;
       store<u8>(o++, <u8>(0x80 | ((c >> (6 * n)) & 0x3f)));
@@ -163,38 +159,39 @@ export function decodeUtf8(ptr: usize, len: usize): string {
   const end = ptr + len;
   let p = ptr;
   while (p < end) {
-    const b0 = <u32>load<u8>(p++);
-    let cp: u32 = 0xfffd;
-    if (b0 < 0x80) {
-      cp = b0;
-    } else if (b0 >= 0xc2 && b0 <= 0xf4) {
-      // Sequence length and the valid range of the second byte (excludes overlongs, surrogates and
-      // code points above U+10FFFF).
-      const need: u32 = b0 < 0xe0 ? 1 : b0 < 0xf0 ? 2 : 3;
-      let lo: u32 = b0 == 0xe0 ? 0xa0 : b0 == 0xf0 ? 0x90 : 0x80;
-      let hi: u32 = b0 == 0xed ? 0x9f : b0 == 0xf4 ? 0x8f : 0xbf;
-      let v = b0 & (0x7f >> need);
-      let i: u32 = 0;
-      while (i < need && p < end) {
-        const b = <u32>load<u8>(p);
-        if (b < lo || b > hi) break;
-        lo = 0x80;
-        hi = 0xbf;
-        v = (v << 6) | (b & 0x3f);
-        p++;
-        i++;
+    let cp = <u32>load<u8>(p++);
+    if (cp >= 0x80) {
+      const b0 = cp;
+      cp = 0xfffd;
+      if (b0 - 0xc2 <= 0xf4 - 0xc2) {
+        // n continuation bytes, and the valid range of the second byte (excludes overlongs,
+        // surrogates and code points above U+10FFFF).
+        let n: u32 = 1 + u32(b0 >= 0xe0) + u32(b0 >= 0xf0);
+        let lo: u32 = b0 == 0xe0 ? 0xa0 : b0 == 0xf0 ? 0x90 : 0x80;
+        let hi: u32 = b0 == 0xed ? 0x9f : b0 == 0xf4 ? 0x8f : 0xbf;
+        let v = b0 & (0x7f >> n);
+        while (n != 0 && p < end) {
+          const b = <u32>load<u8>(p);
+          if (b - lo > hi - lo) break;
+          lo = 0x80;
+          hi = 0xbf;
+          v = (v << 6) | (b & 0x3f);
+          p++;
+          n--;
+        }
+        // A complete sequence gives its code point; a broken one (its maximal valid prefix) one U+FFFD.
+        if (n == 0) cp = v;
       }
-      // A complete sequence gives its code point; a broken one (its maximal valid prefix) one U+FFFD.
-      if (i == need) cp = v;
     }
     if (cp >= 0x10000) {
+      // A surrogate pair: the high half here, the low half below.
       cp -= 0x10000;
-      store<u32>(o, (0xd800 | (cp >> 10)) | ((0xdc00 | (cp & 0x3ff)) << 16));
-      o += 4;
-    } else {
-      store<u16>(o, <u16>cp);
+      store<u16>(o, <u16>(0xd800 | (cp >> 10)));
       o += 2;
+      cp = 0xdc00 | (cp & 0x3ff);
     }
+    store<u16>(o, <u16>cp);
+    o += 2;
   }
   return changetype<string>(__renew(out, o - out));
 }
