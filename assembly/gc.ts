@@ -19,7 +19,6 @@
 let depth: i32 = 0;
 let pagesAtLastCollect: i32 = 0;
 let streamsSinceCollect: u32 = 0;
-let collectAfter: u32 = 16;
 let copiedBytes: usize = 0;
 let collectNow = false;
 
@@ -35,9 +34,8 @@ export function leaveCallback(): void {
 
 /** A stream ended; `liveContexts` is how many contexts remain. */
 export function streamEnded(liveContexts: u32): void {
-  streamsSinceCollect++;
   const target = liveContexts >> 2;
-  collectAfter = target > 16 ? target : 16;
+  if (++streamsSinceCollect >= (target > 16 ? target : 16)) collectNow = true;
 }
 
 /** The SDK copied `bytes` of host data into managed memory. */
@@ -54,7 +52,7 @@ export function collectSoon(): void {
 function maybeCollect(): void {
   const pages = <i32>memory.size();
   const limit = max<usize>(256 << 10, <usize>pages << 13); // an eighth of the memory
-  if (!collectNow && pages == pagesAtLastCollect && streamsSinceCollect < collectAfter && copiedBytes < limit) return;
+  if (!collectNow && pages == pagesAtLastCollect && copiedBytes < limit) return;
   __collect();
   pagesAtLastCollect = pages;
   streamsSinceCollect = 0;
