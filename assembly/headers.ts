@@ -26,10 +26,11 @@ export let serializedSize: usize = 0;
 
 export function serializeHeaders(headers: Header[], slot: i32 = SCRATCH_MAP): usize {
   const n = headers.length;
-  let bound: usize = 4 + (<usize>n << 3);
+  // 4 bytes of count; per pair 8 bytes of lengths, two NULs and at most 3 bytes per UTF-16 unit.
+  let bound: usize = 4;
   for (let i = 0; i < n; i++) {
     const h = unchecked(headers[i]);
-    bound += ((<usize>h.name.length + <usize>h.value.length) * 3) + 2;
+    bound += <usize>(h.name.length + h.value.length) * 3 + 10;
   }
   const base = scratch(bound, slot);
   store<u32>(base, n);
