@@ -12,9 +12,7 @@ import { encodeUtf16Units } from "./memory";
 const ABORT_BUFFER_SIZE: usize = 512;
 const abortBuffer: usize = memory.data(<i32>ABORT_BUFFER_SIZE);
 
-function putString(str: string | null, at: usize, end: usize): usize {
-  if (changetype<usize>(str) == 0) return at;
-  const s = changetype<string>(str);
+function putString(s: string, at: usize, end: usize): usize {
   // Leave room for 3 bytes per UTF-16 unit; truncate long text.
   let units = s.length;
   const room = <i32>((end - at) / 3);
@@ -44,7 +42,7 @@ export function abortHandler(
   const end = abortBuffer + ABORT_BUFFER_SIZE - 32; // room for " at ", ":line:col"
   let p = abortBuffer;
   // Fixed ASCII is stored as bytes: string literals would cost a data segment each.
-  if (changetype<usize>(message) != 0) p = putString(message, p, end - 160);
+  if (changetype<usize>(message) != 0) p = putString(changetype<string>(message), p, end - 160);
   else {
     store<u32>(p, 0x726f6261); // "abor"
     store<u8>(p, 0x74, 4); // "t"
@@ -54,7 +52,7 @@ export function abortHandler(
   if (changetype<usize>(fileName) != 0) {
     store<u32>(p, 0x20746120); // " at "
     p += 4;
-    p = putString(fileName, p, end);
+    p = putString(changetype<string>(fileName), p, end);
     store<u8>(p++, 0x3a);
     p = putDecimal(line, p);
     store<u8>(p++, 0x3a);
