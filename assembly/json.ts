@@ -6,6 +6,14 @@
 // get() returns the last one, as JSON.parse does. Nesting is limited to 512 levels.
 // A value remembers where it was in the input (start/end byte offsets), so a filter can splice a
 // body without re-serializing the parts it does not change.
+//
+// Size matters here (every filter that reads a JSON configuration carries this file), so:
+// - numbers are checked while parsing but converted to f64 only when asked (asNumber, getNumber,
+//   toJson...): a filter that reads only strings and booleans never contains the conversion;
+// - a value is one small object; arrays and objects hold their items (objects: key, value, key,
+//   value...) in one StaticArray, trimmed to size when parsed;
+// - error messages and type names are numbered parts of one string literal (see MESSAGES), and
+//   the message is only built when a parse fails.
 
 import { noteCopied } from "./gc";
 import { encodeToScratch, encodedLength, SCRATCH_C } from "./memory";
@@ -39,17 +47,22 @@ export class JsonError {
   }
 }
 
+// How a Number keeps its value (JsonValue._flag).
+const NUMBER_TEXT: u8 = 0; // _p: the literal's text (an ArrayBuffer), converted when read
+const NUMBER_F64: u8 = 1; // _p: 8 bytes holding the f64 (values built in code)
+const NUMBER_INT: u8 = 2; // _n: a whole number of at most 9 digits (no box at all)
+
 /** A parsed (or built) JSON value. Objects keep their keys in document order. */
 export class JsonValue {
   /** Byte offset where this value starts in the parsed input (0 for values built in code). */
   start: u32 = 0;
   /** Byte offset just past this value in the parsed input. */
   end: u32 = 0;
-  // Internal: number value (booleans as 0/1), string value, array items or object values, object keys.
-  _n: f64 = 0;
-  _s: string | null = null;
-  _items: JsonValue[] | null = null;
-  _keys: string[] | null = null;
+  // Internal. Bool: its value in _flag. Number: see NUMBER_*. String: the string in _p. Array and
+  // Object: a StaticArray in _p (objects: key, value, key, value...) with _n slots in use.
+  _flag: u8 = 0;
+  _p: Object | null = null;
+  _n: i32 = 0;
 
   constructor(public readonly kind: JsonKind) {}
 
@@ -60,36 +73,34 @@ export class JsonValue {
   }
   static fromBool(b: bool): JsonValue {
     const v = new JsonValue(JsonKind.Bool);
-    v._n = b ? 1 : 0;
+    v._flag = <u8>b;
     return v;
   }
   static fromNumber(n: f64): JsonValue {
     const v = new JsonValue(JsonKind.Number);
-    v._n = n;
+    const box = __new(8, idof<ArrayBuffer>());
+    store<f64>(box, n);
+    v._flag = NUMBER_F64;
+    v._p = changetype<Object>(box);
     return v;
   }
   static fromString(s: string): JsonValue {
     const v = new JsonValue(JsonKind.String);
-    v._s = s;
+    v._p = changetype<Object>(s);
     return v;
   }
   /** A new empty array; add items with push(). */
   static newArray(): JsonValue {
-    const v = new JsonValue(JsonKind.Array);
-    v._items = [];
-    return v;
+    return new JsonValue(JsonKind.Array);
   }
   /** A new empty object; add members with set(). */
   static newObject(): JsonValue {
-    const v = new JsonValue(JsonKind.Object);
-    v._items = [];
-    v._keys = [];
-    return v;
+    return new JsonValue(JsonKind.Object);
   }
 
   /** Appends an item to an array (does nothing on other kinds); returns this. */
   push(item: JsonValue): JsonValue {
-    if (this.kind == JsonKind.Array) this._items!.push(item);
+    if (this.kind == JsonKind.Array) append(this, changetype<usize>(item));
     return this;
   }
 
@@ -97,10 +108,10 @@ export class JsonValue {
   set(key: string, value: JsonValue): JsonValue {
     if (this.kind != JsonKind.Object) return this;
     const i = this.indexOf(key);
-    if (i >= 0) unchecked((this._items![i] = value));
+    if (i >= 0) unchecked((changetype<StaticArray<Object>>(this._p)[i + 1] = changetype<Object>(value)));
     else {
-      this._keys!.push(key);
-      this._items!.push(value);
+      append(this, changetype<usize>(key));
+      append(this, changetype<usize>(value));
     }
     return this;
   }
@@ -109,67 +120,60 @@ export class JsonValue {
 
   /** "null", "boolean", "number", "string", "array" or "object" (for error messages). */
   typeName(): string {
-    switch (this.kind) {
-      case JsonKind.Null:
-        return "null";
-      case JsonKind.Bool:
-        return "boolean";
-      case JsonKind.Number:
-        return "number";
-      case JsonKind.String:
-        return "string";
-      case JsonKind.Array:
-        return "array";
-    }
-    return "object";
+    return message(this.kind);
   }
 
   /** The boolean, or `missing` when this is not a boolean. */
   asBool(missing: bool = false): bool {
-    return this.kind == JsonKind.Bool ? this._n != 0 : missing;
+    return this.kind == JsonKind.Bool ? this._flag != 0 : missing;
   }
 
   /** The number, or `missing` when this is not a number. */
   asNumber(missing: f64 = NaN): f64 {
-    return this.kind == JsonKind.Number ? this._n : missing;
+    if (this.kind != JsonKind.Number) return missing;
+    const p = changetype<usize>(this._p);
+    if (this._flag == NUMBER_INT) return <f64>this._n;
+    if (p == 0) return 0; // new JsonValue(JsonKind.Number)
+    if (this._flag == NUMBER_F64) return load<f64>(p);
+    return numberFromText(p, <usize>changetype<ArrayBuffer>(p).byteLength);
   }
 
   /** The number when it is a whole number within ±2^53, else `missing`. */
   asInteger(missing: i64 = 0): i64 {
-    const n = this._n;
-    if (this.kind != JsonKind.Number || Math.floor(n) != n || Math.abs(n) > 9007199254740992) return missing;
+    if (this.kind != JsonKind.Number) return missing;
+    const n = this.asNumber();
+    if (Math.floor(n) != n || Math.abs(n) > 9007199254740992) return missing;
     return <i64>n;
   }
 
   /** The string, or null when this is not a string. */
   asString(): string | null {
-    return this.kind == JsonKind.String ? this._s : null;
+    return this.kind == JsonKind.String ? changetype<string | null>(this._p) : null;
   }
 
   /** Number of items of an array or members of an object; 0 for other kinds. */
   get length(): i32 {
-    const items = this._items;
-    return items === null ? 0 : items.length;
+    const kind = this.kind;
+    return kind == JsonKind.Array ? this._n : kind == JsonKind.Object ? this._n >> 1 : 0;
   }
 
   /** Item `i` of an array, or the value of member `i` of an object; null when out of range. */
   at(i: i32): JsonValue | null {
-    const items = this._items;
-    if (items === null || <u32>i >= <u32>items.length) return null;
-    return unchecked(items[i]);
+    if (<u32>i >= <u32>this.length) return null;
+    if (this.kind == JsonKind.Object) i = (i << 1) + 1;
+    return changetype<JsonValue>(slot(this, i));
   }
 
   /** The key of member `i` of an object; null when out of range or not an object. */
   keyAt(i: i32): string | null {
-    const keys = this._keys;
-    if (keys === null || <u32>i >= <u32>keys.length) return null;
-    return unchecked(keys[i]);
+    if (this.kind != JsonKind.Object || <u32>i >= <u32>this.length) return null;
+    return changetype<string>(slot(this, i << 1));
   }
 
   /** The member named `key` (the last one if repeated); null when absent or not an object. */
   get(key: string): JsonValue | null {
     const i = this.indexOf(key);
-    return i < 0 ? null : unchecked(this._items![i]);
+    return i < 0 ? null : changetype<JsonValue>(slot(this, i + 1));
   }
 
   /** Whether this object has a member named `key`. */
@@ -220,14 +224,145 @@ export class JsonValue {
     return take();
   }
 
+  /** Slot of the last key equal to `key` (an even number), or -1. */
   private indexOf(key: string): i32 {
-    const keys = this._keys;
-    if (keys === null) return -1;
-    for (let i = keys.length - 1; i >= 0; i--) {
-      if (unchecked(keys[i]) == key) return i;
+    if (this.kind != JsonKind.Object) return -1;
+    for (let i = this._n - 2; i >= 0; i -= 2) {
+      if (changetype<string>(slot(this, i)) == key) return i;
     }
     return -1;
   }
+}
+
+/** Slot `i` of a container's items (a key or a value). */
+// @ts-ignore: decorator
+@inline function slot(v: JsonValue, i: i32): usize {
+  return load<usize>(changetype<usize>(v._p) + (<usize>i << alignof<usize>()));
+}
+
+/** Appends a slot to a container, doubling its StaticArray when full. */
+function append(v: JsonValue, x: usize): void {
+  let items = changetype<usize>(v._p);
+  const n = v._n;
+  const capacity = items == 0 ? 0 : <i32>(changetype<ArrayBuffer>(items).byteLength >>> alignof<usize>());
+  if (n == capacity) {
+    const grown = capacity == 0 ? 4 : capacity << 1;
+    const bytes = <usize>grown << alignof<usize>();
+    items = items == 0 ? __new(bytes, idof<StaticArray<Object>>()) : __renew(items, bytes);
+    // Unused slots stay null: the collector visits all of them.
+    memory.fill(items + (<usize>capacity << alignof<usize>()), 0, <usize>(grown - capacity) << alignof<usize>());
+    v._p = changetype<Object>(items);
+  }
+  unchecked((changetype<StaticArray<Object>>(items)[n] = changetype<Object>(x)));
+  v._n = n + 1;
+}
+
+// ---- messages ----
+
+// Type names (by JsonKind) and parse errors, numbered by their position, '|' after each. In a
+// message '@' stands for what was found at the error offset ('x', byte 0xNN or end of input), '^'
+// for the character after it (the letter of a bad escape). One literal costs far less than one
+// string per message.
+// @ts-ignore: decorator
+@lazy const MESSAGES = "null|boolean|number|string|array|object|\
+invalid JSON|\
+unexpected @|\
+unexpected @ after the document|\
+expected a value, found @|\
+nesting deeper than 512 levels|\
+expected ',' or ']', found @|\
+expected ',' or '}', found @|\
+trailing comma|\
+expected a string key, found @|\
+expected ':' after the key, found @|\
+unterminated string|\
+invalid \\u escape (needs 4 hex digits)|\
+invalid escape \\^|\
+unescaped control character in string (write it as \\n, \\t or \\u00XX)|\
+invalid UTF-8 in string|\
+invalid number|\
+invalid number (leading zero)|\
+invalid number (needs digits after '.')|\
+invalid number (needs digits in the exponent)|\
+end of input|\
+byte 0x|";
+const E_INVALID: i32 = 6;
+const E_UNEXPECTED: i32 = 7; // only at the end of the input: "unexpected end of input"
+const E_AFTER: i32 = 8;
+const E_VALUE: i32 = 9;
+const E_DEPTH: i32 = 10;
+const E_ARRAY_SEPARATOR: i32 = 11;
+const E_OBJECT_SEPARATOR: i32 = 12;
+const E_TRAILING_COMMA: i32 = 13;
+const E_KEY: i32 = 14;
+const E_COLON: i32 = 15;
+const E_UNTERMINATED: i32 = 16;
+const E_UNICODE_ESCAPE: i32 = 17;
+const E_ESCAPE: i32 = 18;
+const E_CONTROL: i32 = 19;
+const E_UTF8: i32 = 20;
+const E_NUMBER: i32 = 21;
+const E_LEADING_ZERO: i32 = 22;
+const E_FRACTION: i32 = 23;
+const E_EXPONENT: i32 = 24;
+const M_END_OF_INPUT: i32 = 25;
+const M_BYTE: i32 = 26;
+
+// The message being built, in UTF-16 units (messages are short: at most about 90 units).
+const MESSAGE_BUFFER: usize = memory.data(256);
+let messageLength: usize = 0;
+
+function putMessageUnit(c: u32): void {
+  store<u16>(MESSAGE_BUFFER + (messageLength << 1), <u16>c);
+  messageLength++;
+}
+
+/** Appends part `k` of MESSAGES, placeholders expanded. */
+function putMessage(k: i32): void {
+  let p = changetype<usize>(MESSAGES);
+  while (k > 0) {
+    if (load<u16>(p) == 0x7c) k--;
+    p += 2;
+  }
+  while (true) {
+    const c = <u32>load<u16>(p);
+    p += 2;
+    if (c == 0x7c) return;
+    if (c == 0x40) {
+      // '@': what was found at the error offset.
+      if (errorAt >= end) putMessage(M_END_OF_INPUT);
+      else {
+        const b = <u32>load<u8>(errorAt);
+        if (b - 0x21 < 0x7f - 0x21) {
+          putMessageUnit(0x27);
+          putMessageUnit(b);
+          putMessageUnit(0x27);
+        } else {
+          putMessage(M_BYTE);
+          putMessageUnit(hexDigitChar(b >> 4));
+          putMessageUnit(hexDigitChar(b & 15));
+        }
+      }
+    } else if (c == 0x5e) {
+      // '^': the character after the error offset, or '?' when it is not printable.
+      const e = <u32>load<u8>(errorAt + 1);
+      putMessageUnit(e - 0x21 < 0x7f - 0x21 ? e : 0x3f);
+    } else putMessageUnit(c);
+  }
+}
+
+/** Part `k` of MESSAGES as a new string. */
+function message(k: i32): string {
+  messageLength = 0;
+  putMessage(k);
+  const n = messageLength << 1;
+  const s = __new(n, idof<String>());
+  memory.copy(s, MESSAGE_BUFFER, n);
+  return changetype<string>(s);
+}
+
+function hexDigitChar(d: u32): u32 {
+  return d < 10 ? 0x30 + d : 0x57 + d;
 }
 
 // ---- parsing ----
@@ -239,9 +374,10 @@ let base: usize = 0;
 let end: usize = 0;
 let at: usize = 0;
 let depth: i32 = 0;
-let errorMessage: string | null = null;
+let errorCode: i32 = -1; // the first failure's message number; -1 while there is none
 let errorAt: usize = 0;
-let lastError: JsonError | null = null;
+// @ts-ignore: decorator
+@lazy let lastError: JsonError | null = null;
 
 /**
  * Parses JSON text. Returns the value, or null when the text is not valid JSON: lastJsonError()
@@ -262,17 +398,17 @@ export function parseJsonBytes(bytes: ArrayBuffer): JsonValue | null {
 
 /** Parses `len` bytes of UTF-8 JSON at `ptr` (raw memory; see parseJsonBytes). */
 export function parseJsonAt(ptr: usize, len: usize): JsonValue | null {
-  // The tree takes about ten times the document's size: let the collector know (gc.ts).
+  // The tree takes several times the document's size: let the collector know (gc.ts).
   noteCopied(len << 3);
   base = at = ptr;
   end = ptr + len;
   depth = 0;
-  errorMessage = null;
+  errorCode = -1;
   lastError = null;
   let v = parseValue();
   if (v !== null) {
     skipSpace();
-    if (at < end) v = fail("unexpected " + found() + " after the document");
+    if (at < end) v = fail(E_AFTER);
   }
   if (v === null) lastError = makeError();
   return v;
@@ -299,24 +435,16 @@ function makeError(): JsonError {
       column = 1;
     } else if ((c & 0xc0) != 0x80) column++;
   }
-  const msg = errorMessage;
-  return new JsonError(msg === null ? "invalid JSON" : msg, <i32>(errorAt - base), line, column);
+  return new JsonError(message(errorCode < 0 ? E_INVALID : errorCode), <i32>(errorAt - base), line, column);
 }
 
-function fail(message: string, where: usize = at): JsonValue | null {
-  if (errorMessage === null) {
-    errorMessage = message;
+/** Records the first failure (message number `code` at `where`); returns null for the caller to return. */
+function fail(code: i32, where: usize = at): JsonValue | null {
+  if (errorCode < 0) {
+    errorCode = code;
     errorAt = where;
   }
   return null;
-}
-
-/** What is at the cursor, for messages: 'x', byte 0xNN or end of input. */
-function found(): string {
-  if (at >= end) return "end of input";
-  const c = <i32>load<u8>(at);
-  if (c > 0x20 && c < 0x7f) return "'" + String.fromCharCode(c) + "'";
-  return "byte 0x" + String.fromCharCode(HEX.charCodeAt(c >> 4)) + String.fromCharCode(HEX.charCodeAt(c & 15));
 }
 
 /** A non-negative number in decimal (small, so filters need not pull in the general formatter). */
@@ -339,16 +467,16 @@ function skipSpace(): void {
 
 function parseValue(): JsonValue | null {
   skipSpace();
-  if (at >= end) return fail("unexpected end of input");
+  if (at >= end) return fail(E_UNEXPECTED);
   const start = at;
   const c = load<u8>(at);
   let v: JsonValue | null = null;
-  if (c == 0x7b) v = parseObject();
-  else if (c == 0x5b) v = parseArray();
+  if (c == 0x7b || c == 0x5b) v = parseContainer(c == 0x7b);
   else if (c == 0x22) {
     const s = parseString();
-    if (s !== null) v = JsonValue.fromString(s);
-  } else if (c == 0x2d || (c >= 0x30 && c <= 0x39)) v = parseNumber();
+    if (s === null) return null;
+    v = JsonValue.fromString(s);
+  } else if (c == 0x2d || <u32>c - 0x30 < 10) v = parseNumber();
   else if (at + 4 <= end && load<u32>(at) == 0x65757274) {
     at += 4; // true
     v = JsonValue.fromBool(true);
@@ -358,7 +486,7 @@ function parseValue(): JsonValue | null {
   } else if (at + 4 <= end && load<u32>(at) == 0x6c6c756e) {
     at += 4; // null
     v = JsonValue.nullValue();
-  } else return fail("expected a value, found " + found());
+  } else return fail(E_VALUE);
   if (v !== null) {
     v.start = <u32>(start - base);
     v.end = <u32>(at - base);
@@ -366,87 +494,50 @@ function parseValue(): JsonValue | null {
   return v;
 }
 
-function enter(): bool {
-  if (++depth <= MAX_DEPTH) return true;
-  fail("nesting deeper than 512 levels");
-  return false;
-}
-
-function parseArray(): JsonValue | null {
-  if (!enter()) return null;
-  at++; // [
-  const v = JsonValue.newArray();
-  const items = v._items!;
+/** An array, or an object when `object` (the cursor is on its bracket). */
+function parseContainer(object: bool): JsonValue | null {
+  if (++depth > MAX_DEPTH) return fail(E_DEPTH);
+  at++;
+  const v = new JsonValue(object ? JsonKind.Object : JsonKind.Array);
+  const close: u8 = object ? 0x7d : 0x5d;
   skipSpace();
-  if (at < end && load<u8>(at) == 0x5d) {
+  if (at < end && load<u8>(at) == close) {
     at++;
     depth--;
     return v;
   }
   while (true) {
+    if (object) {
+      skipSpace();
+      if (at >= end) return fail(E_UNEXPECTED);
+      if (load<u8>(at) != 0x22) return fail(E_KEY);
+      const key = parseString();
+      if (key === null) return null;
+      skipSpace();
+      if (at >= end || load<u8>(at) != 0x3a) return fail(E_COLON);
+      at++;
+      append(v, changetype<usize>(key));
+    }
     const item = parseValue();
     if (item === null) return null;
-    items.push(item);
+    append(v, changetype<usize>(item));
     skipSpace();
-    if (at >= end) return fail("unexpected end of input");
+    if (at >= end) return fail(E_UNEXPECTED);
     const c = load<u8>(at);
-    if (c == 0x5d) {
+    if (c == close) {
       at++;
       depth--;
+      // Give back the unused slots.
+      const bytes = <usize>v._n << alignof<usize>();
+      const items = changetype<usize>(v._p);
+      if (bytes < <usize>changetype<ArrayBuffer>(items).byteLength) v._p = changetype<Object>(__renew(items, bytes));
       return v;
     }
-    if (c != 0x2c) return fail("expected ',' or ']', found " + found());
+    if (c != 0x2c) return fail(object ? E_OBJECT_SEPARATOR : E_ARRAY_SEPARATOR);
     const comma = at++;
     skipSpace();
-    if (at < end && load<u8>(at) == 0x5d) return fail("trailing comma", comma);
+    if (at < end && load<u8>(at) == close) return fail(E_TRAILING_COMMA, comma);
   }
-}
-
-function parseObject(): JsonValue | null {
-  if (!enter()) return null;
-  at++; // {
-  const v = JsonValue.newObject();
-  const keys = v._keys!;
-  const items = v._items!;
-  skipSpace();
-  if (at < end && load<u8>(at) == 0x7d) {
-    at++;
-    depth--;
-    return v;
-  }
-  while (true) {
-    skipSpace();
-    if (at >= end) return fail("unexpected end of input");
-    if (load<u8>(at) != 0x22) return fail("expected a string key, found " + found());
-    const key = parseString();
-    if (key === null) return null;
-    skipSpace();
-    if (at >= end || load<u8>(at) != 0x3a) return fail("expected ':' after the key, found " + found());
-    at++;
-    const item = parseValue();
-    if (item === null) return null;
-    keys.push(key);
-    items.push(item);
-    skipSpace();
-    if (at >= end) return fail("unexpected end of input");
-    const c = load<u8>(at);
-    if (c == 0x7d) {
-      at++;
-      depth--;
-      return v;
-    }
-    if (c != 0x2c) return fail("expected ',' or '}', found " + found());
-    const comma = at++;
-    skipSpace();
-    if (at < end && load<u8>(at) == 0x7d) return fail("trailing comma", comma);
-  }
-}
-
-/** Reads ASCII bytes into a string. */
-function asciiString(p: usize, n: usize): string {
-  const s = __new(n << 1, idof<String>());
-  for (let i: usize = 0; i < n; i++) store<u16>(s + (i << 1), load<u8>(p + i));
-  return changetype<string>(s);
 }
 
 function hexDigit(c: u32): i32 {
@@ -460,111 +551,88 @@ function hexDigit(c: u32): i32 {
 function parseString(): string | null {
   const open = at;
   let p = open + 1;
-  // Find the closing quote (a backslash escapes the next byte) and whether the plain fast path applies.
-  let plain = true;
+  // Find the closing quote (a backslash escapes the next byte).
   while (p < end) {
     const c = load<u8>(p);
     if (c == 0x22) break;
-    if (c == 0x5c) {
-      plain = false;
-      p += 2;
-      continue;
-    }
-    if (c < 0x20 || c >= 0x80) plain = false;
-    p++;
+    p += c == 0x5c ? 2 : 1;
   }
   if (p >= end) {
-    fail("unterminated string", open);
+    fail(E_UNTERMINATED, open);
     return null;
   }
   const close = p;
   p = open + 1;
-  if (plain) {
-    at = close + 1;
-    return asciiString(p, close - p);
-  }
   // At most one UTF-16 unit per input byte; trimmed at the end.
   const out = __new((close - p) << 1, idof<String>());
   let o = out;
   while (p < close) {
     let c = <u32>load<u8>(p);
     if (c == 0x5c) {
+      const backslash = p;
       const e = <u32>load<u8>(p + 1);
-      let u: u32 = 0;
-      if (e == 0x22 || e == 0x5c || e == 0x2f) u = e;
-      else if (e == 0x62) u = 0x08;
-      else if (e == 0x66) u = 0x0c;
-      else if (e == 0x6e) u = 0x0a;
-      else if (e == 0x72) u = 0x0d;
-      else if (e == 0x74) u = 0x09;
-      else if (e == 0x75) {
+      p += 2;
+      if (e == 0x75) {
         // \uXXXX: one UTF-16 unit; a surrogate pair is two escapes and lands as two units.
-        let h: i32 = 0;
-        for (let i: usize = 2; i < 6; i++) {
-          const d = p + i < close ? hexDigit(load<u8>(p + i)) : -1;
+        c = 0;
+        for (let i = 0; i < 4; i++) {
+          const d = p < close ? hexDigit(load<u8>(p++)) : -1;
           if (d < 0) {
-            fail("invalid \\u escape (needs 4 hex digits)", p);
+            fail(E_UNICODE_ESCAPE, backslash);
             return null;
           }
-          h = (h << 4) | d;
+          c = (c << 4) | <u32>d;
         }
-        store<u16>(o, <u16>h);
-        o += 2;
-        p += 6;
-        continue;
-      } else {
-        at = p + 1;
-        fail("invalid escape \\" + (e > 0x20 && e < 0x7f ? String.fromCharCode(e) : "?"), p);
+      } else if (e == 0x22 || e == 0x5c || e == 0x2f) c = e;
+      else if (e == 0x62) c = 0x08;
+      else if (e == 0x66) c = 0x0c;
+      else if (e == 0x6e) c = 0x0a;
+      else if (e == 0x72) c = 0x0d;
+      else if (e == 0x74) c = 0x09;
+      else {
+        fail(E_ESCAPE, backslash);
         return null;
       }
-      store<u16>(o, <u16>u);
-      o += 2;
-      p += 2;
-      continue;
-    }
-    if (c < 0x20) {
-      fail("unescaped control character in string (write it as \\n, \\t or \\u00XX)", p);
-      return null;
-    }
-    if (c < 0x80) {
-      store<u16>(o, <u16>c);
-      o += 2;
+    } else if (c < 0x80) {
+      if (c < 0x20) {
+        fail(E_CONTROL, p);
+        return null;
+      }
       p++;
-      continue;
-    }
-    // UTF-8 sequence: strict (no overlongs, surrogates or code points above U+10FFFF).
-    let ok = false;
-    if (c >= 0xc2 && c <= 0xf4) {
-      const need: u32 = c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
-      let lo: u32 = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
-      let hi: u32 = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-      let v = c & (0x7f >> need);
-      let i: u32 = 1;
-      for (; i <= need && p + i < close; i++) {
-        const b = <u32>load<u8>(p + i);
-        if (b < lo || b > hi) break;
-        lo = 0x80;
-        hi = 0xbf;
-        v = (v << 6) | (b & 0x3f);
-      }
-      if (i > need) {
-        ok = true;
-        p += need + 1;
-        c = v;
-      }
-    }
-    if (!ok) {
-      fail("invalid UTF-8 in string", p);
-      return null;
-    }
-    if (c >= 0x10000) {
-      c -= 0x10000;
-      store<u32>(o, (0xd800 | (c >> 10)) | ((0xdc00 | (c & 0x3ff)) << 16));
-      o += 4;
     } else {
-      store<u16>(o, <u16>c);
-      o += 2;
+      // UTF-8 sequence: strict (no overlongs, surrogates or code points above U+10FFFF).
+      const lead = p++;
+      let ok = false;
+      if (c - 0xc2 <= 0xf4 - 0xc2) {
+        let n: u32 = 1 + u32(c >= 0xe0) + u32(c >= 0xf0);
+        let lo: u32 = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+        let hi: u32 = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+        c &= 0x7f >> n;
+        while (p < close) {
+          const b = <u32>load<u8>(p);
+          if (b - lo > hi - lo) break;
+          lo = 0x80;
+          hi = 0xbf;
+          c = (c << 6) | (b & 0x3f);
+          p++;
+          if (--n == 0) break;
+        }
+        ok = n == 0;
+      }
+      if (!ok) {
+        fail(E_UTF8, lead);
+        return null;
+      }
+      if (c >= 0x10000) {
+        // A surrogate pair: the high half here, the low half below.
+        c -= 0x10000;
+        store<u16>(o, <u16>(0xd800 | (c >> 10)));
+        o += 2;
+        c = 0xdc00 | (c & 0x3ff);
+      }
     }
+    store<u16>(o, <u16>c);
+    o += 2;
   }
   at = close + 1;
   return changetype<string>(__renew(out, o - out));
@@ -574,143 +642,144 @@ function isDigitAt(p: usize): bool {
   return p < end && <u32>load<u8>(p) - 0x30 < 10;
 }
 
+/** Checks the number at the cursor; keeps a short whole number as such, otherwise its text. */
 function parseNumber(): JsonValue | null {
   const start = at;
   let p = at;
   const negative = load<u8>(p) == 0x2d;
   if (negative) p++;
-  if (!isDigitAt(p)) return fail("invalid number", start);
+  if (!isDigitAt(p)) return fail(E_NUMBER, start);
   const intStart = p;
+  let whole: i32 = 0;
   if (load<u8>(p) == 0x30) {
     p++;
-    if (isDigitAt(p)) return fail("invalid number (leading zero)", start);
+    if (isDigitAt(p)) return fail(E_LEADING_ZERO, start);
   } else {
-    while (isDigitAt(p)) p++;
+    while (isDigitAt(p)) whole = whole * 10 + <i32>(load<u8>(p++) - 0x30);
   }
-  const intEnd = p;
+  // At most 9 digits, and not -0 (a double, not an integer).
+  let small = p - intStart <= 9 && (whole != 0 || !negative);
   if (p < end && load<u8>(p) == 0x2e) {
-    p++;
-    if (!isDigitAt(p)) return fail("invalid number (needs digits after '.')", start);
+    small = false;
+    if (!isDigitAt(++p)) return fail(E_FRACTION, start);
     while (isDigitAt(p)) p++;
   }
-  const digitsEnd = p;
-  let exp: i32 = 0;
   if (p < end && (load<u8>(p) | 0x20) == 0x65) {
+    small = false;
     p++;
-    const expNegative = p < end && load<u8>(p) == 0x2d;
-    if (p < end && (load<u8>(p) == 0x2b || expNegative)) p++;
-    if (!isDigitAt(p)) return fail("invalid number (needs digits in the exponent)", start);
-    while (isDigitAt(p)) {
-      if (exp < 100000) exp = exp * 10 + <i32>(load<u8>(p) - 0x30);
-      p++;
-    }
-    if (expNegative) exp = -exp;
+    if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
+    if (!isDigitAt(p)) return fail(E_EXPONENT, start);
+    while (isDigitAt(p)) p++;
   }
   at = p;
-  const fraction = digitsEnd > intEnd ? <i32>(digitsEnd - intEnd - 1) : 0;
-  const n = decimalToDouble(intStart, digitsEnd, exp - fraction);
-  return JsonValue.fromNumber(negative ? -n : n);
+  const v = new JsonValue(JsonKind.Number);
+  if (small) {
+    v._flag = NUMBER_INT;
+    v._n = negative ? -whole : whole;
+  } else {
+    const n = p - start;
+    const text = __new(n, idof<ArrayBuffer>());
+    memory.copy(text, start, n);
+    v._p = changetype<Object>(text);
+  }
+  return v;
 }
 
-// ---- decimal to double, correctly rounded ----
-// The value is D x 10^e10, D the digits in [from, to) (a '.' among them is skipped). Up to 19
-// significant digits with a small exponent are exact in f64 arithmetic (Clinger's fast path). Other
-// numbers start from an f64 estimate (a few ulps off at most) and are corrected one ulp at a time
-// by comparing D x 10^e10 with the halfway points around the estimate in exact big-integer
-// arithmetic, so every number rounds like JavaScript's Number() does.
+// ---- decimal to double, correctly rounded (compiled only into filters that read numbers) ----
+// The value is D x 10^e, D the significant digits. Up to 19 significant digits with a small
+// exponent are exact in f64 arithmetic (Clinger's fast path). Other numbers start from an f64
+// estimate (a few ulps off at most) and are corrected one ulp at a time by comparing D x 10^e with
+// the halfway points around the estimate in exact big-integer arithmetic, so every number rounds
+// like JavaScript's Number() does.
 
 const MAX_DIGITS: i32 = 800; // a double's halfway points have at most 767 significant digits
-const LIMBS: i32 = 128; // 4096 bits: enough for the largest comparison (about 3000 bits)
+const LIMBS: usize = 128; // 4096 bits: enough for the largest comparison (about 2700 bits)
+const HIDDEN: u64 = 1 << 52;
 
-class Big {
-  d: StaticArray<u32> = new StaticArray<u32>(LIMBS);
-  n: i32 = 0;
-
-  set(v: u64): void {
-    unchecked((this.d[0] = <u32>v));
-    unchecked((this.d[1] = <u32>(v >> 32)));
-    this.n = v == 0 ? 0 : v >> 32 != 0 ? 2 : 1;
-  }
-
-  mulAdd(mul: u32, add: u32): void {
-    const d = this.d;
-    let carry: u64 = add;
-    for (let i = 0; i < this.n; i++) {
-      const t = <u64>unchecked(d[i]) * mul + carry;
-      unchecked((d[i] = <u32>t));
-      carry = t >> 32;
-    }
-    if (carry != 0) d[this.n++] = <u32>carry;
-  }
-
-  mulPow5(e: i32): void {
-    for (; e >= 13; e -= 13) this.mulAdd(1220703125, 0);
-    let m: u32 = 1;
-    for (; e > 0; e--) m *= 5;
-    this.mulAdd(m, 0);
-  }
-
-  shl(bits: i32): void {
-    if (this.n == 0) return;
-    const d = this.d;
-    const w = bits >>> 5;
-    const b = <u32>(bits & 31);
-    let n = this.n;
-    if (b != 0) {
-      let carry: u32 = 0;
-      for (let i = 0; i < n; i++) {
-        const x = unchecked(d[i]);
-        unchecked((d[i] = (x << b) | carry));
-        carry = x >>> (32 - b);
-      }
-      if (carry != 0) d[n++] = carry;
-    }
-    if (w != 0) {
-      for (let i = n - 1; i >= 0; i--) d[i + w] = unchecked(d[i]);
-      for (let i = 0; i < w; i++) unchecked((d[i] = 0));
-      n += w;
-    }
-    this.n = n;
-  }
-
-  cmp(o: Big): i32 {
-    if (this.n != o.n) return this.n > o.n ? 1 : -1;
-    for (let i = this.n - 1; i >= 0; i--) {
-      const a = unchecked(this.d[i]);
-      const b = unchecked(o.d[i]);
-      if (a != b) return a > b ? 1 : -1;
-    }
-    return 0;
-  }
-}
-
-let bigD: Big | null = null;
-let bigH: Big | null = null;
-// The significant digits of the number being converted: [digitsFrom, digitsTo), at most
-// MAX_DIGITS of them, plus a sticky 1 when nonzero digits were cut off.
+// The significant digits of the number being converted are [digitsFrom, digitsTo) (a '.' among
+// them is skipped); the value is those digits x 10^digitsExp.
 let digitsFrom: usize = 0;
 let digitsTo: usize = 0;
-let digitsSticky = false;
-let digitsExp: i32 = 0; // the value is D x 10^digitsExp
+let digitsExp: i32 = 0;
 
-/** Sign of D x 10^digitsExp - h x 2^s. */
-function compareWithHalfway(h: u64, s: i32): i32 {
-  const D = bigD!;
-  const H = bigH!;
-  D.set(0);
-  for (let q = digitsFrom; q < digitsTo; q++) {
-    const c = <u32>load<u8>(q);
-    if (c != 0x2e) D.mulAdd(10, c - 0x30);
+/** The value of a checked JSON number literal of `len` bytes at `p`. */
+function numberFromText(p: usize, len: usize): f64 {
+  const stop = p + len;
+  const negative = load<u8>(p) == 0x2d;
+  if (negative) p++;
+  // The first 19 significant digits in m; nd counts them all; tail: a nonzero digit after the 19th.
+  let m: u64 = 0;
+  let nd = 0;
+  let e10 = 0;
+  let tail = false;
+  let dot = false;
+  for (; p < stop; p++) {
+    const c = <u32>load<u8>(p);
+    if (c == 0x2e) {
+      dot = true;
+      continue;
+    }
+    const d = c - 0x30;
+    if (d >= 10) break;
+    if (dot) e10--;
+    if (nd == 0) {
+      if (d == 0) continue;
+      digitsFrom = p;
+    }
+    if (nd < 19) m = m * 10 + d;
+    else if (d != 0) tail = true;
+    nd++;
   }
-  if (digitsSticky) D.mulAdd(10, 1);
-  H.set(h);
-  const e = digitsExp;
-  if (e >= 0) D.mulPow5(e);
-  else H.mulPow5(-e);
-  const t = e - s;
-  if (t > 0) D.shl(t);
-  else H.shl(-t);
-  return D.cmp(H);
+  digitsTo = p;
+  if (p < stop) {
+    // e or E, an optional sign, digits.
+    const expNegative = load<u8>(++p) == 0x2d;
+    if (expNegative || load<u8>(p) == 0x2b) p++;
+    let exp = 0;
+    for (; p < stop; p++) {
+      if (exp < 100000) exp = exp * 10 + <i32>(load<u8>(p) - 0x30);
+    }
+    e10 += expNegative ? -exp : exp;
+  }
+  digitsExp = e10;
+  let n: f64 = 0;
+  // m x 10^e is the value, give or take the digits after the 19th.
+  let e = nd > 19 ? e10 + nd - 19 : e10;
+  if (m == 0) {
+    // zero
+  } else if (!tail && m <= HIDDEN << 1 && e >= -22 && e <= 22) {
+    // Exact operands, one rounding: correct (Clinger's fast path).
+    n = e >= 0 ? <f64>m * pow10(e) : <f64>m / pow10(-e);
+  } else if (e10 + nd > 310) {
+    n = Infinity; // at least 10^310
+  } else if (e10 + nd >= -324) {
+    // An estimate a few roundings away from the answer, then a walk to the nearest double, one
+    // ulp at a time, by comparing with the halfway points in exact big-integer arithmetic (ties to
+    // even). Neighbouring doubles are neighbouring bit patterns, binade and subnormal edges included.
+    let z = <f64>m;
+    for (; e > 22; e -= 22) z *= 1e22;
+    for (; e < -22; e += 22) z /= 1e22;
+    z = e >= 0 ? z * pow10(e) : z / pow10(-e);
+    let bits = reinterpret<u64>(isFinite(z) ? z : f64.MAX_VALUE);
+    while (true) {
+      const up = compareWithHalfway(bits);
+      if (up > 0 || (up == 0 && (bits & 1) != 0)) {
+        bits++;
+        if (up == 0 || bits == 0x7ff0000000000000) break; // a tie, or past the largest double
+        continue;
+      }
+      if (bits == 0) break;
+      const down = compareWithHalfway(bits - 1);
+      if (down < 0 || (down == 0 && (bits & 1) != 0)) {
+        bits--;
+        if (down == 0) break;
+        continue;
+      }
+      break;
+    }
+    n = reinterpret<f64>(bits);
+  }
+  return negative ? -n : n;
 }
 
 function pow10(e: i32): f64 {
@@ -719,115 +788,104 @@ function pow10(e: i32): f64 {
   return r;
 }
 
-const HIDDEN: u64 = 1 << 52;
-
-function decimalToDouble(from: usize, to: usize, e10: i32): f64 {
-  // First 19 significant digits in m; later digits only move the exponent (and are remembered).
-  let m: u64 = 0;
-  let nd = 0;
-  let tail = false;
-  let e = e10;
-  let firstDigit: usize = 0;
-  let cut: usize = 0;
-  for (let q = from; q < to; q++) {
-    const c = <u32>load<u8>(q);
-    if (c == 0x2e) continue;
-    const d = c - 0x30;
-    if (nd == 0) {
-      if (d == 0) continue;
-      firstDigit = q;
-    }
-    if (nd < 19) m = m * 10 + d;
-    else {
-      e++;
-      if (d != 0) tail = true;
-    }
-    nd++;
-    if (nd == MAX_DIGITS) cut = q + 1;
-  }
-  if (m == 0) return 0;
-  if (!tail && m <= HIDDEN << 1 && e >= -22 && e <= 22) {
-    return e >= 0 ? <f64>m * pow10(e) : <f64>m / pow10(-e);
-  }
-  // Magnitude is about 10^(e + 19 - 1 ... ); out of range means infinity or zero.
-  const magnitude = e10 + nd; // the value is below 10^magnitude and at least 10^(magnitude - 1)
-  if (magnitude > 310) return Infinity;
-  if (magnitude < -324) return 0;
-
-  digitsFrom = firstDigit;
-  digitsTo = to;
-  digitsSticky = false;
-  digitsExp = e10;
-  if (cut != 0 && cut < to) {
-    // Keep MAX_DIGITS digits and a sticky 1 for any nonzero digit after them.
-    digitsTo = cut;
-    let dropped = 0;
-    for (let q = cut; q < to; q++) {
-      const c = load<u8>(q);
-      if (c == 0x2e) continue;
-      dropped++;
-      if (c != 0x30) digitsSticky = true;
-    }
-    digitsExp = e10 + dropped - (digitsSticky ? 1 : 0);
-  } else {
-    // All digits are used; the exponent counts from the last one (trailing zeros included).
-    digitsExp = e10;
-  }
-  if (bigD === null) {
-    bigD = new Big();
-    bigH = new Big();
-  }
-
-  // Estimate: a few roundings away from the answer.
-  let z = <f64>m;
-  for (; e > 22; e -= 22) z *= 1e22;
-  for (; e < -22; e += 22) z /= 1e22;
-  z = e >= 0 ? z * pow10(e) : z / pow10(-e);
-  if (!isFinite(z)) z = f64.MAX_VALUE;
-  const bits = reinterpret<u64>(z);
+/** Sign of (the number's digits x 10^digitsExp) - (the halfway point between `bits` and `bits` + 1). */
+function compareWithHalfway(bits: u64): i32 {
+  // The double is M x 2^k; the halfway point above it is (2M + 1) x 2^(k - 1).
   const be = <i32>(bits >> 52);
-  let M: u64 = bits & (HIDDEN - 1);
-  let k: i32 = -1074;
+  let M = bits & (HIDDEN - 1);
+  let k = -1074;
   if (be != 0) {
     M |= HIDDEN;
     k = be - 1075;
   }
-  // Walk to the nearest double (ties to even).
-  while (true) {
-    const up = compareWithHalfway((M << 1) + 1, k - 1);
-    if (up > 0 || (up == 0 && (M & 1) != 0)) {
-      M++;
-      if (M == HIDDEN << 1) {
-        M = HIDDEN;
-        k++;
-        if (k > 971) return Infinity;
-      }
-      if (up == 0) break;
-      continue;
+  // D: at most MAX_DIGITS significant digits, then a sticky 1 for any nonzero digit cut off.
+  bigSet(BIG_D, 0);
+  let e = digitsExp;
+  let count = 0;
+  let sticky = false;
+  for (let q = digitsFrom; q < digitsTo; q++) {
+    const c = <u32>load<u8>(q);
+    if (c == 0x2e) continue;
+    if (count++ < MAX_DIGITS) bigMulAdd(BIG_D, 10, c - 0x30);
+    else {
+      e++;
+      if (c != 0x30) sticky = true;
     }
-    if (M == 0) break;
-    const edge = M == HIDDEN && k > -1074;
-    const down = edge ? compareWithHalfway((M << 2) - 1, k - 2) : compareWithHalfway((M << 1) - 1, k - 1);
-    if (down < 0 || (down == 0 && (M & 1) != 0)) {
-      M--;
-      if (M < HIDDEN && k > -1074) {
-        M = (M << 1) | 1;
-        k--;
-      }
-      if (down == 0) break;
-      continue;
-    }
-    break;
   }
-  if (M < HIDDEN) return reinterpret<f64>(M); // subnormal (k is -1074)
-  return reinterpret<f64>((<u64>(k + 1075) << 52) | (M & (HIDDEN - 1)));
+  if (sticky) {
+    bigMulAdd(BIG_D, 10, 1);
+    e--;
+  }
+  bigSet(BIG_H, (M << 1) + 1);
+  // D x 5^e x 2^e against H x 2^(k - 1): the power of 5 goes to one side, the power of 2 to one side.
+  if (e >= 0) bigMulPow5(BIG_D, e);
+  else bigMulPow5(BIG_H, -e);
+  const t = e - k + 1;
+  if (t > 0) bigShl(BIG_D, t);
+  else bigShl(BIG_H, -t);
+  return bigCompare(BIG_D, BIG_H);
+}
+
+// Two big integers in static memory: a limb count, then LIMBS little-endian 32-bit limbs.
+// @ts-ignore: decorator
+@lazy const BIG_D: usize = memory.data(<i32>((LIMBS + 1) << 2), 4);
+// @ts-ignore: decorator
+@lazy const BIG_H: usize = memory.data(<i32>((LIMBS + 1) << 2), 4);
+
+function bigSet(b: usize, v: u64): void {
+  store<u64>(b, v, 4);
+  store<i32>(b, v == 0 ? 0 : v >> 32 != 0 ? 2 : 1);
+}
+
+/** b = b * mul + add. */
+function bigMulAdd(b: usize, mul: u32, add: u32): void {
+  const n = load<i32>(b);
+  let carry: u64 = add;
+  let q = b + 4;
+  const stop = q + (<usize>n << 2);
+  for (; q < stop; q += 4) {
+    const t = <u64>load<u32>(q) * mul + carry;
+    store<u32>(q, <u32>t);
+    carry = t >> 32;
+  }
+  if (carry != 0) {
+    store<u32>(q, <u32>carry);
+    store<i32>(b, n + 1);
+  }
+}
+
+/** b = b * 5^e. */
+function bigMulPow5(b: usize, e: i32): void {
+  for (; e >= 13; e -= 13) bigMulAdd(b, 1220703125, 0);
+  let m: u32 = 1;
+  for (; e > 0; e--) m *= 5;
+  bigMulAdd(b, m, 0);
+}
+
+/** b = b * 2^bits. */
+function bigShl(b: usize, bits: i32): void {
+  for (; bits >= 31; bits -= 31) bigMulAdd(b, <u32>1 << 31, 0);
+  bigMulAdd(b, <u32>1 << bits, 0);
+}
+
+function bigCompare(a: usize, b: usize): i32 {
+  let n = load<i32>(a);
+  if (n != load<i32>(b)) return n > load<i32>(b) ? 1 : -1;
+  while (n > 0) {
+    const x = load<u32>(a + (<usize>n << 2));
+    const y = load<u32>(b + (<usize>n << 2));
+    if (x != y) return x > y ? 1 : -1;
+    n--;
+  }
+  return 0;
 }
 
 // ---- serializing ----
 // Output goes to one growing UTF-16 buffer (a global, so the GC sees it). Not Array#join: release
 // builds (shrink level >= 1) compile it as repeated concatenation, quadratic in memory.
 
-let sb: ArrayBuffer | null = null;
+// @ts-ignore: decorator
+@lazy let sb: ArrayBuffer | null = null;
 let sbLen: i32 = 0; // in UTF-16 units
 
 function reserve(units: i32): usize {
@@ -836,7 +894,7 @@ function reserve(units: i32): usize {
   if (b === null || need > b.byteLength) {
     let cap = b === null ? 256 : b.byteLength << 1;
     if (cap < need) cap = need;
-    const nb = new ArrayBuffer(cap);
+    const nb = changetype<ArrayBuffer>(__new(cap, idof<ArrayBuffer>()));
     if (b !== null) memory.copy(changetype<usize>(nb), changetype<usize>(b), <usize>sbLen << 1);
     sb = b = nb;
   }
@@ -871,9 +929,6 @@ export function quoteJson(s: string): string {
   return take();
 }
 
-// @ts-ignore: decorator (lazy: a plain global would put the string in every filter's data)
-@lazy const HEX = "0123456789abcdef";
-
 function quoteInto(s: string): void {
   putUnit(0x22);
   const n = s.length;
@@ -897,7 +952,7 @@ function quoteInto(s: string): void {
     else {
       // Other control characters and lone surrogates: \uXXXX.
       putUnit(0x75);
-      for (let shift = 12; shift >= 0; shift -= 4) putUnit(HEX.charCodeAt((c >> shift) & 15));
+      for (let shift = 12; shift >= 0; shift -= 4) putUnit(hexDigitChar((c >> shift) & 15));
     }
   }
   putUnit(0x22);
@@ -916,25 +971,24 @@ function writeJson(v: JsonValue): void {
       put("null");
       return;
     case JsonKind.Bool:
-      put(v._n != 0 ? "true" : "false");
+      put(v._flag != 0 ? "true" : "false");
       return;
     case JsonKind.Number:
-      put(numberText(v._n));
+      put(numberText(v.asNumber()));
       return;
     case JsonKind.String:
-      quoteInto(v._s!);
+      quoteInto(changetype<string>(v._p));
       return;
   }
-  const items = v._items!;
-  const keys = v._keys;
-  putUnit(keys === null ? 0x5b : 0x7b);
-  for (let i = 0, n = items.length; i < n; i++) {
+  const object = v.kind == JsonKind.Object;
+  putUnit(object ? 0x7b : 0x5b);
+  for (let i = 0, n = v._n; i < n; i++) {
     if (i > 0) putUnit(0x2c);
-    if (keys !== null) {
-      quoteInto(unchecked(keys[i]));
+    if (object) {
+      quoteInto(changetype<string>(slot(v, i++)));
       putUnit(0x3a);
     }
-    writeJson(unchecked(items[i]));
+    writeJson(changetype<JsonValue>(slot(v, i)));
   }
-  putUnit(keys === null ? 0x5d : 0x7d);
+  putUnit(object ? 0x7d : 0x5d);
 }
