@@ -122,6 +122,8 @@ export async function buildFilter(
     ...(options.textFile ? ["--textFile", "out.wat"] : []),
     ...COMMON_FLAGS,
     ...(options.debug ? DEBUG_FLAGS : RELEASE_FLAGS),
+    // Colours only for a terminal (asc turns them on under CI=true, too).
+    ...(process.stderr.isTTY ? [] : ["--noColors"]),
     ...(options.ascArgs ?? []),
   ];
   let diagnostics = "";
@@ -155,7 +157,8 @@ export async function buildFilter(
   });
   if (result.error) {
     if (diagnostics) onDiagnostics(diagnostics);
-    const errors = (diagnostics.match(/\bERROR\b/g) ?? []).length;
+    // eslint-disable-next-line no-control-regex
+    const errors = (diagnostics.replace(/\x1b\[[0-9;]*m/g, "").match(/^ERROR\b/gm) ?? []).length;
     const what = errors > 0 ? `${errors} error${errors === 1 ? "" : "s"}` : oneLine(result.error.message);
     throw new UserError(`build of ${path.relative(process.cwd(), entry) || entry} failed: ${what} (see the compiler output above)`);
   }

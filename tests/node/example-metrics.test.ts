@@ -161,7 +161,7 @@ test("metrics: envoy.yaml loads the module and its stats_tags turn the counter n
   const filters = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters;
   const wasm = filters.find((f: { name: string }) => f.name === "envoy.filters.http.wasm").typed_config.config;
   assert.equal(wasm.vm_config.code.local.filename, "build/metrics.wasm");
-  assert.equal(wasm.configuration, undefined, "the filter takes no configuration");
+  assert.deepEqual(wasm.configuration, { "@type": "type.googleapis.com/google.protobuf.StringValue", value: "" }, "the filter takes no configuration: an empty StringValue");
   const specs = envoy.stats_config.stats_tags;
   assert.deepEqual(extractTags("wasmcustom.http_stats.requests.method.GET.class.2xx", specs), {
     name: "wasmcustom.http_stats.requests",

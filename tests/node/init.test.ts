@@ -9,8 +9,11 @@ import path from "node:path";
 import { repoRoot } from "./helpers.js";
 
 const cli = path.join(repoRoot, "dist", "src", "cli.js");
+// A clean environment for the nested npm and node --test: none of the npm_* settings of an enclosing
+// `npm test`, and not NODE_TEST_CONTEXT (a nested `node --test` would report to this runner instead).
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT"));
 const run = (cmd: string, args: string[], cwd: string, timeout = 180_000) =>
-  spawnSync(cmd, args, { cwd, encoding: "utf8", timeout, env: { ...process.env, npm_config_audit: "false", npm_config_fund: "false" } });
+  spawnSync(cmd, args, { cwd, encoding: "utf8", timeout, env: { ...cleanEnv, npm_config_audit: "false", npm_config_fund: "false" } });
 
 test("init writes a complete project from a template and refuses to overwrite", () => {
   const parent = mkdtempSync(path.join(os.tmpdir(), "pwa-init-"));
