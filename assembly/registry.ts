@@ -7,9 +7,11 @@ import { getProperty, logCritical } from "./hostcalls";
 import { bytesToString } from "./memory";
 import { Context, RootContext, HttpContext, StreamContext } from "./context";
 
-/** Empty buckets (without the StaticArray constructor's length check and its error strings). */
-function newBuckets(size: u32): StaticArray<Context | null> {
-  const bytes = <usize>size << alignof<usize>();
+const BUCKETS: u32 = 1024;
+
+/** The bucket array: a managed StaticArray, so the collector sees every context through it. */
+function newBuckets(): StaticArray<Context | null> {
+  const bytes = <usize>BUCKETS << alignof<usize>();
   const b = __new(bytes, idof<StaticArray<Context | null>>());
   memory.fill(b, 0, bytes);
   return changetype<StaticArray<Context | null>>(b);
@@ -18,52 +20,47 @@ function newBuckets(size: u32): StaticArray<Context | null> {
 /**
  * Every live context (root, HTTP, TCP) by context id: a hash table chained through the contexts'
  * own `_next` field, so it allocates nothing per stream. Envoy hands out ids in sequence, which
- * `id & mask` spreads evenly. Static members: the state is plain globals, which makes smaller code
- * than the fields of a table object.
+ * `id & (BUCKETS - 1)` spreads evenly. The table does not grow: 1024 buckets (4 KB) keep chains at
+ * one context or less up to about a thousand live streams per VM, and at ten for ten thousand;
+ * rehashing would cost every filter about 100 bytes of code. Static members: the state is plain
+ * globals, which makes smaller code than the fields of a table object.
  */
 export class contexts {
-  private static buckets: StaticArray<Context | null> = newBuckets(64);
-  private static mask: u32 = 63;
+  private static buckets: StaticArray<Context | null> = newBuckets();
   /** How many contexts are live. */
   static size: u32 = 0;
 
+  /** Address of the bucket for `id` (raw loads and stores: the StaticArray accessors would be calls). */
+  // @ts-ignore: decorator
+  @inline private static bucket(id: u32): usize {
+    return changetype<usize>(contexts.buckets) + (<usize>(id & (BUCKETS - 1)) << alignof<usize>());
+  }
+
+  // @ts-ignore: decorator
+  @inline private static setBucket(at: usize, c: Context | null): void {
+    store<usize>(at, changetype<usize>(c));
+    __link(changetype<usize>(contexts.buckets), changetype<usize>(c), false);
+  }
+
   static get(id: u32): Context | null {
-    let c = unchecked(contexts.buckets[id & contexts.mask]);
+    let c = load<Context | null>(contexts.bucket(id));
     while (c !== null && c.contextId != id) c = c._next;
     return c;
   }
 
+  /** Adds `context` first in its bucket (by its own id, which is what get() compares). */
   static set(id: u32, context: Context): void {
-    if (contexts.size++ > contexts.mask) {
-      // Double the buckets and move every context over.
-      const old = contexts.buckets;
-      const n = contexts.mask + 1;
-      contexts.buckets = newBuckets(n << 1);
-      contexts.mask = (n << 1) - 1;
-      for (let i: u32 = 0; i < n; i++) {
-        let c = unchecked(old[i]);
-        while (c !== null) {
-          const next = c._next;
-          contexts.link(c);
-          c = next;
-        }
-      }
-    }
-    contexts.link(context);
-  }
-
-  /** Puts `c` first in its bucket (by its own id, which is what get() compares). */
-  private static link(c: Context): void {
-    const b = c.contextId & contexts.mask;
-    c._next = unchecked(contexts.buckets[b]);
-    unchecked((contexts.buckets[b] = c));
+    const at = contexts.bucket(context.contextId);
+    context._next = load<Context | null>(at);
+    contexts.setBucket(at, context);
+    contexts.size++;
   }
 
   /** Unlinks `c`, which must be in the table (the dispatcher just found it). */
   static remove(c: Context): void {
-    const b = c.contextId & contexts.mask;
-    let p = unchecked(contexts.buckets[b])!;
-    if (p === c) unchecked((contexts.buckets[b] = c._next));
+    const at = contexts.bucket(c.contextId);
+    let p = load<Context>(at);
+    if (p === c) contexts.setBucket(at, c._next);
     else {
       while (p._next !== c) p = p._next!;
       p._next = c._next;
