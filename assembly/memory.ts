@@ -74,7 +74,7 @@ export function scratch(size: usize, slot: i32 = SCRATCH_MAP): usize {
   const cap = <usize>load<u32>(at, 4);
   if (size > cap) {
     if (ptr != 0) heap.free(ptr);
-    let n: usize = cap == 0 ? 128 : cap << 1;
+    let n: usize = cap << 1;
     if (n < size) n = size;
     ptr = heap.alloc(n);
     store<usize>(at, ptr);
