@@ -55,7 +55,9 @@ export function createContext(contextId: u32, parentId: u32): void {
 }
 
 let warnedMissingChildFactory = false;
-// "proxy-wasm-as: no setHttpContext/setStreamContext factory", as ASCII bytes: half the size of a string literal, in every filter.
+// The warning as ASCII bytes, half the size of a string literal (this is in every filter). They spell
+// (tests/node/sdk-size.test.ts checks that they match):
+// > proxy-wasm-as: no setHttpContext/setStreamContext factory
 // @ts-ignore: decorator
 @lazy const NO_FACTORY = memory.data<u8>([
   0x70, 0x72, 0x6f, 0x78, 0x79, 0x2d, 0x77, 0x61, 0x73, 0x6d, 0x2d, 0x61, 0x73, 0x3a, 0x20, 0x6e,
