@@ -15,6 +15,7 @@
 // - error messages and type names are numbered parts of one string literal (see MESSAGES), and
 //   the message is only built when a parse fails.
 
+import { putDecimal } from "./abort";
 import { noteCopied } from "./gc";
 import { encodeToScratch, encodedLength, SCRATCH_C } from "./memory";
 
@@ -43,7 +44,9 @@ export class JsonError {
 
   /** "<message> at line L, column C". */
   toString(): string {
-    return this.message + " at line " + decimal(this.line) + ", column " + decimal(this.column);
+    messageNumber = this.line;
+    messageNumber2 = this.column;
+    return this.message + message(M_POSITION);
   }
 }
 
@@ -286,6 +289,7 @@ function append(v: JsonValue, x: usize): void {
 // > invalid number (needs digits in the exponent)|
 // > end of input|
 // > byte 0x|
+// >  at line #, column #|
 // @ts-ignore: decorator
 @lazy const MESSAGES = memory.data<u8>([
   0x6e, 0x75, 0x6c, 0x6c, 0x7c, 0x62, 0x6f, 0x6f, 0x6c, 0x65, 0x61, 0x6e, 0x7c, 0x6e, 0x75, 0x6d,
@@ -326,7 +330,8 @@ function append(v: JsonValue, x: usize): void {
   0x6d, 0x62, 0x65, 0x72, 0x20, 0x28, 0x6e, 0x65, 0x65, 0x64, 0x73, 0x20, 0x64, 0x69, 0x67, 0x69,
   0x74, 0x73, 0x20, 0x69, 0x6e, 0x20, 0x74, 0x68, 0x65, 0x20, 0x65, 0x78, 0x70, 0x6f, 0x6e, 0x65,
   0x6e, 0x74, 0x29, 0x7c, 0x65, 0x6e, 0x64, 0x20, 0x6f, 0x66, 0x20, 0x69, 0x6e, 0x70, 0x75, 0x74,
-  0x7c, 0x62, 0x79, 0x74, 0x65, 0x20, 0x30, 0x78, 0x7c,
+  0x7c, 0x62, 0x79, 0x74, 0x65, 0x20, 0x30, 0x78, 0x7c, 0x20, 0x61, 0x74, 0x20, 0x6c, 0x69, 0x6e,
+  0x65, 0x20, 0x23, 0x2c, 0x20, 0x63, 0x6f, 0x6c, 0x75, 0x6d, 0x6e, 0x20, 0x23, 0x7c,
 ]);
 const E_INVALID: i32 = 6;
 const E_UNEXPECTED: i32 = 7; // only at the end of the input: "unexpected end of input"
@@ -349,14 +354,17 @@ const E_FRACTION: i32 = 23;
 const E_EXPONENT: i32 = 24;
 const M_END_OF_INPUT: i32 = 25;
 const M_BYTE: i32 = 26;
+const M_POSITION: i32 = 27;
 
-// The message being built, in UTF-16 units (messages are short: at most about 90 units).
-const MESSAGE_BUFFER: usize = memory.data(256);
-let messageLength: usize = 0;
+// The message being built, in ASCII (messages are short: at most about 90 characters).
+const MESSAGE_BUFFER: usize = memory.data(128);
+let messageEnd: usize = 0;
+// The numbers for '#' placeholders, in order.
+let messageNumber: u32 = 0;
+let messageNumber2: u32 = 0;
 
 function putMessageUnit(c: u32): void {
-  store<u16>(MESSAGE_BUFFER + (messageLength << 1), <u16>c);
-  messageLength++;
+  store<u8>(messageEnd++, <u8>c);
 }
 
 /** Appends part `k` of MESSAGES, placeholders expanded. */
@@ -383,6 +391,10 @@ function putMessage(k: i32): void {
           putMessageUnit(hexDigitChar(b & 15));
         }
       }
+    } else if (c == 0x23) {
+      // '#': the next number, in decimal (the abort handler's formatter).
+      messageEnd = putDecimal(messageNumber, messageEnd);
+      messageNumber = messageNumber2;
     } else if (c == 0x5e) {
       // '^': the character after the error offset, or '?' when it is not printable.
       const e = <u32>load<u8>(errorAt + 1);
@@ -393,11 +405,11 @@ function putMessage(k: i32): void {
 
 /** Part `k` of MESSAGES as a new string. */
 function message(k: i32): string {
-  messageLength = 0;
+  messageEnd = MESSAGE_BUFFER;
   putMessage(k);
-  const n = messageLength << 1;
-  const s = __new(n, idof<String>());
-  memory.copy(s, MESSAGE_BUFFER, n);
+  const n = messageEnd - MESSAGE_BUFFER;
+  const s = __new(n << 1, idof<String>());
+  for (let i: usize = 0; i < n; i++) store<u16>(s + (i << 1), load<u8>(MESSAGE_BUFFER + i));
   return changetype<string>(s);
 }
 
@@ -479,7 +491,7 @@ function makeError(): JsonError {
 }
 
 /** Records the first failure (message number `code` at `where`); returns null for the caller to return. */
-function fail(code: i32, where: usize = at): JsonValue | null {
+function failAt(code: i32, where: usize): JsonValue | null {
   if (errorCode < 0) {
     errorCode = code;
     errorAt = where;
@@ -487,14 +499,10 @@ function fail(code: i32, where: usize = at): JsonValue | null {
   return null;
 }
 
-/** A non-negative number in decimal (small, so filters need not pull in the general formatter). */
-function decimal(n: i32): string {
-  let s = "";
-  do {
-    s = String.fromCharCode(0x30 + (n % 10)) + s;
-    n /= 10;
-  } while (n > 0);
-  return s;
+/** failAt the cursor. */
+// @ts-ignore: decorator
+@inline function fail(code: i32): JsonValue | null {
+  return failAt(code, at);
 }
 
 function skipSpace(): void {
@@ -576,7 +584,7 @@ function parseContainer(object: bool): JsonValue | null {
     if (c != 0x2c) return fail(object ? E_OBJECT_SEPARATOR : E_ARRAY_SEPARATOR);
     const comma = at++;
     skipSpace();
-    if (at < end && load<u8>(at) == close) return fail(E_TRAILING_COMMA, comma);
+    if (at < end && load<u8>(at) == close) return failAt(E_TRAILING_COMMA, comma);
   }
 }
 
@@ -598,7 +606,7 @@ function parseString(): string | null {
     p += c == 0x5c ? 2 : 1;
   }
   if (p >= end) {
-    fail(E_UNTERMINATED, open);
+    failAt(E_UNTERMINATED, open);
     return null;
   }
   const close = p;
@@ -618,7 +626,7 @@ function parseString(): string | null {
         for (let i = 0; i < 4; i++) {
           const d = p < close ? hexDigit(load<u8>(p++)) : -1;
           if (d < 0) {
-            fail(E_UNICODE_ESCAPE, backslash);
+            failAt(E_UNICODE_ESCAPE, backslash);
             return null;
           }
           c = (c << 4) | <u32>d;
@@ -630,12 +638,12 @@ function parseString(): string | null {
       else if (e == 0x72) c = 0x0d;
       else if (e == 0x74) c = 0x09;
       else {
-        fail(E_ESCAPE, backslash);
+        failAt(E_ESCAPE, backslash);
         return null;
       }
     } else if (c < 0x80) {
       if (c < 0x20) {
-        fail(E_CONTROL, p);
+        failAt(E_CONTROL, p);
         return null;
       }
       p++;
@@ -660,7 +668,7 @@ function parseString(): string | null {
         ok = n == 0;
       }
       if (!ok) {
-        fail(E_UTF8, lead);
+        failAt(E_UTF8, lead);
         return null;
       }
       if (c >= 0x10000) {
@@ -688,12 +696,12 @@ function parseNumber(): JsonValue | null {
   let p = at;
   const negative = load<u8>(p) == 0x2d;
   if (negative) p++;
-  if (!isDigitAt(p)) return fail(E_NUMBER, start);
+  if (!isDigitAt(p)) return failAt(E_NUMBER, start);
   const intStart = p;
   let whole: i32 = 0;
   if (load<u8>(p) == 0x30) {
     p++;
-    if (isDigitAt(p)) return fail(E_LEADING_ZERO, start);
+    if (isDigitAt(p)) return failAt(E_LEADING_ZERO, start);
   } else {
     while (isDigitAt(p)) whole = whole * 10 + <i32>(load<u8>(p++) - 0x30);
   }
@@ -701,14 +709,14 @@ function parseNumber(): JsonValue | null {
   let small = p - intStart <= 9 && (whole != 0 || !negative);
   if (p < end && load<u8>(p) == 0x2e) {
     small = false;
-    if (!isDigitAt(++p)) return fail(E_FRACTION, start);
+    if (!isDigitAt(++p)) return failAt(E_FRACTION, start);
     while (isDigitAt(p)) p++;
   }
   if (p < end && (load<u8>(p) | 0x20) == 0x65) {
     small = false;
     p++;
     if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
-    if (!isDigitAt(p)) return fail(E_EXPONENT, start);
+    if (!isDigitAt(p)) return failAt(E_EXPONENT, start);
     while (isDigitAt(p)) p++;
   }
   at = p;
