@@ -790,42 +790,41 @@ function numberFromText(p: usize, len: usize): f64 {
     e10 += expNegative ? -exp : exp;
   }
   digitsExp = e10;
-  let n: f64 = 0;
-  // m x 10^e is the value, give or take the digits after the 19th.
+  // m x 10^e is the value, give or take the digits after the 19th. In f64 arithmetic: exact operands
+  // and one rounding when e is small (Clinger's fast path), otherwise an estimate a few roundings
+  // away from the answer.
   let e = nd > 19 ? e10 + nd - 19 : e10;
-  if (m == 0) {
-    // zero
-  } else if (!tail && m <= HIDDEN << 1 && e >= -22 && e <= 22) {
-    // Exact operands, one rounding: correct (Clinger's fast path).
-    n = e >= 0 ? <f64>m * pow10(e) : <f64>m / pow10(-e);
-  } else if (e10 + nd > 310) {
-    n = Infinity; // at least 10^310
-  } else if (e10 + nd >= -324) {
-    // An estimate a few roundings away from the answer, then a walk to the nearest double, one
-    // ulp at a time, by comparing with the halfway points in exact big-integer arithmetic (ties to
-    // even). Neighbouring doubles are neighbouring bit patterns, binade and subnormal edges included.
-    let z = <f64>m;
-    for (; e > 22; e -= 22) z *= 1e22;
-    for (; e < -22; e += 22) z /= 1e22;
-    z = e >= 0 ? z * pow10(e) : z / pow10(-e);
-    let bits = reinterpret<u64>(isFinite(z) ? z : f64.MAX_VALUE);
-    while (true) {
-      const up = compareWithHalfway(bits);
-      if (up > 0 || (up == 0 && (bits & 1) != 0)) {
-        bits++;
-        if (up == 0 || bits == 0x7ff0000000000000) break; // a tie, or past the largest double
-        continue;
+  const exact = m == 0 || (!tail && m <= HIDDEN << 1 && e >= -22 && e <= 22);
+  let n = <f64>m;
+  for (; e > 22; e -= 22) n *= 1e22;
+  for (; e < -22; e += 22) n /= 1e22;
+  n = e >= 0 ? n * pow10(e) : n / pow10(-e);
+  if (!exact) {
+    if (e10 + nd > 310) n = Infinity; // at least 10^310
+    else if (e10 + nd < -324) n = 0; // below 10^-324
+    else {
+      // Walk to the nearest double, one ulp at a time, comparing with the halfway points in exact
+      // big-integer arithmetic (ties to even). Neighbouring doubles are neighbouring bit patterns,
+      // binade and subnormal edges included.
+      let bits = reinterpret<u64>(isFinite(n) ? n : f64.MAX_VALUE);
+      while (true) {
+        const up = compareWithHalfway(bits);
+        if (up > 0 || (up == 0 && (bits & 1) != 0)) {
+          bits++;
+          if (up == 0 || bits == 0x7ff0000000000000) break; // a tie, or past the largest double
+          continue;
+        }
+        if (bits == 0) break;
+        const down = compareWithHalfway(bits - 1);
+        if (down < 0 || (down == 0 && (bits & 1) != 0)) {
+          bits--;
+          if (down == 0) break;
+          continue;
+        }
+        break;
       }
-      if (bits == 0) break;
-      const down = compareWithHalfway(bits - 1);
-      if (down < 0 || (down == 0 && (bits & 1) != 0)) {
-        bits--;
-        if (down == 0) break;
-        continue;
-      }
-      break;
+      n = reinterpret<f64>(bits);
     }
-    n = reinterpret<f64>(bits);
   }
   return negative ? -n : n;
 }
