@@ -4,8 +4,8 @@
 // It is smaller than the standard Map, and get() on a missing id returns null/0 instead of trapping.
 
 export class IdTable<V> {
-  private keys: StaticArray<u32> = new StaticArray<u32>(16);
-  private values: StaticArray<V> = new StaticArray<V>(16);
+  private keys: StaticArray<u32> = zeroed<u32>(16);
+  private values: StaticArray<V> = zeroed<V>(16);
   private mask: u32 = 15;
   private used: u32 = 0;
 
@@ -108,8 +108,8 @@ export class IdTable<V> {
   private rehash(cap: u32, keep: ((id: u32, value: V) => bool) | null): void {
     const oldKeys = this.keys;
     const oldValues = this.values;
-    this.keys = new StaticArray<u32>(cap);
-    this.values = new StaticArray<V>(cap);
+    this.keys = zeroed<u32>(cap);
+    this.values = zeroed<V>(cap);
     this.mask = cap - 1;
     this.used = 0;
     for (let i = 0, n = oldKeys.length; i < n; i++) {
@@ -119,4 +119,12 @@ export class IdTable<V> {
       if (keep === null || keep(k, v)) this.set(k, v);
     }
   }
+}
+
+/** A StaticArray of `n` zeros (without the constructor's length check and its error strings). */
+function zeroed<T>(n: u32): StaticArray<T> {
+  const bytes = <usize>n << alignof<T>();
+  const a = __new(bytes, idof<StaticArray<T>>());
+  memory.fill(a, 0, bytes);
+  return changetype<StaticArray<T>>(a);
 }
