@@ -662,6 +662,7 @@ export class StreamContext extends ChildContext {
   resumeDownstream(): Status {
     return hc.continueStream(StreamType.Downstream);
   }
+  /** Envoy answers Unimplemented: an upstream pause cannot be resumed from the filter. */
   resumeUpstream(): Status {
     return hc.continueStream(StreamType.Upstream);
   }

@@ -221,8 +221,9 @@ function takeCallout(token: u32, remove: bool): u64 {
 }
 
 function calloutOwner(rootId: u32, entry: u64): Context | null {
-  if (entry == 0) return contexts.get(rootId);
   const owner = <u32>entry;
+  // Untracked (raw hostcalls.httpCall/grpcCall) or a raw stream (owner 0): the root's own call.
+  if (owner == 0) return contexts.get(rootId);
   const c = contexts.get(owner);
   if (c !== null && owner != rootId) setEffectiveContext(owner);
   return c;

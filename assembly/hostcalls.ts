@@ -5,6 +5,7 @@
 
 import * as abi from "./imports";
 import { noteCopied } from "./gc";
+import { trackCallout, CALLOUT_GRPC_STREAM } from "./registry";
 import { BufferType, LogLevel, MapType, MetricType, Status, StreamType } from "./types";
 import {
   RET_PTR,
@@ -420,7 +421,8 @@ export function getMetric(metricId: u32): u64 {
 /**
  * Dispatches an HTTP call to cluster `upstream`. `headers` must hold :method, :path and :authority
  * (Envoy answers BadArgument otherwise). Returns the call's token, 0 when the host refused (see
- * lastStatus()). The response reaches the calling context's onHttpCallResponse.
+ * lastStatus()). This raw call is not tracked: its response reaches the ROOT context's
+ * onHttpCallResponse. Use Context.dispatchHttpCall to have it reach the context that made the call.
  */
 export function httpCall(
   upstream: string,
@@ -475,7 +477,11 @@ export function grpcStream(
   const ml = encodedLength;
   const md = serializeHeaderBytes(initialMetadata, SCRATCH_MAP);
   if (failed(abi.proxy_grpc_stream(u, ul, s, sl, m, ml, md, serializedSize, RET_PTR))) return 0;
-  return load<u32>(RET_PTR);
+  const token = load<u32>(RET_PTR);
+  // Remembered as a stream (owner 0: the root) so its messages and close reach onGrpcStreamMessage and
+  // onGrpcStreamClose, not the unary callback; Context.openGrpcStream then records the real owner.
+  trackCallout(token, 0, CALLOUT_GRPC_STREAM);
+  return token;
 }
 
 export function grpcSend(token: u32, message: ArrayBuffer | null, endStream: bool): Status {

@@ -98,7 +98,8 @@ function lookupCallout(token: u32, remove: bool): u64 {
 @lazy let sweepCalloutsAt: u32 = 64;
 
 function ownerAlive(token: u32, entry: u64): bool {
-  return getContext(<u32>entry) !== null;
+  const owner = <u32>entry;
+  return owner == 0 || getContext(owner) !== null; // owner 0: a raw stream of the root (hostcalls.grpcStream)
 }
 
 export function trackCallout(token: u32, contextId: u32, kind: u64): void {

@@ -343,13 +343,9 @@ test("free: grpcSend with end_stream, and grpcCancel, on a raw stream", async ()
   assert.deepEqual(host.grpcCalls, [ending]);
 });
 
-// Known gap, reported to the lead: the SDK does not track raw grpcStream tokens, so the dispatcher
-// cannot tell a stream from a unary call. A raw stream's messages reach the root's onGrpcCallResponse
-// (status 0) instead of onGrpcStreamMessage, and its close reaches onGrpcCallResponse(token, status, 0)
-// instead of onGrpcStreamClose. Suggested fix: record raw streams' tokens as root-owned streams
-// (hostcalls.grpcStream tracks kind CALLOUT_GRPC_STREAM with owner 0, and calloutOwner maps owner 0 to
-// the root id), which Context.openGrpcStream then overwrites with the real owner.
-test("free: a raw grpcStream's messages and close arrive as stream callbacks on the root", { todo: "raw grpcStream tokens are not tracked (see the comment above)" }, async () => {
+// Raw grpcStream tokens are tracked as streams owned by the root (owner 0), so the dispatcher tells a
+// raw stream from a unary call; Context.openGrpcStream records the real owner instead.
+test("free: a raw grpcStream's messages and close arrive as stream callbacks on the root", async () => {
   const host = await callouts();
   host.tick();
   const s = host.grpcCalls[0];
