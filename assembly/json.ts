@@ -525,16 +525,18 @@ function parseValue(): JsonValue | null {
     if (s === null) return null;
     v = JsonValue.fromString(s);
   } else if (c == 0x2d || <u32>c - 0x30 < 10) v = parseNumber();
-  else if (at + 4 <= end && load<u32>(at) == 0x65757274) {
-    at += 4; // true
-    v = JsonValue.fromBool(true);
-  } else if (at + 5 <= end && load<u32>(at + 1) == 0x65736c61 && c == 0x66) {
-    at += 5; // false
-    v = JsonValue.fromBool(false);
-  } else if (at + 4 <= end && load<u32>(at) == 0x6c6c756e) {
-    at += 4; // null
-    v = JsonValue.nullValue();
-  } else return fail(E_VALUE);
+  else {
+    // true, false or null.
+    const word = at + 4 <= end ? load<u32>(at) : 0;
+    let kind = JsonKind.Bool;
+    let length: usize = 4;
+    if (word == 0x736c6166 && at + 5 <= end && load<u8>(at, 4) == 0x65) length = 5; // "fals" "e"
+    else if (word == 0x6c6c756e) kind = JsonKind.Null; // "null"
+    else if (word != 0x65757274) return fail(E_VALUE); // "true"
+    at += length;
+    v = new JsonValue(kind);
+    v._flag = u8(word == 0x65757274);
+  }
   if (v !== null) {
     v.start = <u32>(start - base);
     v.end = <u32>(at - base);
@@ -542,51 +544,57 @@ function parseValue(): JsonValue | null {
   return v;
 }
 
+/** Whether `close` follows, after whitespace. */
+function closesHere(close: u32): bool {
+  skipSpace();
+  return at < end && load<u8>(at) == close;
+}
+
 /** An array, or an object when `object` (the cursor is on its bracket). */
 function parseContainer(object: bool): JsonValue | null {
   if (++depth > MAX_DEPTH) return fail(E_DEPTH);
   at++;
   const v = new JsonValue(object ? JsonKind.Object : JsonKind.Array);
-  const close: u8 = object ? 0x7d : 0x5d;
-  skipSpace();
-  if (at < end && load<u8>(at) == close) {
-    at++;
-    depth--;
-    return v;
-  }
-  while (true) {
-    if (object) {
+  const close: u32 = object ? 0x7d : 0x5d;
+  if (!closesHere(close)) {
+    while (true) {
+      if (object) {
+        skipSpace();
+        if (at >= end) return fail(E_UNEXPECTED);
+        if (load<u8>(at) != 0x22) return fail(E_KEY);
+        const key = parseString();
+        if (key === null) return null;
+        skipSpace();
+        if (at >= end || load<u8>(at) != 0x3a) return fail(E_COLON);
+        at++;
+        append(v, changetype<usize>(key));
+      }
+      const item = parseValue();
+      if (item === null) return null;
+      append(v, changetype<usize>(item));
       skipSpace();
       if (at >= end) return fail(E_UNEXPECTED);
-      if (load<u8>(at) != 0x22) return fail(E_KEY);
-      const key = parseString();
-      if (key === null) return null;
-      skipSpace();
-      if (at >= end || load<u8>(at) != 0x3a) return fail(E_COLON);
-      at++;
-      append(v, changetype<usize>(key));
+      const c = <u32>load<u8>(at);
+      if (c == close) break;
+      if (c != 0x2c) return fail(object ? E_OBJECT_SEPARATOR : E_ARRAY_SEPARATOR);
+      const comma = at++;
+      if (closesHere(close)) return failAt(E_TRAILING_COMMA, comma);
     }
-    const item = parseValue();
-    if (item === null) return null;
-    append(v, changetype<usize>(item));
-    skipSpace();
-    if (at >= end) return fail(E_UNEXPECTED);
-    const c = load<u8>(at);
-    if (c == close) {
-      at++;
-      depth--;
-      // Give back the unused slots.
-      const bytes = <usize>v._n << alignof<usize>();
-      const items = changetype<usize>(v._p);
-      if (bytes < <usize>changetype<ArrayBuffer>(items).byteLength) v._p = changetype<Object>(__renew(items, bytes));
-      return v;
-    }
-    if (c != 0x2c) return fail(object ? E_OBJECT_SEPARATOR : E_ARRAY_SEPARATOR);
-    const comma = at++;
-    skipSpace();
-    if (at < end && load<u8>(at) == close) return failAt(E_TRAILING_COMMA, comma);
+    // Give back the unused slots.
+    const items = changetype<usize>(v._p);
+    const bytes = <usize>v._n << alignof<usize>();
+    if (bytes < <usize>changetype<ArrayBuffer>(items).byteLength) v._p = changetype<Object>(__renew(items, bytes));
   }
+  at++;
+  depth--;
+  return v;
 }
+
+// Escape letters and the characters they stand for, pairwise, then a 0.
+// @ts-ignore: decorator
+@lazy const ESCAPES = memory.data<u8>([
+  0x22, 0x22, 0x5c, 0x5c, 0x2f, 0x2f, 0x62, 0x08, 0x66, 0x0c, 0x6e, 0x0a, 0x72, 0x0d, 0x74, 0x09, 0,
+]);
 
 function hexDigit(c: u32): i32 {
   if (c - 0x30 < 10) return <i32>(c - 0x30);
@@ -631,15 +639,19 @@ function parseString(): string | null {
           }
           c = (c << 4) | <u32>d;
         }
-      } else if (e == 0x22 || e == 0x5c || e == 0x2f) c = e;
-      else if (e == 0x62) c = 0x08;
-      else if (e == 0x66) c = 0x0c;
-      else if (e == 0x6e) c = 0x0a;
-      else if (e == 0x72) c = 0x0d;
-      else if (e == 0x74) c = 0x09;
-      else {
-        failAt(E_ESCAPE, backslash);
-        return null;
+      } else {
+        // The other escapes, by a lookup in ESCAPES.
+        let q = ESCAPES;
+        while (true) {
+          const k = <u32>load<u8>(q);
+          if (k == 0) {
+            failAt(E_ESCAPE, backslash);
+            return null;
+          }
+          if (k == e) break;
+          q += 2;
+        }
+        c = load<u8>(q, 1);
       }
     } else if (c < 0x80) {
       if (c < 0x20) {
@@ -686,46 +698,42 @@ function parseString(): string | null {
   return changetype<string>(__renew(out, o - out));
 }
 
-function isDigitAt(p: usize): bool {
-  return p < end && <u32>load<u8>(p) - 0x30 < 10;
+/** Past the digits at `p`. */
+function skipDigits(p: usize): usize {
+  while (p < end && <u32>load<u8>(p) - 0x30 < 10) p++;
+  return p;
 }
 
 /** Checks the number at the cursor; keeps a short whole number as such, otherwise its text. */
 function parseNumber(): JsonValue | null {
   const start = at;
-  let p = at;
-  const negative = load<u8>(p) == 0x2d;
-  if (negative) p++;
-  if (!isDigitAt(p)) return failAt(E_NUMBER, start);
-  const intStart = p;
-  let whole: i32 = 0;
-  if (load<u8>(p) == 0x30) {
-    p++;
-    if (isDigitAt(p)) return failAt(E_LEADING_ZERO, start);
-  } else {
-    while (isDigitAt(p)) whole = whole * 10 + <i32>(load<u8>(p++) - 0x30);
-  }
-  // At most 9 digits, and not -0 (a double, not an integer).
-  let small = p - intStart <= 9 && (whole != 0 || !negative);
+  const intStart = start + usize(load<u8>(start) == 0x2d);
+  const intEnd = skipDigits(intStart);
+  if (intEnd == intStart) return failAt(E_NUMBER, start);
+  if (load<u8>(intStart) == 0x30 && intEnd - intStart > 1) return failAt(E_LEADING_ZERO, start);
+  let p = intEnd;
   if (p < end && load<u8>(p) == 0x2e) {
-    small = false;
-    if (!isDigitAt(++p)) return failAt(E_FRACTION, start);
-    while (isDigitAt(p)) p++;
+    const q = skipDigits(++p);
+    if (q == p) return failAt(E_FRACTION, start);
+    p = q;
   }
   if (p < end && (load<u8>(p) | 0x20) == 0x65) {
-    small = false;
     p++;
     if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
-    if (!isDigitAt(p)) return failAt(E_EXPONENT, start);
-    while (isDigitAt(p)) p++;
+    const q = skipDigits(p);
+    if (q == p) return failAt(E_EXPONENT, start);
+    p = q;
   }
   at = p;
   const v = new JsonValue(JsonKind.Number);
-  if (small) {
+  const n = p - start;
+  // At most 9 digits, nothing else but a sign, and not -0 (a double, not an integer).
+  if (p == intEnd && p - intStart <= 9 && (intStart == start || load<u8>(intStart) != 0x30)) {
+    let whole: i32 = 0;
+    for (let q = intStart; q < p; q++) whole = whole * 10 + <i32>(load<u8>(q) - 0x30);
     v._flag = NUMBER_INT;
-    v._n = negative ? -whole : whole;
+    v._n = intStart != start ? -whole : whole;
   } else {
-    const n = p - start;
     const text = __new(n, idof<ArrayBuffer>());
     memory.copy(text, start, n);
     v._p = changetype<Object>(text);
