@@ -12,8 +12,8 @@
 //   toJson...): a filter that reads only strings and booleans never contains the conversion;
 // - a value is one small object; arrays and objects hold their items (objects: key, value, key,
 //   value...) in one StaticArray, trimmed to size when parsed;
-// - error messages and type names are numbered parts of one string literal (see MESSAGES), and
-//   the message is only built when a parse fails.
+// - error messages and type names are numbered parts of one ASCII table (see MESSAGES), and a
+//   message is only built when a parse fails.
 
 import { putDecimal } from "./abort";
 import { noteCopied } from "./gc";
