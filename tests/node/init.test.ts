@@ -11,7 +11,13 @@ import { repoRoot } from "./helpers.js";
 const cli = path.join(repoRoot, "dist", "src", "cli.js");
 // A clean environment for the nested npm and node --test: none of the npm_* settings of an enclosing
 // `npm test`, and not NODE_TEST_CONTEXT (a nested `node --test` would report to this runner instead).
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT"));
+// PATH loses node_modules/.bin entries too: a dependency of as-pect installs an old `npm` there that
+// does not know `npm pack --pack-destination`; the user's npm is the one to test with.
+const cleanEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT"));
+cleanEnv.PATH = (process.env.PATH ?? "")
+  .split(path.delimiter)
+  .filter((p) => !p.split(path.sep).includes("node_modules"))
+  .join(path.delimiter);
 const run = (cmd: string, args: string[], cwd: string, timeout = 180_000) =>
   spawnSync(cmd, args, { cwd, encoding: "utf8", timeout, env: { ...cleanEnv, npm_config_audit: "false", npm_config_fund: "false" } });
 
