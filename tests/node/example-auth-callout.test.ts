@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { createHost, Action, LogLevel, type Host, type HttpStream, type HttpCallout } from "../../src/host/index.js";
 import { checkWasmPluginRules } from "../../src/manifest/rules.js";
 import { built, repoRoot } from "./helpers.js";
+import { wasmConfigs } from "./envoy-config.js";
 
 const CONFIG = { cluster: "auth", authority: "auth.internal", path: "/check", timeout_ms: 500, forward_headers: ["authorization"], copy_headers: ["x-user"] };
 
@@ -192,21 +193,6 @@ test("auth-callout: configuration mistakes are refused with the reason", async (
 
 // ---- the deployable files configure what the tests run ----
 
-interface WasmConfig {
-  root_id: string;
-  configuration?: { "@type": string; value: string };
-  vm_config: { code: { local: { filename: string } } };
-}
-
-function wasmConfigs(node: unknown, out: WasmConfig[] = []): WasmConfig[] {
-  if (node && typeof node === "object") {
-    const o = node as Record<string, unknown>;
-    const c = o.config as WasmConfig | undefined;
-    if (typeof o["@type"] === "string" && (o["@type"] as string).endsWith("wasm.v3.Wasm") && c) out.push(c);
-    for (const v of Object.values(o)) wasmConfigs(v, out);
-  }
-  return out;
-}
 
 test("auth-callout: envoy.yaml has the auth cluster, and both files carry the configuration the tests use", async () => {
   const dir = path.join(repoRoot, "examples", "auth-callout");

@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { createHost, Action, LogLevel, type Host } from "../../src/host/index.js";
 import { checkWasmPluginRules } from "../../src/manifest/rules.js";
 import { built, repoRoot } from "./helpers.js";
+import { wasmConfigs } from "./envoy-config.js";
 
 const CONFIG = {
   request: { remove: ["x-debug"], set: { "x-env": "prod" }, add: { "x-via": "wasm" } },
@@ -131,22 +132,6 @@ test("config-headers: a rejected update keeps the running rules; an accepted one
 
 // ---- the deployable files configure what the tests run ----
 
-interface WasmConfig {
-  name: string;
-  root_id: string;
-  configuration?: { "@type": string; value: string };
-  vm_config: { vm_id: string; runtime: string; code: { local: { filename: string } } };
-}
-
-function wasmConfigs(node: unknown, out: WasmConfig[] = []): WasmConfig[] {
-  if (node && typeof node === "object") {
-    const o = node as Record<string, unknown>;
-    const c = o.config as WasmConfig | undefined;
-    if (typeof o["@type"] === "string" && (o["@type"] as string).endsWith("wasm.v3.Wasm") && c) out.push(c);
-    for (const v of Object.values(o)) wasmConfigs(v, out);
-  }
-  return out;
-}
 
 test("config-headers: envoy.yaml and wasmplugin.yaml load this module with the configuration the tests use", async () => {
   const dir = path.join(repoRoot, "examples", "config-headers");

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { built, repoRoot } from "./helpers.js";
+import { wasmConfigs } from "./envoy-config.js";
 
 const CONFIG = JSON.stringify({ canary_header: "x-canary", canary_value: "1", canary_authority: "canary.internal" });
 
@@ -163,22 +164,6 @@ test("properties: JSON escapes, unicode and null fields in the configuration", a
 
 // ---- the deployable files configure what the tests run ----
 
-interface WasmConfig {
-  name: string;
-  root_id: string;
-  configuration?: { "@type": string; value: string };
-  vm_config: { vm_id: string; runtime: string; code: { local: { filename: string } } };
-}
-
-function wasmConfigs(node: unknown, out: WasmConfig[] = []): WasmConfig[] {
-  if (node && typeof node === "object") {
-    const o = node as Record<string, unknown>;
-    const c = o.config as WasmConfig | undefined;
-    if (typeof o["@type"] === "string" && (o["@type"] as string).endsWith("wasm.v3.Wasm") && c) out.push(c);
-    for (const v of Object.values(o)) wasmConfigs(v, out);
-  }
-  return out;
-}
 
 test("properties: envoy.yaml and wasmplugin.yaml load this module with a configuration it accepts", async () => {
   const dir = path.join(repoRoot, "examples", "properties");

@@ -9,34 +9,11 @@ import { parse, parseAllDocuments } from "yaml";
 import { createHost } from "../../src/host/index.js";
 import { built, repoRoot } from "./helpers.js";
 import { loadCrd, needCrd, validateWasmPlugin } from "./istio-crd.js";
+import { wasmConfigs } from "./envoy-config.js";
 
 const examplesDir = path.join(repoRoot, "examples");
 const examples = readdirSync(examplesDir).filter((n) => existsSync(path.join(examplesDir, n, "index.ts")));
 
-interface WasmFilterConfig {
-  name?: string;
-  root_id?: string;
-  configuration?: { "@type"?: string; value?: string };
-  vm_config?: { vm_id?: string; runtime?: string; code?: { local?: { filename?: string } } };
-}
-
-/** Every Wasm plugin config in an Envoy bootstrap: HTTP and network filters, bootstrap WasmServices. */
-function wasmConfigs(node: unknown, out: WasmFilterConfig[] = []): WasmFilterConfig[] {
-  if (Array.isArray(node)) node.forEach((n) => wasmConfigs(n, out));
-  else if (node && typeof node === "object") {
-    const o = node as Record<string, unknown>;
-    const type = o["@type"];
-    if (
-      type === "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm" ||
-      type === "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm" ||
-      type === "type.googleapis.com/envoy.extensions.wasm.v3.WasmService"
-    ) {
-      out.push(o.config as WasmFilterConfig);
-    }
-    Object.values(o).forEach((v) => wasmConfigs(v, out));
-  }
-  return out;
-}
 
 before(() => loadCrd());
 
