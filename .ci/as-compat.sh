@@ -71,6 +71,8 @@ for series in "${SERIES[@]}"; do
     ln -s "$ROOT/$entry" "$work/repo/node_modules/$name"
   done
   ln -s "$work/compiler/node_modules/assemblyscript" "$work/repo/node_modules/assemblyscript"
+  # The tests read Istio's schemas from shared/ beside the repository: beside the copy too.
+  if [ -d "$ROOT/../shared" ]; then ln -s "$(cd "$ROOT/../shared" && pwd)" "$work/shared"; fi
   cd "$work/repo"
   # Type errors against another compiler's typings do not stop the emit; the builds below are the check.
   node node_modules/typescript/bin/tsc -p tsconfig.json >"$work/tsc.log" 2>&1 || echo "   (tsc reported type errors with this compiler's typings: $work/tsc.log)"
