@@ -558,6 +558,20 @@ export class Vm implements QueueOwner {
       this.host.log(3, `${fn}: refused to grow a map past ${MAX_HEADER_MAP_BYTES} bytes`, this.ctx().id, this.index);
       return S.BadArgument;
     };
+    /** proxy_add_header_map_value and proxy_replace_header_map_value: the same checks, then add or replace. */
+    const writeMapValue = (fn: "proxy_add_header_map_value" | "proxy_replace_header_map_value", type: number, kPtr: number, kSize: number, vPtr: number, vSize: number): number => {
+      type = u(type);
+      if (type > MapType.HttpCallResponseTrailers) return S.BadArgument;
+      const key = this.str(u(kPtr), u(kSize));
+      const value = this.str(u(vPtr), u(vSize));
+      if (key === undefined || value === undefined) return S.InvalidMemoryAccess;
+      const m = this.mapFor(type, true);
+      if (m === null || m === "bad") return S.BadArgument;
+      if (m.byteSize() + key.length + value.length > MAX_HEADER_MAP_BYTES) return tooBig(fn);
+      if (fn === "proxy_add_header_map_value") m.add(lowerAscii(key), value);
+      else m.replace(lowerAscii(key), value);
+      return S.Ok;
+    };
     const badPairs = (fn: string, reason: string): number => {
       this.host.log(3, `${fn}: rejected a malformed map from the module: ${reason}`, this.ctx().id, this.index);
       return S.BadArgument;
@@ -704,18 +718,8 @@ export class Vm implements QueueOwner {
         if (v === undefined) return S.NotFound;
         return this.copyOut(v, u(rPtr), u(rSize)) ? S.Ok : S.InvalidMemoryAccess;
       },
-      proxy_replace_header_map_value: (type: number, kPtr: number, kSize: number, vPtr: number, vSize: number) => {
-        type = u(type);
-        if (type > MapType.HttpCallResponseTrailers) return S.BadArgument;
-        const key = this.str(u(kPtr), u(kSize));
-        const value = this.str(u(vPtr), u(vSize));
-        if (key === undefined || value === undefined) return S.InvalidMemoryAccess;
-        const m = this.mapFor(type, true);
-        if (m === null || m === "bad") return S.BadArgument;
-        if (m.byteSize() + key.length + value.length > MAX_HEADER_MAP_BYTES) return tooBig("proxy_replace_header_map_value");
-        m.replace(lowerAscii(key), value);
-        return S.Ok;
-      },
+      proxy_replace_header_map_value: (type: number, kPtr: number, kSize: number, vPtr: number, vSize: number) =>
+        writeMapValue("proxy_replace_header_map_value", type, kPtr, kSize, vPtr, vSize),
       proxy_remove_header_map_value: (type: number, kPtr: number, kSize: number) => {
         type = u(type);
         if (type > MapType.HttpCallResponseTrailers) return S.BadArgument;
@@ -726,18 +730,8 @@ export class Vm implements QueueOwner {
         m.remove(lowerAscii(key));
         return S.Ok;
       },
-      proxy_add_header_map_value: (type: number, kPtr: number, kSize: number, vPtr: number, vSize: number) => {
-        type = u(type);
-        if (type > MapType.HttpCallResponseTrailers) return S.BadArgument;
-        const key = this.str(u(kPtr), u(kSize));
-        const value = this.str(u(vPtr), u(vSize));
-        if (key === undefined || value === undefined) return S.InvalidMemoryAccess;
-        const m = this.mapFor(type, true);
-        if (m === null || m === "bad") return S.BadArgument;
-        if (m.byteSize() + key.length + value.length > MAX_HEADER_MAP_BYTES) return tooBig("proxy_add_header_map_value");
-        m.add(lowerAscii(key), value);
-        return S.Ok;
-      },
+      proxy_add_header_map_value: (type: number, kPtr: number, kSize: number, vPtr: number, vSize: number) =>
+        writeMapValue("proxy_add_header_map_value", type, kPtr, kSize, vPtr, vSize),
 
       // Streams
       proxy_continue_stream: (type: number) => {
