@@ -9,16 +9,18 @@ export function register(program: Command): void {
     .description("create a filter project from a template (an example): filter, test, envoy.yaml, WasmPlugin")
     .argument("<dir>", "a new or empty folder")
     .option("-t, --template <name>", `the example to start from (default: ${DEFAULT_TEMPLATE})`)
+    .option("--sdk <spec>", "the proxy-wasm-as dependency of the project: a version range, a tarball or file:<folder> (default: where this CLI came from)")
     .option("--list", "list the templates and exit")
-    .action(async (dir: string, opts: { template?: string; list?: boolean }) => {
+    .action(async (dir: string, opts: { template?: string; sdk?: string; list?: boolean }) => {
       if (opts.list) {
         process.stdout.write((await listTemplates()).join("\n") + "\n");
         return;
       }
-      const r = await initProject({ dir, template: opts.template });
+      const r = await initProject({ dir, template: opts.template, sdk: opts.sdk });
       const rel = path.relative(process.cwd(), r.dir) || ".";
       process.stdout.write(
-        `created ${rel} (${r.name}, from the ${r.template} template): ${r.files.join(", ")}\n\n  cd ${rel}\n  npm install && npm test\n`,
+        `created ${rel} (${r.name}, from the ${r.template} template): ${r.files.join(", ")}\n` +
+          `proxy-wasm-as dependency: ${r.sdk.spec}\n\n  cd ${rel}\n  npm install && npm test\n`,
       );
     });
 }

@@ -8,12 +8,15 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../errors.js";
 import { SDK_ROOT } from "../build/build.js";
+import { sdkSource, type SdkSource } from "./sdk-spec.js";
 
 export const DEFAULT_TEMPLATE = "x-service-name";
 
 export interface InitOptions {
   dir: string;
   template?: string;
+  /** The proxy-wasm-as dependency spec (a version range, a tarball, file:<folder>); default: where this CLI came from. */
+  sdk?: string;
 }
 
 export interface InitResult {
@@ -21,6 +24,7 @@ export interface InitResult {
   name: string;
   template: string;
   files: string[];
+  sdk: SdkSource;
 }
 
 /** Templates: the examples shipped with the package. */
@@ -40,8 +44,13 @@ export function packageNameFor(dir: string): string {
   return name || "my-filter";
 }
 
-function sdkVersion(): Promise<string> {
-  return readFile(path.join(SDK_ROOT, "package.json"), "utf8").then((t) => (JSON.parse(t) as { version: string }).version);
+interface OwnPackage {
+  version: string;
+  devDependencies: Record<string, string>;
+}
+
+function ownPackage(): Promise<OwnPackage> {
+  return readFile(path.join(SDK_ROOT, "package.json"), "utf8").then((t) => JSON.parse(t) as OwnPackage);
 }
 
 export async function initProject(options: InitOptions): Promise<InitResult> {
@@ -60,7 +69,13 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
     }
   }
   const name = packageNameFor(dir);
-  const version = await sdkVersion();
+  const own = await ownPackage();
+  let sdk: SdkSource;
+  try {
+    sdk = sdkSource(SDK_ROOT, own.version, options.sdk);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
   const exampleDir = path.join(SDK_ROOT, "examples", template);
   const rename = (text: string) => text.split(template).join(name);
 
@@ -76,11 +91,14 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
         scripts: {
           build: "proxy-wasm-as build assembly/index.ts",
           test: "proxy-wasm-as build assembly/index.ts && node --test test/",
+          typecheck: "tsc --noEmit",
           start: "proxy-wasm-as run assembly/index.ts",
         },
+        // The compiler and TypeScript the SDK itself is built and checked with.
         devDependencies: {
-          assemblyscript: "^0.28.20",
-          "proxy-wasm-as": `^${version}`,
+          assemblyscript: own.devDependencies.assemblyscript,
+          "proxy-wasm-as": sdk.spec,
+          typescript: own.devDependencies.typescript,
         },
       },
       null,
@@ -98,11 +116,12 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
   files["tsconfig.json"] =
     JSON.stringify(
       {
-        // Editors only: asc is the real type checker. AssemblyScript's types, and "proxy-wasm-as" mapped
-        // to the SDK's source (the package's Node entry is the CLI's API, not the SDK).
+        // For editors and `npm run typecheck` (asc is the compiler): AssemblyScript's standard library
+        // types, its runtime's (__new and friends, used by the SDK), and "proxy-wasm-as" mapped to the
+        // SDK's source (the package's Node entry is the CLI's API, not the SDK).
         extends: "assemblyscript/std/assembly.json",
         compilerOptions: { baseUrl: ".", paths: { "proxy-wasm-as": ["./node_modules/proxy-wasm-as/index.ts"] } },
-        include: ["assembly/**/*.ts"],
+        include: ["assembly/**/*.ts", "node_modules/assemblyscript/std/assembly/rt/index.d.ts"],
       },
       null,
       2,
@@ -121,7 +140,7 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
     await mkdir(path.dirname(target), { recursive: true });
     await writeFile(target, text);
   }
-  return { dir, name, template, files: Object.keys(files).sort() };
+  return { dir, name, template, files: Object.keys(files).sort(), sdk };
 }
 
 interface PluginSettings {
@@ -208,6 +227,7 @@ A proxy-wasm filter for Envoy and Istio, written in TypeScript with
 
 \`\`\`sh
 npm install && npm test     # builds build/${name}.wasm and runs test/ against it in an Envoy-like host
+npm run typecheck           # tsc --noEmit: the same checks your editor shows
 npm start                   # serves the filter on http://127.0.0.1:10000 (add -- --upstream http://host:port)
 \`\`\`
 

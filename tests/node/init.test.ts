@@ -1,5 +1,6 @@
-// proxy-wasm-as init: a project a user owns, installed from `npm pack` of this package, built and
-// tested on its own (the npm registry is the only network used, for assemblyscript).
+// proxy-wasm-as init: a project a user owns, installed from a clone of this package or from its
+// `npm pack` tarball, type-checked, built and tested on its own (the npm registry, or npm's cache, is
+// used only for assemblyscript and typescript).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -7,6 +8,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdi
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "./helpers.js";
+import { sdkSource } from "../../src/init/sdk-spec.js";
 
 const cli = path.join(repoRoot, "dist", "src", "cli.js");
 // A clean environment for the nested npm and node --test: none of the npm_* settings of an enclosing
@@ -29,8 +31,10 @@ test("init writes a complete project from a template and refuses to overwrite", 
   assert.deepEqual(readdirSync(dir).sort(), [".gitignore", "README.md", "asconfig.json", "assembly", "envoy.yaml", "package.json", "test", "tsconfig.json", "wasmplugin.yaml"]);
   const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
   assert.equal(pkg.name, "my-filter");
-  assert.match(pkg.devDependencies["proxy-wasm-as"], /^\^\d+\.\d+\.\d+/);
   assert.match(pkg.devDependencies.assemblyscript, /^\^0\.28\./);
+  assert.match(pkg.devDependencies.typescript, /^~5\./);
+  const tsconfig = JSON.parse(readFileSync(path.join(dir, "tsconfig.json"), "utf8"));
+  assert.equal(tsconfig.extends, "assemblyscript/std/assembly.json");
   assert.equal(readFileSync(path.join(dir, "assembly", "index.ts"), "utf8"), readFileSync(path.join(repoRoot, "examples", "add-header", "index.ts"), "utf8"));
   const envoy = readFileSync(path.join(dir, "envoy.yaml"), "utf8");
   assert.match(envoy, /filename: build\/my-filter\.wasm/);
@@ -49,28 +53,78 @@ test("init writes a complete project from a template and refuses to overwrite", 
   assert.ok(r.stdout.split("\n").includes("x-service-name"));
 });
 
-test("an init'ed project installs this package from npm pack, builds and passes its own tests", { timeout: 240_000 }, () => {
-  const parent = mkdtempSync(path.join(os.tmpdir(), "pwa-init-e2e-"));
-  const packDir = path.join(parent, "pack");
-  mkdirSync(packDir);
-  let r = run("npm", ["pack", "--ignore-scripts", "--pack-destination", packDir], repoRoot);
+test("the proxy-wasm-as spec follows where the CLI came from: a clone, a tarball install, the registry, --sdk", () => {
+  const parent = mkdtempSync(path.join(os.tmpdir(), "pwa-init-spec-"));
+  // A clone: no node_modules folder above the package.
+  assert.deepEqual(sdkSource(path.join(parent, "clone"), "1.2.3"), { spec: `file:${path.join(parent, "clone")}`, from: "clone" });
+  // Installed from a tarball (npm install ../x.tgz, or npx's cache): the lock records a relative file: spec.
+  const owner = path.join(parent, "tools");
+  mkdirSync(path.join(owner, "node_modules", "proxy-wasm-as"), { recursive: true });
+  const installed = path.join(owner, "node_modules", "proxy-wasm-as");
+  writeFileSync(path.join(owner, "package.json"), JSON.stringify({ dependencies: { "proxy-wasm-as": "file:../sdk.tgz" } }));
+  assert.deepEqual(sdkSource(installed, "1.2.3"), { spec: `file:${path.join(parent, "sdk.tgz")}`, from: "file" });
+  writeFileSync(
+    path.join(owner, "node_modules", ".package-lock.json"),
+    JSON.stringify({ packages: { "node_modules/proxy-wasm-as": { resolved: "file:../other.tgz" } } }),
+  );
+  assert.deepEqual(sdkSource(installed, "1.2.3"), { spec: `file:${path.join(parent, "other.tgz")}`, from: "file" });
+  // From the registry: the lock has an https URL and the owner a version range.
+  writeFileSync(
+    path.join(owner, "node_modules", ".package-lock.json"),
+    JSON.stringify({ packages: { "node_modules/proxy-wasm-as": { resolved: "https://registry.npmjs.org/proxy-wasm-as/-/proxy-wasm-as-1.2.3.tgz" } } }),
+  );
+  writeFileSync(path.join(owner, "package.json"), JSON.stringify({ devDependencies: { "proxy-wasm-as": "^1.2.0" } }));
+  assert.deepEqual(sdkSource(installed, "1.2.3"), { spec: "^1.2.3", from: "registry" });
+  // --sdk: ranges as given, paths made absolute file: specs.
+  assert.deepEqual(sdkSource(installed, "1.2.3", "~1.2.0", parent), { spec: "~1.2.0", from: "flag" });
+  assert.deepEqual(sdkSource(installed, "1.2.3", "./sdk.tgz", parent), { spec: `file:${path.join(parent, "sdk.tgz")}`, from: "flag" });
+  assert.deepEqual(sdkSource(installed, "1.2.3", "file:../sdk", owner), { spec: `file:${path.join(parent, "sdk")}`, from: "flag" });
+  const r = run(process.execPath, [cli, "init", path.join(parent, "p"), "--sdk", ""], parent);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^proxy-wasm-as: --sdk needs a spec: a version range, a tarball path or file:<folder>\n$/);
+});
+
+/** npm install -> tsc --noEmit -> npm test in an init'ed project, with no edits. */
+function installCheckAndTest(dir: string, name: string): void {
+  let r = run("npm", ["install"], dir);
   assert.equal(r.status, 0, r.stderr);
-  const tarball = path.join(packDir, readdirSync(packDir).find((f) => f.endsWith(".tgz"))!);
-  const dir = path.join(parent, "svc-filter");
-  r = run(process.execPath, [cli, "init", dir], parent);
-  assert.equal(r.status, 0, r.stderr);
-  // The package's pinned compiler comes from the npm registry; this package from the tarball.
-  const asVersion = JSON.parse(readFileSync(path.join(repoRoot, "node_modules", "assemblyscript", "package.json"), "utf8")).version;
-  r = run("npm", ["install", tarball, `assemblyscript@${asVersion}`], dir);
-  assert.equal(r.status, 0, r.stderr);
+  // AssemblyScript's types and the SDK's own sources type-check under the project's tsconfig (what editors show).
+  r = run(path.join(dir, "node_modules", ".bin", "tsc"), ["--noEmit"], dir);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
   r = run("npm", ["test"], dir);
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout + r.stderr, /^# pass 1$/m);
   assert.match(r.stdout + r.stderr, /^# fail 0$/m);
-  assert.ok(existsSync(path.join(dir, "build", "svc-filter.wasm")));
-  // Plain asc with the generated asconfig builds too.
-  r = run(path.join(dir, "node_modules", ".bin", "asc"), ["assembly/index.ts", "--target", "release", "-o", "build/asc.wasm"], dir);
+  assert.doesNotMatch(r.stdout + r.stderr, /^# pass 0$/m);
+  assert.ok(existsSync(path.join(dir, "build", `${name}.wasm`)));
+}
+
+test("from a clone: init -> npm install -> tsc --noEmit -> npm test, no edits", { timeout: 240_000 }, () => {
+  const parent = mkdtempSync(path.join(os.tmpdir(), "pwa-init-clone-"));
+  const dir = path.join(parent, "svc-filter");
+  const r = run(process.execPath, [cli, "init", dir], parent);
   assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")).devDependencies["proxy-wasm-as"], `file:${repoRoot.replace(/[\\/]$/, "")}`);
+  installCheckAndTest(dir, "svc-filter");
+  // Plain asc with the generated asconfig builds too.
+  const a = run(path.join(dir, "node_modules", ".bin", "asc"), ["assembly/index.ts", "--target", "release", "-o", "build/asc.wasm"], dir);
+  assert.equal(a.status, 0, a.stderr);
   assert.ok(readFileSync(path.join(dir, "build", "asc.wasm")).byteLength > 1000);
-  writeFileSync(path.join(dir, ".done"), "");
+});
+
+test("from an npm pack tarball: the CLI installed from it makes a project that installs the same tarball", { timeout: 240_000 }, () => {
+  const parent = mkdtempSync(path.join(os.tmpdir(), "pwa-init-tgz-"));
+  let r = run("npm", ["pack", "--ignore-scripts", "--pack-destination", parent], repoRoot);
+  assert.equal(r.status, 0, r.stderr);
+  const tarball = path.join(parent, readdirSync(parent).find((f) => f.endsWith(".tgz"))!);
+  // Where the user's CLI lives (as `npm install <tarball>` or npx would put it).
+  const tools = path.join(parent, "tools");
+  mkdirSync(tools);
+  writeFileSync(path.join(tools, "package.json"), "{}\n");
+  r = run("npm", ["install", path.relative(tools, tarball)], tools);
+  assert.equal(r.status, 0, r.stderr);
+  const dir = path.join(parent, "token-filter");
+  r = run(path.join(tools, "node_modules", ".bin", "proxy-wasm-as"), ["init", dir, "--template", "add-header"], parent);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`proxy-wasm-as dependency: file:${tarball.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n`));
+  installCheckAndTest(dir, "token-filter");
 });
