@@ -19,6 +19,7 @@ import {
   parseTargetRef,
 } from "./flags.js";
 import { generate, MANIFEST_KINDS, toYaml, type ManifestKind, type ManifestSpec, type ModuleSource } from "./generate.js";
+import { choosePluginType } from "./plugin-type.js";
 import { checkDigestConsistency, checkWasmPluginRules, urlRuleAccepts } from "./rules.js";
 import { parseBuildFlags, registryOptions, type BuildFlags, type RegistryFlags } from "../oci/cli-options.js";
 import { sha256Hex } from "../oci/digest.js";
@@ -65,7 +66,6 @@ const ONLY_FOR: Partial<Record<FlagName, { flag: string; kinds: ManifestKind[]; 
   priority: { flag: "--priority", kinds: ["wasmplugin"], why: "only WasmPlugin orders plugins by priority" },
   pullPolicy: { flag: "--pull-policy", kinds: ["wasmplugin", "envoy-gateway"], why: "an EnvoyFilter cannot set the agent's pull policy" },
   pullSecret: { flag: "--pull-secret", kinds: ["wasmplugin", "envoy-gateway"], why: "an EnvoyFilter cannot pass an image pull secret" },
-  type: { flag: "--type", kinds: ["wasmplugin"], why: "the other targets generate an HTTP filter" },
   namespace: { flag: "--namespace", kinds: ["wasmplugin", "envoyfilter", "envoy-gateway"], why: "envoy.yaml is not a Kubernetes resource" },
   upstream: { flag: "--upstream", kinds: ["envoy"], why: "the mesh or gateway routes to upstreams itself" },
   listen: { flag: "--listen", kinds: ["envoy"], why: "only envoy.yaml opens its own listener" },
@@ -114,12 +114,23 @@ function parseSha(value: string): string {
 const DEFAULT_BUILD = (flags: BuildFlags) =>
   (flags.variant === undefined || flags.variant === "compat") && flags.created === undefined && !flags.annotation?.length;
 
-async function resolveSource(kind: ManifestKind, file: string | undefined, flags: ManifestFlags, warn: (l: string) => void): Promise<ModuleSource> {
+interface Resolved {
+  source: ModuleSource;
+  /** The module's bytes when they were at hand (the file, or the image --resolve unpacked). */
+  wasm?: Buffer;
+}
+
+async function resolveSource(kind: ManifestKind, file: string | undefined, flags: ManifestFlags, warn: (l: string) => void): Promise<Resolved> {
+  const local = file ? (await readWasmModule(file, { verify: false })).bytes : undefined;
+  const source = await resolveModuleSource(kind, file, flags, warn);
+  return { source: source.source, wasm: local ?? source.wasm };
+}
+
+async function resolveModuleSource(kind: ManifestKind, file: string | undefined, flags: ManifestFlags, warn: (l: string) => void): Promise<Resolved> {
   if (kind === "envoy") {
     if (!file) throw new UserError("--kind envoy needs the .wasm file: Envoy loads it from disk (manifest FILTER.wasm --kind envoy --upstream HOST:PORT)");
-    await readWasmModule(file, { verify: false });
     if (flags.sha256) throw new UserError("--sha256 does not apply to --kind envoy: Envoy reads the local file as it is");
-    return { type: "local", path: flags.modulePath ?? resolvePath(file) };
+    return { source: { type: "local", path: flags.modulePath ?? resolvePath(file) } };
   }
   if (!!flags.image === !!flags.url) {
     throw new UserError(`${flags.image ? "--image and --url exclude each other" : "say where proxies get the module"}: pass --image REGISTRY/REPOSITORY:TAG (an image you pushed) or --url https://…/filter.wasm`);
@@ -148,7 +159,7 @@ async function resolveSource(kind: ManifestKind, file: string | undefined, flags
       sha ??= local;
     }
     if (!sha) throw new UserError(`cannot know the module's sha256 for ${flags.url}: pass the .wasm file it serves, or --sha256`);
-    return { type: "url", url: flags.url, sha256: sha };
+    return { source: { type: "url", url: flags.url, sha256: sha } };
   }
 
   const ref = parseReference(flags.image!);
@@ -170,7 +181,7 @@ async function resolveSource(kind: ManifestKind, file: string | undefined, flags
     const client = new RegistryClient(ref, await registryOptions(ref.registry, flags, "pull", warn));
     const resolved = await resolveManifest(client, ref.digest ?? ref.tag!);
     // Istio downloads and unpacks the image; so does --resolve, to fail here rather than in every pod.
-    await extractWasmLikeIstio(resolved.manifest, (d) => client.getBlob(d));
+    const { wasm } = await extractWasmLikeIstio(resolved.manifest, (d) => client.getBlob(d));
     const remote = resolved.digest.slice("sha256:".length);
     if (sha && sha !== remote) {
       throw new UserError(`${formatReference(ref)} has digest sha256:${remote} in the registry, not ${sha}; drop --sha256 or push again`);
@@ -181,7 +192,7 @@ async function resolveSource(kind: ManifestKind, file: string | undefined, flags
         warn(`warning: ${formatReference(ref)} (sha256:${remote}) is not the image ${file} builds to with these flags (sha256:${local}); writing the registry's digest`);
       }
     }
-    return { type: "oci", ref, sha256: remote };
+    return { source: { type: "oci", ref, sha256: remote }, wasm };
   }
   if (sha) {
     if (file && !DEFAULT_BUILD(flags)) {
@@ -189,14 +200,14 @@ async function resolveSource(kind: ManifestKind, file: string | undefined, flags
       const local = await localDigest(file);
       if (local !== sha) warn(`warning: ${file} builds to sha256:${local}, not the given sha256:${sha}; writing the given digest`);
     }
-    return { type: "oci", ref, sha256: sha };
+    return { source: { type: "oci", ref, sha256: sha } };
   }
   if (!file) {
     throw new UserError(
       `cannot know the digest of ${formatReference(ref)}: pass the .wasm you pushed (the digest is computed the way push builds the image), --resolve to read it from the registry, or an @sha256:… reference`,
     );
   }
-  return { type: "oci", ref, sha256: await localDigest(file) };
+  return { source: { type: "oci", ref, sha256: await localDigest(file) } };
 }
 
 export interface BuiltManifests {
@@ -235,7 +246,12 @@ export async function buildManifests(file: string | undefined, flags: ManifestFl
     );
   }
 
-  const source = await resolveSource(kind, file, flags, warn);
+  const resolved = await resolveSource(kind, file, flags, warn);
+  const source = resolved.source;
+  const type = choosePluginType(resolved.wasm, flags.type !== undefined ? parsePluginType(flags.type) : undefined, warn);
+  if (type === "NETWORK" && kind === "envoy-gateway") {
+    throw new UserError("this is a network (TCP) filter, and Envoy Gateway's EnvoyExtensionPolicy runs Wasm only as HTTP filters; use --kind wasmplugin, envoyfilter or envoy");
+  }
   if (source.type === "url" && source.url.startsWith("file:") && flags.pullSecret) {
     throw new UserError("--pull-secret applies to OCI images, not file:// modules");
   }
@@ -260,7 +276,8 @@ export async function buildManifests(file: string | undefined, flags: ManifestFl
     ...(flags.pullPolicy !== undefined ? { pullPolicy: parsePullPolicy(flags.pullPolicy) } : {}),
     ...(flags.pullSecret !== undefined ? { pullSecret: flags.pullSecret } : {}),
     ...(flags.pluginName !== undefined ? { pluginName: flags.pluginName } : {}),
-    ...(flags.type !== undefined ? { type: parsePluginType(flags.type) } : {}),
+    // Written when it is not Istio's default, or when the user asked for it.
+    ...(type === "NETWORK" || flags.type !== undefined ? { type } : {}),
     ...(flags.upstream !== undefined ? { upstream: parseHostPort(flags.upstream, "--upstream") } : {}),
     ...(flags.listen !== undefined
       ? { listen: /^\d+$/.test(flags.listen) ? { host: "0.0.0.0", port: parsePort(flags.listen, "--listen") } : parseHostPort(flags.listen, "--listen") }

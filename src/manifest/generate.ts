@@ -42,6 +42,9 @@ export interface ManifestSpec {
 }
 
 const WASM_HTTP_FILTER = "envoy.extensions.filters.http.wasm.v3.Wasm";
+const WASM_NETWORK_FILTER = "envoy.extensions.filters.network.wasm.v3.Wasm";
+const isNetwork = (s: ManifestSpec) => s.type === "NETWORK";
+const wasmFilterType = (s: ManifestSpec) => (isNetwork(s) ? WASM_NETWORK_FILTER : WASM_HTTP_FILTER);
 const TYPE_PREFIX = "type.googleapis.com/";
 const STRING_VALUE = `${TYPE_PREFIX}google.protobuf.StringValue`;
 
@@ -131,7 +134,7 @@ export function envoyFilters(s: ManifestSpec): object[] {
               name: extName,
               typed_config: {
                 "@type": `${TYPE_PREFIX}udpa.type.v1.TypedStruct`,
-                type_url: `${TYPE_PREFIX}${WASM_HTTP_FILTER}`,
+                type_url: `${TYPE_PREFIX}${wasmFilterType(s)}`,
                 value: { config: envoyPluginConfig(s, extName, code) },
               },
             },
@@ -140,7 +143,12 @@ export function envoyFilters(s: ManifestSpec): object[] {
       ],
     },
   };
-  const httpFilter = {
+  // An HTTP filter goes before the router of every HTTP connection manager; a network filter
+  // before tcp_proxy, the last filter of the chains that carry plain TCP.
+  const [applyTo, filter] = isNetwork(s)
+    ? ["NETWORK_FILTER", { name: "envoy.filters.network.tcp_proxy" }]
+    : ["HTTP_FILTER", { name: "envoy.filters.network.http_connection_manager", subFilter: { name: "envoy.filters.http.router" } }];
+  const discoveredFilter = {
     apiVersion: "networking.istio.io/v1alpha3",
     kind: "EnvoyFilter",
     metadata: metadata(s),
@@ -148,14 +156,8 @@ export function envoyFilters(s: ManifestSpec): object[] {
       ...workloadSelector,
       configPatches: [
         {
-          applyTo: "HTTP_FILTER",
-          match: {
-            listener: {
-              filterChain: {
-                filter: { name: "envoy.filters.network.http_connection_manager", subFilter: { name: "envoy.filters.http.router" } },
-              },
-            },
-          },
+          applyTo,
+          match: { listener: { filterChain: { filter } } },
           patch: {
             operation: "INSERT_BEFORE",
             value: {
@@ -163,7 +165,7 @@ export function envoyFilters(s: ManifestSpec): object[] {
               config_discovery: {
                 // Wait for the module instead of serving traffic without the filter.
                 config_source: { ads: {}, initial_fetch_timeout: "0s" },
-                type_urls: [`${TYPE_PREFIX}${WASM_HTTP_FILTER}`],
+                type_urls: [`${TYPE_PREFIX}${wasmFilterType(s)}`],
               },
             },
           },
@@ -171,13 +173,49 @@ export function envoyFilters(s: ManifestSpec): object[] {
       ],
     },
   };
-  return [extensionConfig, httpFilter];
+  return [extensionConfig, discoveredFilter];
+}
+
+/** envoy.yaml, HTTP filter: the Wasm filter, then the router to the upstream cluster. */
+function httpConnectionManager(s: ManifestSpec & { source: { type: "local"; path: string } }): object {
+  return {
+    name: "envoy.filters.network.http_connection_manager",
+    typed_config: {
+      "@type": `${TYPE_PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+      stat_prefix: "ingress_http",
+      route_config: {
+        virtual_hosts: [{ name: "upstream", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "upstream" } }] }],
+      },
+      http_filters: [
+        {
+          name: "envoy.filters.http.wasm",
+          typed_config: { "@type": `${TYPE_PREFIX}${WASM_HTTP_FILTER}`, config: envoyPluginConfig(s, s.name, { local: { filename: s.source.path } }) },
+        },
+        { name: "envoy.filters.http.router", typed_config: { "@type": `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router` } },
+      ],
+    },
+  };
+}
+
+/** envoy.yaml, network filter: the Wasm filter, then tcp_proxy to the upstream cluster (Envoy wants a terminal filter last). */
+function tcpFilters(s: ManifestSpec & { source: { type: "local"; path: string } }): object[] {
+  return [
+    {
+      name: "envoy.filters.network.wasm",
+      typed_config: { "@type": `${TYPE_PREFIX}${WASM_NETWORK_FILTER}`, config: envoyPluginConfig(s, s.name, { local: { filename: s.source.path } }) },
+    },
+    {
+      name: "envoy.filters.network.tcp_proxy",
+      typed_config: { "@type": `${TYPE_PREFIX}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, stat_prefix: "ingress_tcp", cluster: "upstream" },
+    },
+  ];
 }
 
 const IP = /^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
 
 export function envoyBootstrap(s: ManifestSpec): object {
   if (s.source.type !== "local") throw new Error("internal error: envoy.yaml needs a local module");
+  const local = s as ManifestSpec & { source: { type: "local"; path: string } };
   const upstream = s.upstream!;
   const listen = s.listen ?? { host: "0.0.0.0", port: 10000 };
   const socket = (address: string, port: number) => ({ socket_address: { address, port_value: port } });
@@ -190,28 +228,7 @@ export function envoyBootstrap(s: ManifestSpec): object {
           address: socket(listen.host, listen.port),
           filter_chains: [
             {
-              filters: [
-                {
-                  name: "envoy.filters.network.http_connection_manager",
-                  typed_config: {
-                    "@type": `${TYPE_PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
-                    stat_prefix: "ingress_http",
-                    route_config: {
-                      virtual_hosts: [{ name: "upstream", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "upstream" } }] }],
-                    },
-                    http_filters: [
-                      {
-                        name: "envoy.filters.http.wasm",
-                        typed_config: {
-                          "@type": `${TYPE_PREFIX}${WASM_HTTP_FILTER}`,
-                          config: envoyPluginConfig(s, s.name, { local: { filename: s.source.path } }),
-                        },
-                      },
-                      { name: "envoy.filters.http.router", typed_config: { "@type": `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router` } },
-                    ],
-                  },
-                },
-              ],
+              filters: isNetwork(s) ? tcpFilters(local) : [httpConnectionManager(local)],
             },
           ],
         },

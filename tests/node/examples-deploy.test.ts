@@ -10,6 +10,8 @@ import { createHost } from "../../src/host/index.js";
 import { built, repoRoot } from "./helpers.js";
 import { loadCrd, needCrd, validateWasmPlugin } from "./istio-crd.js";
 import { wasmConfigs } from "./envoy-config.js";
+import { checkListenerChains } from "./envoy-chain.js";
+import { exportedKind } from "../../src/manifest/plugin-type.js";
 
 const examplesDir = path.join(repoRoot, "examples");
 const examples = readdirSync(examplesDir).filter((n) => existsSync(path.join(examplesDir, n, "index.ts")));
@@ -42,9 +44,22 @@ for (const name of examples) {
   test(`${name}: envoy.yaml loads build/${name}.wasm, and the module accepts its root_id and configuration`, async () => {
     const file = path.join(dir, "envoy.yaml");
     if (!existsSync(file)) return assert.fail(`examples/${name}/envoy.yaml is missing`);
-    const configs = wasmConfigs(parse(readFileSync(file, "utf8")));
+    const bootstrap = parse(readFileSync(file, "utf8"));
+    assert.deepEqual(checkListenerChains(bootstrap), [], "Envoy would reject a listener");
+    const configs = wasmConfigs(bootstrap);
     assert.ok(configs.length >= 1, "no Wasm filter in envoy.yaml");
     const { wasm } = await built(`examples/${name}/index.ts`);
+    // The module's callbacks decide whether it is an HTTP or a network filter; envoy.yaml and the
+    // WasmPlugin must deploy it as that.
+    const type = exportedKind(wasm).type ?? "HTTP";
+    const text = readFileSync(file, "utf8");
+    assert.equal(text.includes("envoy.filters.network.wasm"), type === "NETWORK", `${name} is a ${type} filter`);
+    const wpFile = path.join(dir, "wasmplugin.yaml");
+    if (existsSync(wpFile)) {
+      for (const doc of parseAllDocuments(readFileSync(wpFile, "utf8")).map((d) => d.toJS()).filter((d) => d?.kind === "WasmPlugin")) {
+        assert.equal(doc.spec.type ?? "HTTP", type, `${name}: WasmPlugin type`);
+      }
+    }
     for (const c of configs) {
       assert.equal(c.vm_config?.code?.local?.filename, `build/${name}.wasm`);
       assert.equal(c.vm_config?.runtime, "envoy.wasm.runtime.v8");
