@@ -29,7 +29,8 @@ import {
 import { SharedState, type Metric } from "./shared.js";
 import { TcpConnection } from "./tcp.js";
 import type { Failure, LogEntry, Plugin, RootContext, StreamContext } from "./types.js";
-import { HOST_FUNCTION_NAMES, Vm, type GrpcCallRequest, type HttpCallRequest, type VmHost } from "./vm.js";
+import type { GrpcCallRequest, HttpCallRequest } from "./calls/state.js";
+import { HOST_FUNCTION_NAMES, Vm, type VmHost } from "./vm.js";
 
 export type FailurePolicy = "fail-closed" | "fail-open";
 export type ForeignFunction = (args: Uint8Array) => Uint8Array | number;
