@@ -6,31 +6,10 @@
 // a missing callback exactly like the default (Continue / true / nothing), so behaviour is unchanged.
 // Used by `proxy-wasm-as build` and by the asconfig preset ("transform": ["proxy-wasm-as/transform"]).
 
-/** Callback export -> context methods it dispatches to. Exports not listed here are always kept. */
-export const CALLBACK_METHODS: Readonly<Record<string, readonly string[]>> = {
-  proxy_on_vm_start: ["onVmStart"],
-  proxy_on_tick: ["onTick"],
-  proxy_on_queue_ready: ["onQueueReady"],
-  proxy_on_foreign_function: ["onForeignFunction"],
-  proxy_on_done: ["onDone"],
-  proxy_on_log: ["onLog"],
-  proxy_on_request_headers: ["onHttpRequestHeaders"],
-  proxy_on_request_body: ["onHttpRequestBody"],
-  proxy_on_request_trailers: ["onHttpRequestTrailers"],
-  proxy_on_response_headers: ["onHttpResponseHeaders"],
-  proxy_on_response_body: ["onHttpResponseBody"],
-  proxy_on_response_trailers: ["onHttpResponseTrailers"],
-  proxy_on_new_connection: ["onNewConnection"],
-  proxy_on_downstream_data: ["onDownstreamData"],
-  proxy_on_upstream_data: ["onUpstreamData"],
-  proxy_on_downstream_connection_close: ["onDownstreamClose"],
-  proxy_on_upstream_connection_close: ["onUpstreamClose"],
-  proxy_on_http_call_response: ["onHttpCallResponse"],
-  proxy_on_grpc_receive_initial_metadata: ["onGrpcReceiveInitialMetadata"],
-  proxy_on_grpc_receive: ["onGrpcStreamMessage", "onGrpcCallResponse"],
-  proxy_on_grpc_receive_trailing_metadata: ["onGrpcReceiveTrailingMetadata"],
-  proxy_on_grpc_close: ["onGrpcStreamClose", "onGrpcCallResponse"],
-};
+import { CALLBACK_METHODS } from "./callbacks.generated.js";
+
+/** Callback export -> context methods it dispatches to (generated from the ABI table). */
+export { CALLBACK_METHODS };
 
 interface BinaryenApi {
   getFunctionInfo(ref: number): { name: string };

@@ -6,6 +6,11 @@
 // SDK's allocateForHost, see host-exports.include.ts), exactly as Envoy allocates through the
 // filter's malloc / proxy_on_memory_allocate, so the SDK's ownership code (copy, then heap.free) runs.
 // An empty result is written as pointer 0 / size 0, as Envoy does.
+//
+// Every other env import of the SDK (the list is generated from the ABI table into
+// mock-host.generated.js) fails the test that reaches it, naming the function.
+
+import { ENV_IMPORTS, unimplementedEnv } from "./mock-host.generated.js";
 
 /** Record kinds; the same numbers are in tests/assembly/mock.ts. */
 export const Rec = {
@@ -101,6 +106,7 @@ export function createMockHost() {
   }
 
   const env = {
+    ...unimplementedEnv(),
     proxy_log(level, ptr, size) {
       record(Rec.LOG, level, read(ptr, size));
       return OK;
@@ -161,6 +167,11 @@ export function createMockHost() {
       return nextToken(Rec.GRPC_STREAM, up, upSize, retToken);
     },
   };
+
+  const known = new Set(ENV_IMPORTS.map(([name]) => name));
+  for (const name of Object.keys(env)) {
+    if (!known.has(name)) throw new Error(`mock host: ${name} is not an ABI host function (see src/abi/functions.ts)`);
+  }
 
   // What the tests call (module "mock"): configure answers and read records.
   const mock = {
