@@ -99,14 +99,15 @@ export function hostImports(table: AbiTable): string {
   const env = table.hostFunctions.filter((f) => availableIn(f, "0.2.0") || availableIn(f, LATEST));
   const all = [...env, ...table.envExtras, ...table.wasiFunctions];
   const signature = (f: AbiFunction) =>
-    `  ${f.name}(${f.params.map((p) => `${safeName(p.name)}: ${jsType(p.type)}`).join(", ")}): ${f.results.length ? "number" : "void"};`;
+    `  ${f.name}(${["vm: HostCallState", ...f.params.map((p) => `${safeName(p.name)}: ${jsType(p.type)}`)].join(", ")}): ${f.results.length ? "number" : "void"};`;
   const out = [
     ...header(
       "The host's import skeleton (src/host/): every function the host registers, with its Wasm",
-      "signature, ABI area and the phases a module may call it in; and one interface per import module",
-      "that the host's implementations must fill (tsc fails when an ABI function has no implementation).",
+      "signature, ABI area and the phases a module may call it in; and the interfaces the host calls",
+      "(src/host/calls/index.ts) must fill, so tsc fails when an ABI function has no implementation.",
     ),
     'import type { AbiVersion, Phase, WasmType } from "../abi/types.js";',
+    'import type { HostCallState } from "./calls/state.js";',
     "",
     "export interface HostImport {",
     '  readonly module: "env" | "wasi_snapshot_preview1";',
@@ -149,9 +150,14 @@ export function hostImports(table: AbiTable): string {
     ...all.filter((f) => f.phases?.includes("start")).map((f) => `  ${lit(f.name)},`),
     "]);",
     "",
-    "/** The env functions (proxy-wasm ABI and Envoy's extras) the host implements. */",
+    "/** The proxy-wasm host functions (module env) of ABI 0.2.x, each called with the VM's state first. */",
     "export interface EnvCalls {",
-    ...[...env, ...table.envExtras].map(signature),
+    ...env.map(signature),
+    "}",
+    "",
+    "/** Envoy's emscripten/pthread shims in module env. */",
+    "export interface EnvExtraCalls {",
+    ...table.envExtras.map(signature),
     "}",
     "",
     "/** The WASI functions the host implements (the stubs answer ENOSYS without an implementation). */",

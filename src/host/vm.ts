@@ -5,11 +5,11 @@
 // any trap, proc_exit or error while guest code runs marks this VM failed without throwing out
 // of the host. Hot paths avoid allocation: one Buffer/DataView over memory, refreshed only when
 // the memory grew (the old ArrayBuffer is then detached and has length 0).
-import { HOST_FUNCTIONS, MODULE_EXPORTS, WASI_FUNCTIONS, WASI_MODULES, WASI_ENOSYS, ENV_EXTRAS, hostFunctionsFor, type AbiVersion } from "../abi.js";
+import { HOST_FUNCTIONS, MODULE_EXPORTS, WASI_FUNCTIONS, WASI_MODULES, WASI_ENOSYS, ENV_EXTRAS, versionIndex, type AbiVersion } from "../abi.js";
 import { HeaderMap } from "./headers.js";
 import { ENV_EXTRA_CALLS, HOST_CALLS, WASI_CALLS } from "./calls/index.js";
 import { GuestExit } from "./calls/guest-exit.js";
-import { ALLOWED_DURING_START } from "./calls/phases.js";
+import { ALLOWED_DURING_START, HOST_IMPORTS } from "./imports.generated.js";
 import { CalloutIds, MetricIds, type GrpcCallRequest, type HostCall, type HostCallState, type HostServices, type HttpCallRequest } from "./calls/state.js";
 import type { Context, Failure, Plugin, RootContext, StreamContext, StreamHandler, VmContext } from "./types.js";
 
@@ -356,14 +356,20 @@ export class Vm implements HostCallState {
 
   // ---------------------------------------------------------------- host calls
 
-  /** Binds every import the module's ABI version registers to its host call (calls/index.ts). */
+  /**
+   * Binds every import the module's ABI version registers (imports.generated.ts, from the ABI table)
+   * to its host call (calls/index.ts).
+   */
   private buildImports(): WebAssembly.Imports {
     const env: Record<string, unknown> = {};
-    for (const f of hostFunctionsFor(this.version)) env[f.name] = this.bind(f.name, HOST_CALLS[f.name], f.params.length);
-    for (const f of ENV_EXTRAS) env[f.name] = this.bind(f.name, ENV_EXTRA_CALLS[f.name], f.params.length);
     const wasi: Record<string, unknown> = {};
-    for (const f of WASI_FUNCTIONS) {
-      wasi[f.name] = this.bind(f.name, WASI_CALLS[f.name] ?? (f.stub ? wasiStub : undefined), f.params.length);
+    const envCalls: Readonly<Record<string, HostCall>> = { ...HOST_CALLS, ...ENV_EXTRA_CALLS };
+    const wasiCalls: Readonly<Record<string, HostCall>> = WASI_CALLS;
+    const version = versionIndex(this.version);
+    for (const f of HOST_IMPORTS) {
+      if (versionIndex(f.since) > version) continue;
+      if (f.module === "env") env[f.name] = this.bind(f.name, envCalls[f.name], f.params.length);
+      else wasi[f.name] = this.bind(f.name, wasiCalls[f.name] ?? (f.stub ? wasiStub : undefined), f.params.length);
     }
     const out: WebAssembly.Imports = { env: env as WebAssembly.ModuleImports };
     for (const m of WASI_MODULES) out[m] = wasi as WebAssembly.ModuleImports;

@@ -68,7 +68,7 @@ test("a fake ABI function and enum value in a copy of the table reach every gene
     // Host: the skeleton row with its area and phases, the implementation slot, the start rule.
     const host = read("src/host/imports.generated.ts");
     assert.match(host, /name: "proxy_fake_lookup", params: \["i32", "i32", "i32"\], results: \["i32"\], area: "fake", since: "0.2.1", phases: \["start", "callback"\]/);
-    assert.match(host, /  proxy_fake_lookup\(fake_key_data: number, fake_key_size: number, return_fake_value: number\): number;/);
+    assert.match(host, /  proxy_fake_lookup\(vm: HostCallState, fake_key_data: number, fake_key_size: number, return_fake_value: number\): number;/);
     assert.match(host, /ALLOWED_DURING_START[^\]]*"proxy_fake_lookup",/);
     // Mock host: listed with its arity, so the as-pect tests fail by name when they reach it.
     assert.match(read("tests/assembly/mock-host.generated.js"), /  \["proxy_fake_lookup", 3\],/);

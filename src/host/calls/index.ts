@@ -1,5 +1,6 @@
-// Import name -> host call, for every import the host registers (src/abi.ts lists them; vm.ts binds
-// each row to its function here and fails loudly when one is missing).
+// Import name -> host call, for every import the host registers (the ABI table lists them;
+// imports.generated.ts has one typed slot per import, so tsc fails when one has no host call here, and
+// vm.ts binds each row of HOST_IMPORTS to its function).
 import { Status } from "../../abi.js";
 import * as buffers from "./buffers.js";
 import * as foreign from "./foreign.js";
@@ -12,6 +13,7 @@ import * as metrics from "./metrics.js";
 import * as properties from "./properties.js";
 import * as sharedData from "./shared-data.js";
 import * as sharedQueues from "./shared-queues.js";
+import type { EnvCalls, EnvExtraCalls, WasiCalls } from "../imports.generated.js";
 import type { HostCall } from "./state.js";
 import * as streamControl from "./stream-control.js";
 import * as timers from "./timers.js";
@@ -26,7 +28,7 @@ const legacy: Record<string, HostCall> = {
 };
 
 /** Module `env`: the proxy-wasm host functions, by import name. */
-export const HOST_CALLS: Readonly<Record<string, HostCall>> = {
+export const HOST_CALLS: EnvCalls & Readonly<Record<string, HostCall>> = {
   ...pick(log, "proxy_"),
   ...pick(timers, "proxy_"),
   ...pick(lifecycle, "proxy_"),
@@ -44,17 +46,19 @@ export const HOST_CALLS: Readonly<Record<string, HostCall>> = {
 };
 
 /** Envoy's emscripten/pthread shims in module `env` (abi.ts ENV_EXTRAS). */
-export const ENV_EXTRA_CALLS: Readonly<Record<string, HostCall>> = {
+export const ENV_EXTRA_CALLS: EnvExtraCalls = {
   emscripten_notify_memory_growth: () => {},
-  pthread_equal: (_vm, a: number, b: number) => (a === b ? 1 : 0),
+  pthread_equal: (_vm, a, b) => (a === b ? 1 : 0),
 };
 
 /** The WASI modules' functions, by import name (abi.ts stubs absent here answer ENOSYS). */
-export const WASI_CALLS: Readonly<Record<string, HostCall>> = { ...wasi };
+export const WASI_CALLS: WasiCalls & Readonly<Record<string, HostCall>> = { ...wasi };
 
-/** The exports of an area module that are host calls (the rest are its helpers). */
-function pick(area: Record<string, unknown>, prefix: string): Record<string, HostCall> {
-  const out: Record<string, HostCall> = {};
-  for (const [name, fn] of Object.entries(area)) if (name.startsWith(prefix)) out[name] = fn as HostCall;
-  return out;
+/** The exports of an area module named proxy_*: its host calls (the rest are its helpers). */
+type HostCallsOf<T> = { [K in keyof T as K extends `proxy_${string}` ? K : never]: T[K] };
+
+function pick<T extends object>(area: T, prefix: string): HostCallsOf<T> {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(area)) if (name.startsWith(prefix)) out[name] = fn;
+  return out as HostCallsOf<T>;
 }
