@@ -1,283 +1,28 @@
-// The embedder side: loads a module, checks it the way Envoy does, runs its VMs and drives the
-// plugin (lifecycle, streams, timers, callouts, queues). This is what tests use.
-import { readFile } from "node:fs/promises";
-import {
-  ABI_MARKERS,
-  ABI_VERSIONS,
-  HOST_FUNCTIONS,
-  LogLevel,
-  WASI_FUNCTIONS,
-  ENV_EXTRAS,
-  WASI_MODULES,
-  hostFunctionsFor,
-  type AbiVersion,
-} from "../abi.js";
+// The embedder side: runs a module's VMs the way Envoy does and drives the plugin (lifecycle,
+// reloads, canary configuration checks, streams, timers, foreign functions, queues). This is what
+// tests use; createHost (create-host.ts) makes one. What it records is in host-records.ts.
+import { type AbiVersion } from "../abi.js";
 import { UserError } from "../errors.js";
-import { capMemory } from "./binary.js";
-import { byteStringToText, toBuffer, toByteString, type Bytesish } from "./bytes.js";
-import { HeaderMap, type PairsInput } from "./headers.js";
+import { toBuffer, toByteString, type Bytesish } from "./bytes.js";
+import type { FailurePolicy, ForeignFunction, HostOptions } from "./host-options.js";
+import { HostPlugin, type ExtraPlugin } from "./host-plugin.js";
+import { resolveHostProperty } from "./host-properties.js";
+import { HostRecords } from "./host-records.js";
 import { HttpStream, type HttpStreamOptions, type StreamEnv } from "./http.js";
-import {
-  STREAM_ATTRIBUTES,
-  encodeProperty,
-  lookupIn,
-  propertyBytes,
-  propertyPath,
-  type PropertyInput,
-  type PropertyValue,
-} from "./properties.js";
-import { SharedState, type Metric } from "./shared.js";
+import { encodeProperty, propertyBytes, propertyPath, type PropertyInput, type PropertyValue } from "./properties.js";
 import { TcpConnection } from "./tcp.js";
-import type { Failure, LogEntry, Plugin, RootContext, StreamContext } from "./types.js";
-import type { GrpcCallRequest, HttpCallRequest } from "./calls/state.js";
-import { HOST_FUNCTION_NAMES, Vm, type VmHost } from "./vm.js";
-
-export type FailurePolicy = "fail-closed" | "fail-open";
-export type ForeignFunction = (args: Uint8Array) => Uint8Array | number;
-
-export interface HostOptions {
-  /** The module: bytes, a path to a .wasm file, or a compiled WebAssembly.Module. */
-  wasm: Uint8Array | string | WebAssembly.Module;
-  /** PLUGIN_CONFIGURATION buffer (what Envoy's `configuration` / Istio's pluginConfig carries). */
-  pluginConfig?: Bytesish;
-  /** VM_CONFIGURATION buffer. */
-  vmConfig?: Bytesish;
-  /** plugin_root_id property (Envoy `root_id`). Default "". */
-  rootId?: string;
-  /** plugin_vm_id property and the key of shared data and queues. Default "". */
-  vmId?: string;
-  /** plugin_name property. Default "". */
-  pluginName?: string;
-  /** Properties, keys are path segments joined by "." (e.g. "source.address", "xds.cluster_name"). */
-  properties?: Record<string, PropertyInput>;
-  /** WASI environment (Envoy vm_config.environment_variables). */
-  env?: Record<string, string>;
-  /** Messages below this level are not recorded; also what proxy_get_log_level returns. Default Trace. */
-  logLevel?: number;
-  /** What a stream gets when the VM has failed: a 503 (default) or the filter is skipped. */
-  failurePolicy?: FailurePolicy;
-  /** Give new streams a fresh VM after a failure (Envoy's FAIL_RELOAD). Default true. */
-  reloadOnFailure?: boolean;
-  /** Functions for proxy_call_foreign_function: return bytes (OK) or a status number. */
-  foreignFunctions?: Record<string, ForeignFunction>;
-  /** Ceiling for the guest's linear memory, in 64 KiB pages (needs the module bytes). */
-  memoryLimitPages?: number;
-  /** Enforce Envoy's header/body lifetimes (default true). false = every map and body always reachable. */
-  strictLifetimes?: boolean;
-  /** Cluster names proxy_http_call / proxy_grpc_* accept; others get BAD_ARGUMENT like an unknown cluster. Default: any. */
-  upstreams?: string[];
-  /** Process-wide state (shared data, queues, metrics) to share with other hosts of the same vm_id. */
-  shared?: SharedState;
-  /** Called for every recorded log entry (e.g. to print them). */
-  onLog?: (entry: LogEntry) => void;
-}
-
-const STATUS_BROKEN_CONNECTION = 11; // WasmResult::BrokenConnection, set by Envoy on a failed HTTP call
-
-/** A dispatched proxy_http_call, waiting for the test to answer it. */
-export class HttpCallout {
-  /** Still waiting for respond() / fail()? */
-  pending = true;
-  constructor(
-    private readonly host: Host,
-    private readonly vm: Vm,
-    private readonly root: RootContext,
-    private readonly req: HttpCallRequest,
-    /** The context that was running when the call was dispatched (the root id gets the answer). */
-    readonly callerContextId: number,
-  ) {}
-  get token(): number {
-    return this.req.token;
-  }
-  /** The root context id the response is delivered on. */
-  get contextId(): number {
-    return this.root.id;
-  }
-  get upstream(): string {
-    return byteStringToText(this.req.upstream);
-  }
-  get headers(): Array<[string, string]> {
-    return this.req.headers.toPairs();
-  }
-  header(name: string): string | undefined {
-    const v = this.req.headers.get(toByteString(name.toLowerCase()));
-    return v === undefined ? undefined : byteStringToText(v);
-  }
-  get body(): Buffer {
-    return this.req.body;
-  }
-  get trailers(): Array<[string, string]> {
-    return this.req.trailers.toPairs();
-  }
-  get timeoutMs(): number {
-    return this.req.timeoutMs;
-  }
-  /** Delivers a response: proxy_on_http_call_response(root, token, headers, body size, trailers). */
-  respond(response: { headers?: PairsInput; body?: Bytesish; trailers?: PairsInput } = {}): void {
-    this.take();
-    const headers = HeaderMap.from(response.headers ?? [[":status", "200"]]);
-    const body = toBuffer(response.body);
-    const trailers = HeaderMap.from(response.trailers);
-    if (this.vm.failed) return;
-    this.root.httpCallResponse = { headers, body, trailers };
-    this.vm.call("proxy_on_http_call_response", this.root, this.root.id, this.token, headers.size, body.length, trailers.size);
-    this.root.httpCallResponse = null;
-    this.vm.flush();
-  }
-  /** The call failed (reset / timeout): the callback gets 0 headers; proxy_get_status gives 11 "reset". */
-  fail(): void {
-    this.take();
-    if (this.vm.failed) return;
-    this.root.status = { code: STATUS_BROKEN_CONNECTION, message: "reset" };
-    this.vm.call("proxy_on_http_call_response", this.root, this.root.id, this.token, 0, 0, 0);
-    this.root.status = { code: STATUS_BROKEN_CONNECTION, message: "" };
-    this.vm.flush();
-  }
-  private take(): void {
-    if (!this.pending) throw new Error(`http call ${this.token} was already answered`);
-    if (this.vm.busy) throw new Error(`http call ${this.token}: answer it after the current callback returns`);
-    this.pending = false;
-    this.host.removeCallout(this);
-  }
-}
-
-/** A dispatched gRPC call (unary) or stream. */
-export class GrpcCallout {
-  pending = true;
-  /** Messages the plugin sent on a stream (proxy_grpc_send). */
-  readonly sent: Buffer[] = [];
-  /** The plugin half-closed (end_stream or proxy_grpc_close on a stream). */
-  localClosed = false;
-  /** The plugin cancelled it (proxy_grpc_cancel, or proxy_grpc_close on a unary call). */
-  cancelled = false;
-  constructor(
-    private readonly host: Host,
-    private readonly vm: Vm,
-    private readonly root: RootContext,
-    private readonly req: GrpcCallRequest,
-    readonly callerContextId: number,
-  ) {}
-  get token(): number {
-    return this.req.token;
-  }
-  get kind(): "call" | "stream" {
-    return this.req.kind;
-  }
-  get contextId(): number {
-    return this.root.id;
-  }
-  get upstream(): string {
-    return byteStringToText(this.req.upstream);
-  }
-  get service(): string {
-    return byteStringToText(this.req.service);
-  }
-  get method(): string {
-    return byteStringToText(this.req.method);
-  }
-  get metadata(): Array<[string, string]> {
-    return this.req.metadata.toPairs();
-  }
-  /** The request message of a unary call. */
-  get message(): Buffer | null {
-    return this.req.message;
-  }
-  get timeoutMs(): number {
-    return this.req.timeoutMs;
-  }
-  /** Unary success: proxy_on_grpc_receive(root, token, size); the call is then over. */
-  respond(message: Bytesish): void {
-    if (this.kind !== "call") throw new Error(`grpc ${this.token} is a stream; use receive() and close()`);
-    this.check();
-    this.pending = false;
-    this.host.removeCallout(this);
-    this.deliverMessage(toBuffer(message));
-  }
-  /** Stream: initial metadata (proxy_on_grpc_receive_initial_metadata). */
-  receiveInitialMetadata(pairs: PairsInput): void {
-    this.check();
-    this.withMap("grpcInitialMetadata", HeaderMap.from(pairs), "proxy_on_grpc_receive_initial_metadata");
-  }
-  /** Stream: a message (proxy_on_grpc_receive). */
-  receive(message: Bytesish): void {
-    if (this.kind !== "stream") throw new Error(`grpc ${this.token} is a unary call; use respond() or close()`);
-    this.check();
-    this.deliverMessage(toBuffer(message));
-  }
-  /** Stream: trailing metadata (proxy_on_grpc_receive_trailing_metadata). */
-  receiveTrailingMetadata(pairs: PairsInput): void {
-    this.check();
-    this.withMap("grpcTrailingMetadata", HeaderMap.from(pairs), "proxy_on_grpc_receive_trailing_metadata");
-  }
-  /** Remote close / unary failure: proxy_on_grpc_close(root, token, status); proxy_get_status gives status and message. */
-  close(status: number, message = ""): void {
-    this.check();
-    this.pending = false;
-    this.host.removeCallout(this);
-    if (this.vm.failed) return;
-    this.root.status = { code: status >>> 0, message };
-    this.vm.call("proxy_on_grpc_close", this.root, this.root.id, this.token, status >>> 0);
-    this.root.status = { code: status >>> 0, message: "" };
-    this.vm.flush();
-  }
-  /** @internal */
-  belongsTo(vm: Vm): boolean {
-    return this.vm === vm;
-  }
-  private deliverMessage(m: Buffer): void {
-    if (this.vm.failed) return;
-    this.root.grpcMessage = m;
-    this.vm.call("proxy_on_grpc_receive", this.root, this.root.id, this.token, m.length);
-    this.root.grpcMessage = null;
-    this.vm.flush();
-  }
-  private withMap(field: "grpcInitialMetadata" | "grpcTrailingMetadata", m: HeaderMap, cb: string): void {
-    if (this.vm.failed) return;
-    this.root[field] = m;
-    this.vm.call(cb, this.root, this.root.id, this.token, m.size);
-    this.root[field] = null;
-    this.vm.flush();
-  }
-  private check(): void {
-    if (!this.pending) throw new Error(`grpc ${this.token} is over`);
-    if (this.vm.busy) throw new Error(`grpc ${this.token}: deliver after the current callback returns`);
-  }
-}
-
-export interface MetricView {
-  name: string;
-  type: "counter" | "gauge" | "histogram";
-  /** Counter/gauge value (histogram: number of values), as a number. */
-  value: number;
-  /** The exact u64 value. */
-  exact: bigint;
-  /** Histogram values recorded (first 100,000). */
-  values: number[];
-}
+import type { Failure, Plugin, RootContext, StreamContext } from "./types.js";
+import { Vm, type VmHost } from "./vm.js";
 
 let connectionIds = 1;
-const HISTORY_LIMIT = 10_000;
-const MAX_LOG_ENTRIES = 1_000_000;
 
-export class Host implements VmHost, StreamEnv {
-  readonly shared: SharedState;
-  readonly logs: LogEntry[] = [];
-  readonly failures: Failure[] = [];
-  readonly hostCallCounts = new Float64Array(HOST_FUNCTION_NAMES.length);
+export class Host extends HostRecords implements VmHost, StreamEnv {
   readonly env: ReadonlyArray<readonly [string, string]>;
-  readonly logLevel: number;
   readonly foreignFunctions: Readonly<Record<string, ForeignFunction>>;
   readonly upstreams: ReadonlySet<string> | null;
   readonly failurePolicy: FailurePolicy;
   readonly strictLifetimes: boolean;
   readonly reloadOnFailure: boolean;
-  /** HTTP calls dispatched and not answered yet. */
-  readonly httpCalls: HttpCallout[] = [];
-  /** gRPC calls and streams not finished yet. */
-  readonly grpcCalls: GrpcCallout[] = [];
-  /** HTTP calls dispatched so far, answered or not (the most recent 10,000). */
-  readonly httpCallHistory: HttpCallout[] = [];
-  readonly grpcCallHistory: GrpcCallout[] = [];
   /** How many VMs this host created (1 + reloads). */
   vmCount = 0;
   private vm: Vm | null = null;
@@ -288,16 +33,18 @@ export class Host implements VmHost, StreamEnv {
   private readonly vmConfig: Buffer;
   private readonly properties = new Map<string, PropertyValue>();
   private readonly streams = new Map<number, HttpStream | TcpConnection>();
-  private readonly onLog?: (entry: LogEntry) => void;
+
+  protected get vmIdBytes(): string {
+    return this.plugin.vmId;
+  }
 
   constructor(
     readonly module: WebAssembly.Module,
     readonly abiVersion: AbiVersion,
     private readonly options: HostOptions,
   ) {
-    this.shared = options.shared ?? new SharedState();
+    super(options);
     this.env = Object.entries(options.env ?? {});
-    this.logLevel = options.logLevel ?? LogLevel.Trace;
     this.foreignFunctions = options.foreignFunctions ?? {};
     this.upstreams = options.upstreams ? new Set(options.upstreams) : null;
     this.failurePolicy = options.failurePolicy ?? "fail-closed";
@@ -306,7 +53,6 @@ export class Host implements VmHost, StreamEnv {
     }
     this.strictLifetimes = options.strictLifetimes ?? true;
     this.reloadOnFailure = options.reloadOnFailure ?? true;
-    this.onLog = options.onLog;
     this.vmConfig = toBuffer(options.vmConfig);
     this.plugin = {
       name: toByteString(options.pluginName ?? ""),
@@ -487,8 +233,6 @@ export class Host implements VmHost, StreamEnv {
 
   /** Envoy's plugin_canary_cache_: what the canary said about a configuration already tried. */
   private readonly canaryCache = new Map<string, boolean>();
-  /** The canary VM while it runs: its callouts are never dispatched (Envoy cancels them when it is destroyed). */
-  private canaryVm: Vm | null = null;
 
   /**
    * Envoy's WasmHandleBase::canary: a fresh VM of the module is started (_initialize, root
@@ -565,29 +309,27 @@ export class Host implements VmHost, StreamEnv {
 
   /** @internal */
   openHttp(vm: Vm, root: RootContext, opts: HttpStreamOptions): HttpStream {
-    const ctx = vm.newStreamContext(root);
-    const stream = new HttpStream(vm, ctx, this, connectionIds++);
-    ctx.handler = stream;
-    for (const [k, v] of Object.entries(opts.properties ?? {})) stream.setProperty(k, v);
-    this.streams.set(ctx.id, stream);
-    vm.call("proxy_on_context_create", ctx, ctx.id, root.id);
-    ctx.createdInVm = true;
-    vm.flush();
-    return stream;
+    return this.open(vm, root, opts, (ctx) => new HttpStream(vm, ctx, this, connectionIds++));
   }
 
   /** @internal */
   openTcp(vm: Vm, root: RootContext, opts: HttpStreamOptions): TcpConnection {
+    const conn = this.open(vm, root, opts, (ctx) => new TcpConnection(vm, ctx, this, connectionIds++));
+    conn.start();
+    return conn;
+  }
+
+  /** A stream context with its driver, its properties set, then proxy_on_context_create(id, root). */
+  private open<D extends HttpStream | TcpConnection>(vm: Vm, root: RootContext, opts: HttpStreamOptions, driver: (ctx: StreamContext) => D): D {
     const ctx = vm.newStreamContext(root);
-    const conn = new TcpConnection(vm, ctx, this, connectionIds++);
-    ctx.handler = conn;
-    for (const [k, v] of Object.entries(opts.properties ?? {})) conn.setProperty(k, v);
-    this.streams.set(ctx.id, conn);
+    const d = driver(ctx);
+    ctx.handler = d;
+    for (const [k, v] of Object.entries(opts.properties ?? {})) d.setProperty(k, v);
+    this.streams.set(ctx.id, d);
     vm.call("proxy_on_context_create", ctx, ctx.id, root.id);
     ctx.createdInVm = true;
     vm.flush();
-    conn.start();
-    return conn;
+    return d;
   }
 
   // ------------------------------------------------------------ more plugins on this VM
@@ -688,23 +430,6 @@ export class Host implements VmHost, StreamEnv {
     vm.flush();
   }
 
-  /** Reads shared data of this vm_id: value and CAS, or undefined. */
-  sharedData(key: Bytesish): { value: Buffer; cas: number } | undefined {
-    const v = this.shared.getData(this.plugin.vmId, toByteString(key));
-    return v ? { value: v.value, cas: v.cas } : undefined;
-  }
-
-  /** Writes shared data as another VM would (cas 0 = unconditional). Returns false on CAS mismatch. */
-  setSharedData(key: Bytesish, value: Bytesish, cas = 0): boolean {
-    return this.shared.setData(this.plugin.vmId, toByteString(key), Buffer.from(toBuffer(value)), cas);
-  }
-
-  /** A shared queue of this vm_id (or another vm_id) by name: its token and waiting messages. */
-  queue(name: string, vmId?: string): { token: number; messages: Buffer[] } | undefined {
-    const q = this.shared.findQueue(toByteString(vmId ?? byteStringToText(this.plugin.vmId)), toByteString(name));
-    return q ? { token: q.token, messages: q.messages } : undefined;
-  }
-
   /** Enqueues a message (as another VM would); the registering VM gets proxy_on_queue_ready. */
   enqueue(nameOrToken: string | number, message: Bytesish, vmId?: string): boolean {
     this.assertIdle("enqueue");
@@ -713,54 +438,11 @@ export class Host implements VmHost, StreamEnv {
     return this.shared.enqueue(token, Buffer.from(toBuffer(message)));
   }
 
-  // ------------------------------------------------------------ metrics, logs, failures, counts
-
-  /** A metric by the name the plugin defined it with. */
-  metric(name: string, type?: "counter" | "gauge" | "histogram"): MetricView | undefined {
-    const key = toByteString(name);
-    const types = type ? [type] : (["counter", "gauge", "histogram"] as const);
-    for (const t of types) {
-      const m = this.shared.metrics.get(t + "\0" + key);
-      if (m) return metricView(m);
-    }
-    return undefined;
-  }
-
-  get metrics(): MetricView[] {
-    return [...this.shared.metrics.values()].map(metricView);
-  }
-
-  /** Log messages (optionally only one level). */
-  logMessages(level?: number): string[] {
-    return this.logs.filter((e) => level === undefined || e.level === level).map((e) => e.message);
-  }
-
-  clearLogs(): void {
-    this.logs.length = 0;
-  }
+  // ------------------------------------------------------------ state views
 
   /** Whether the current VM has failed (trap, proc_exit, failed start). */
   get failed(): boolean {
     return !this.vm || this.vm.failed;
-  }
-
-  /** Host calls made so far by name (only the ones called). */
-  hostCalls(): Record<string, number> {
-    const out: Record<string, number> = {};
-    HOST_FUNCTION_NAMES.forEach((n, i) => {
-      if (this.hostCallCounts[i] > 0) out[n] = this.hostCallCounts[i];
-    });
-    return out;
-  }
-
-  get totalHostCalls(): number {
-    let t = 0;
-    for (const c of this.hostCallCounts) t += c;
-    return t;
-  }
-
-  resetHostCalls(): void {
-    this.hostCallCounts.fill(0);
   }
 
   /** The guest's linear memory size in bytes (current VM). */
@@ -789,125 +471,13 @@ export class Host implements VmHost, StreamEnv {
     return new Host(this.module, this.abiVersion, { ...this.options, ...overrides, wasm: this.module, shared: this.shared });
   }
 
-  // ------------------------------------------------------------ VmHost / StreamEnv
+  // ------------------------------------------------------------ properties (VmHost / StreamEnv)
 
-  log(level: number, message: string, contextId: number, vm: number): void {
-    if (level < this.logLevel) return;
-    const e: LogEntry = { level, message, contextId, vm };
-    // Bounded, so a module logging in a loop cannot exhaust memory: the oldest half goes.
-    if (this.logs.length >= MAX_LOG_ENTRIES) this.logs.splice(0, MAX_LOG_ENTRIES / 2);
-    this.logs.push(e);
-    this.onLog?.(e);
-  }
-
-  recordFailure(f: Failure): void {
-    this.failures.push(f);
-  }
-
-  removeCallout(c: HttpCallout | GrpcCallout): void {
-    const list: Array<HttpCallout | GrpcCallout> = c instanceof HttpCallout ? this.httpCalls : this.grpcCalls;
-    const i = list.indexOf(c);
-    if (i >= 0) list.splice(i, 1);
-  }
-
-  onHttpCall(vm: Vm, root: RootContext, call: HttpCallRequest, callerContextId: number): void {
-    if (vm === this.canaryVm) return; // cancelled with the canary
-    const c = new HttpCallout(this, vm, root, call, callerContextId);
-    this.httpCalls.push(c);
-    this.httpCallHistory.push(c);
-    if (this.httpCallHistory.length > HISTORY_LIMIT) this.httpCallHistory.splice(0, HISTORY_LIMIT / 2);
-  }
-
-  onGrpc(vm: Vm, root: RootContext, call: GrpcCallRequest, callerContextId: number): void {
-    if (vm === this.canaryVm) return; // cancelled with the canary
-    const c = new GrpcCallout(this, vm, root, call, callerContextId);
-    this.grpcCalls.push(c);
-    this.grpcCallHistory.push(c);
-    if (this.grpcCallHistory.length > HISTORY_LIMIT) this.grpcCallHistory.splice(0, HISTORY_LIMIT / 2);
-  }
-
-  onGrpcSend(vm: Vm, token: number, message: Buffer, endStream: boolean): number {
-    const c = this.grpcCalls.find((g) => g.token === token && g.kind === "stream" && g.belongsTo(vm));
-    if (!c) return 1; // NOT_FOUND
-    c.sent.push(message);
-    if (endStream) c.localClosed = true;
-    return 0;
-  }
-
-  onGrpcCancelOrClose(vm: Vm, token: number, how: "cancel" | "close"): number {
-    const c = this.grpcCalls.find((g) => g.token === token && g.belongsTo(vm));
-    if (!c) return 1; // NOT_FOUND
-    if (how === "close" && c.kind === "stream") {
-      c.localClosed = true;
-      return 0;
-    }
-    c.cancelled = true;
-    c.pending = false;
-    this.removeCallout(c);
-    return 0;
-  }
-
+  /** Host-level properties (embedder-set and plugin_*), as a root context or a stream sees them. */
   hostProperty(key: string, pluginOrCtx: Plugin | StreamContext | null, inStream?: boolean): PropertyValue | undefined {
-    let plugin: Plugin | null;
-    if (pluginOrCtx && "kind" in pluginOrCtx) {
-      plugin = pluginOrCtx.root.plugin;
-      inStream = true;
-    } else {
-      plugin = pluginOrCtx;
-    }
-    const sep = key.indexOf("\0");
-    const top = sep < 0 ? key : key.slice(0, sep);
-    if (!inStream && STREAM_ATTRIBUTES.has(top)) return undefined;
-    const v = lookupIn(this.properties, key);
-    if (v !== undefined) return v;
-    if (plugin) {
-      if (key === "plugin_name") return Buffer.from(plugin.name, "latin1");
-      if (key === "plugin_root_id") return Buffer.from(plugin.rootId, "latin1");
-      if (key === "plugin_vm_id") return Buffer.from(plugin.vmId, "latin1");
-    }
-    if (inStream) return lookupIn(STREAM_DEFAULTS, key);
-    return undefined;
+    return resolveHostProperty(this.properties, key, pluginOrCtx, inStream);
   }
-}
 
-/** @internal */
-export interface ExtraPlugin {
-  plugin: Plugin;
-  root: RootContext | null;
-  vm: Vm | null;
-  configured: boolean;
-}
-
-/** A further plugin on a host's VM (see Host.addPlugin). */
-export class HostPlugin {
-  constructor(
-    private readonly host: Host,
-    private readonly extra: ExtraPlugin,
-  ) {}
-  /** Whether its proxy_on_configure accepted the configuration (on the current VM). */
-  get configured(): boolean {
-    return this.extra.configured;
-  }
-  get rootContextId(): number {
-    return this.extra.root?.id ?? 0;
-  }
-  get tickPeriod(): number {
-    return this.extra.root?.tickPeriod ?? 0;
-  }
-  httpStream(opts: HttpStreamOptions = {}): HttpStream {
-    const r = this.host.extraRoot(this.extra);
-    if (!r) throw new Error("this plugin is not running (its VM failed to start)");
-    return this.host.openHttp(r.vm, r.root, opts);
-  }
-  tcpConnection(opts: HttpStreamOptions = {}): TcpConnection {
-    const r = this.host.extraRoot(this.extra);
-    if (!r) throw new Error("this plugin is not running (its VM failed to start)");
-    return this.host.openTcp(r.vm, r.root, opts);
-  }
-  /** proxy_on_tick on this plugin's root context, if it set a period. */
-  tick(): boolean {
-    return this.host.tickRoot(this.extra.vm, this.extra.root);
-  }
 }
 
 /** Envoy's plugin key, for the canary cache: what tells two configurations of one plugin apart. */
@@ -915,111 +485,3 @@ function canaryKey(p: Plugin): string {
   return `${p.name}\0${p.rootId}\0${p.vmId}\0${p.config.toString("latin1")}`;
 }
 
-/** Addresses a stream has when the embedder sets none. */
-const STREAM_DEFAULTS = new Map<string, PropertyValue>([
-  [propertyPath("source.address"), encodeProperty("127.0.0.1:50000")],
-  [propertyPath("source.port"), encodeProperty(50000)],
-  [propertyPath("destination.address"), encodeProperty("127.0.0.1:10000")],
-  [propertyPath("destination.port"), encodeProperty(10000)],
-  [propertyPath("connection.mtls"), encodeProperty(false)],
-]);
-
-function metricView(m: Metric): MetricView {
-  return { name: m.name, type: m.type, value: Number(m.value), exact: m.value, values: m.values.map(Number) };
-}
-
-// ------------------------------------------------------------ loading and checking modules
-
-/** Reads the ABI version from the marker export, like Envoy (first marker function export wins). */
-export function detectAbiVersion(module: WebAssembly.Module): AbiVersion | undefined {
-  const markers = new Map<string, AbiVersion>(ABI_VERSIONS.map((v) => [ABI_MARKERS[v], v]));
-  for (const e of WebAssembly.Module.exports(module)) {
-    if (e.kind === "function" && markers.has(e.name)) return markers.get(e.name);
-  }
-  return undefined;
-}
-
-/** Every import the host will not satisfy for `version`, as one-line reasons. */
-export function checkImports(module: WebAssembly.Module, version: AbiVersion): string[] {
-  const env = new Set([...hostFunctionsFor(version), ...ENV_EXTRAS].map((f) => f.name));
-  const wasi = new Set(WASI_FUNCTIONS.map((f) => f.name));
-  const problems: string[] = [];
-  for (const imp of WebAssembly.Module.imports(module)) {
-    const name = `${imp.module}.${imp.name}`;
-    if (imp.kind !== "function") {
-      problems.push(`${name} (an imported ${imp.kind}; Envoy provides none)`);
-      continue;
-    }
-    if (imp.module === "env") {
-      if (env.has(imp.name)) continue;
-      const other = HOST_FUNCTIONS.find((f) => f.name === imp.name);
-      if (other) {
-        problems.push(`${name} (ABI ${version} does not have it; it exists in ${other.since}${other.until ? `..${other.until}` : "+"} only)`);
-      } else if (imp.name === "abort") {
-        problems.push(`env.abort (AssemblyScript's default abort handler; Envoy does not provide it: build with --use abort=<your handler>, as proxy-wasm-as build does)`);
-      } else {
-        problems.push(`${name} (not a proxy-wasm host function)`);
-      }
-      continue;
-    }
-    if ((WASI_MODULES as readonly string[]).includes(imp.module)) {
-      if (!wasi.has(imp.name)) problems.push(`${name} (a WASI function this host does not provide)`);
-      continue;
-    }
-    problems.push(`${name} (unknown import module "${imp.module}")`);
-  }
-  return problems;
-}
-
-async function loadBytes(wasm: Uint8Array | string): Promise<Uint8Array> {
-  if (typeof wasm !== "string") return wasm;
-  try {
-    return new Uint8Array(await readFile(wasm));
-  } catch (e) {
-    throw new UserError(`cannot read the module ${wasm}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
-/** Compiles and checks a module and returns a host for it (nothing runs until startVm/startPlugin). */
-export async function createHost(options: HostOptions): Promise<Host> {
-  if (!options || options.wasm === undefined) throw new UserError("createHost needs { wasm }: module bytes, a .wasm path or a WebAssembly.Module");
-  let module: WebAssembly.Module;
-  const where = typeof options.wasm === "string" ? options.wasm : "the module";
-  if (options.wasm instanceof WebAssembly.Module) {
-    if (options.memoryLimitPages !== undefined) {
-      throw new UserError("memoryLimitPages needs the module's bytes or path, not a compiled WebAssembly.Module");
-    }
-    module = options.wasm;
-  } else {
-    let bytes = await loadBytes(options.wasm);
-    if (options.memoryLimitPages !== undefined) {
-      const limit = options.memoryLimitPages;
-      if (!Number.isInteger(limit) || limit < 0 || limit > 65536) {
-        throw new UserError(`memoryLimitPages must be an integer from 0 to 65536, not ${limit}`);
-      }
-      try {
-        bytes = capMemory(bytes, limit).bytes;
-      } catch (e) {
-        throw new UserError(`${where}: ${(e as Error).message}`);
-      }
-    }
-    try {
-      module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-    } catch (e) {
-      throw new UserError(`${where} is not a valid WebAssembly module: ${(e as Error).message}`);
-    }
-  }
-  const version = detectAbiVersion(module);
-  if (!version) {
-    throw new UserError(`${where}: Missing or unknown Proxy-Wasm ABI version (no proxy_abi_version_0_2_0 or proxy_abi_version_0_2_1 export); Envoy refuses it`);
-  }
-  if (version === "0.1.0") {
-    throw new UserError(`${where} targets ABI 0.1.0, which this host does not run; rebuild it for 0.2.1`);
-  }
-  const problems = checkImports(module, version);
-  if (problems.length > 0) {
-    const more = problems.length > 3 ? ` and ${problems.length - 3} more` : "";
-    throw new UserError(`${where}: Failed to load Wasm module due to a missing import: ${problems.slice(0, 3).join("; ")}${more}`);
-  }
-  return new Host(module, version, options);
-}

@@ -1,7 +1,10 @@
 // proxy-wasm-as/host: a proxy-wasm host that behaves like Envoy's, for unit tests and benchmarks
 // of compiled filters. See docs/host.md.
-export { createHost, Host, HostPlugin, HttpCallout, GrpcCallout, detectAbiVersion, checkImports } from "./host.js";
-export type { HostOptions, FailurePolicy, ForeignFunction, MetricView } from "./host.js";
+export { createHost, detectAbiVersion, checkImports } from "./create-host.js";
+export { Host } from "./host.js";
+export { HostPlugin } from "./host-plugin.js";
+export { HttpCallout, GrpcCallout } from "./callouts.js";
+export type { HostOptions, FailurePolicy, ForeignFunction, MetricView } from "./host-options.js";
 export { HttpStream, HttpMessageView } from "./http.js";
 export type { HttpStreamOptions } from "./http.js";
 export { TcpConnection, TcpSideView } from "./tcp.js";

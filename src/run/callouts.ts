@@ -6,7 +6,7 @@
 // failure (0 headers, proxy_get_status 11 "reset").
 import http from "node:http";
 import https from "node:https";
-import type { HttpCallout } from "../host/host.js";
+import type { HttpCallout } from "../host/callouts.js";
 import type { Target } from "./options.js";
 import { HOP_BY_HOP, envoyConnectFailure, isValidHeaderName, isValidHeaderValue, textToLatin1 } from "./wire.js";
 

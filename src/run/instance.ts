@@ -2,7 +2,8 @@
 // runs around it: the tick timer, the HTTP callouts it dispatched and the requests it serves.
 // After every call into the host, afterAction() looks at what changed (new callouts, a new tick
 // period, streams the guest resumed, replied to, reset or left in a failed VM).
-import type { Host, HttpCallout, GrpcCallout } from "../host/host.js";
+import type { GrpcCallout, HttpCallout } from "../host/callouts.js";
+import type { Host } from "../host/host.js";
 import { LogLevel } from "../abi.js";
 import { startHttpCallout, type CalloutAgents } from "./callouts.js";
 import type { Logger } from "./log.js";

@@ -10,7 +10,7 @@ import path from "node:path";
 import { LogLevel } from "../abi.js";
 import { buildFilter, defaultOutFile } from "../build/build.js";
 import { UserError } from "../errors.js";
-import { createHost } from "../host/host.js";
+import { createHost } from "../host/create-host.js";
 import { Exchange, type ExchangeEnv, type ExchangeSummary } from "./exchange.js";
 import { Instance, type InstanceEnv } from "./instance.js";
 import { Logger } from "./log.js";
