@@ -13,6 +13,7 @@ import { register as registerImage } from "./commands/image.js";
 import { register as registerPush } from "./commands/push.js";
 import { register as registerManifest } from "./commands/manifest.js";
 import { register as registerRun } from "./commands/run.js";
+import { register as registerEnvoy } from "./commands/envoy.js";
 // --- end command modules ---
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -35,6 +36,7 @@ export function createProgram(): Command {
   registerPush(program);
   registerManifest(program);
   registerRun(program);
+  registerEnvoy(program);
   // --- end register commands ---
   return program;
 }

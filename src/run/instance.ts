@@ -14,10 +14,20 @@ export interface InstanceMember {
   check(): void;
 }
 
+/** A gRPC callout an embedder carries out (see InstanceEnv.grpc). */
+export interface GrpcHandle {
+  /** Stops it without answering (the proxy shuts down). */
+  cancel(): void;
+  /** Called after every call into the host: picks up messages sent, half-close and cancel. */
+  sync(): void;
+}
+
 export interface InstanceEnv {
   logger: Logger;
   clusters: ReadonlyMap<string, Target>;
   agents: CalloutAgents;
+  /** Carries out gRPC callouts; `deliver` calls into the host on a later turn. Without it they get UNAVAILABLE. */
+  grpc?: (g: GrpcCallout, deliver: (fn: () => void) => void) => GrpcHandle;
 }
 
 export class Instance {
@@ -29,6 +39,7 @@ export class Instance {
   private tickPeriod = 0;
   private readonly seen = new WeakSet<object>();
   private readonly inFlight = new Map<object, () => void>();
+  private readonly grpcLive = new Map<GrpcCallout, GrpcHandle>();
   private syncing = false;
   private again = false;
   private grpcWarned = false;
@@ -83,7 +94,20 @@ export class Instance {
     for (const g of this.host.grpcCalls) {
       if (this.seen.has(g)) continue;
       this.seen.add(g);
-      this.refuseGrpc(g);
+      const start = this.env.grpc;
+      if (!start) {
+        this.refuseGrpc(g);
+        continue;
+      }
+      const handle = start(g, (fn) => this.laterCall(fn));
+      this.grpcLive.set(g, handle);
+      this.inFlight.set(g, () => handle.cancel());
+    }
+    for (const [g, handle] of this.grpcLive) {
+      handle.sync();
+      if (g.pending && !g.cancelled) continue;
+      this.grpcLive.delete(g);
+      this.inFlight.delete(g);
     }
   }
 
@@ -198,6 +222,7 @@ export class Instance {
     this.tickTimer = null;
     for (const cancel of this.inFlight.values()) cancel();
     this.inFlight.clear();
+    this.grpcLive.clear();
     try {
       this.host.shutdown();
     } catch (e) {
