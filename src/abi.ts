@@ -15,7 +15,7 @@ export function versionIndex(v: AbiVersion): number {
 }
 
 /** Whether `fn` exists in ABI `version`. */
-export function availableIn(fn: AbiFunction, version: AbiVersion): boolean {
+export function availableIn(fn: { since: AbiVersion; until?: AbiVersion }, version: AbiVersion): boolean {
   const i = versionIndex(version);
   return versionIndex(fn.since) <= i && (fn.until === undefined || i <= versionIndex(fn.until));
 }
