@@ -9,7 +9,7 @@
 //   are the whole configuration. The same flags live in the package's asconfig.json preset for users
 //   who run asc themselves; a test keeps the two in step.
 
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.js";
@@ -104,6 +104,7 @@ export async function buildFilter(
     throw new UserError(`${options.entry}: no such file: pass the path of your filter's .ts entry`);
   }
   const outFile = path.resolve(options.outFile ?? defaultOutFile(entry, options.debug));
+  await checkOutFile(outFile, options.outFile ?? outFile);
   const baseDir = path.dirname(entry);
   const asc = await loadAsc();
 
@@ -194,4 +195,12 @@ export async function buildFilter(
 
 function oneLine(s: string): string {
   return s.replace(/\s+/g, " ").trim();
+}
+
+/** Refuses, before compiling, an output path that is a folder (writing there fails with EISDIR after the whole build). */
+async function checkOutFile(outFile: string, given: string): Promise<void> {
+  const st = await stat(outFile).catch(() => null);
+  if (st?.isDirectory()) {
+    throw new UserError(`-o ${given} is a folder: give the path of the .wasm file to write, e.g. -o ${path.join(given, "filter.wasm")}`);
+  }
 }

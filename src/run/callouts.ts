@@ -7,7 +7,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { HttpCallout } from "../host/callouts.js";
-import type { Target } from "./options.js";
+import { MAX_DURATION_MS, type Target } from "./options.js";
 import { HOP_BY_HOP, envoyConnectFailure, isValidHeaderName, isValidHeaderValue, textToLatin1 } from "./wire.js";
 
 export interface CalloutAgents {
@@ -101,10 +101,11 @@ export function startHttpCallout(
     else local(503, envoyConnectFailure(err), `${target.display}: ${err.code ?? err.message}`);
   });
   if (call.timeoutMs > 0) {
+    // The guest's u32 timeout can exceed what a Node timer holds (2^31-1 ms, else it fires after 1 ms).
     timer = setTimeout(() => {
       if (headersIn) finish(() => call.fail(), { kind: "failure", note: `timed out after ${call.timeoutMs}ms` });
       else local(504, "upstream request timeout", `timed out after ${call.timeoutMs}ms`);
-    }, call.timeoutMs);
+    }, Math.min(call.timeoutMs, MAX_DURATION_MS));
   }
   req.end(body.length > 0 ? body : undefined);
   return () => {

@@ -137,17 +137,29 @@ export async function readConfigArg(value: string | Uint8Array | undefined, flag
   return bytes;
 }
 
-/** "15s", "250ms", "1.5s", "2m" or a number of milliseconds; 0 disables. */
+/**
+ * The longest duration a flag accepts: Node's timers hold at most 2^31-1 ms (about 24.8 days) and
+ * fire after 1 ms instead for anything longer, so a longer value is refused rather than shortened.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** "15s", "250ms", "1.5s", "2m" or a number of milliseconds; 0 disables. At most MAX_DURATION_MS. */
 export function parseDuration(value: string | number, flag: string): number {
+  let ms: number;
   if (typeof value === "number") {
     if (!Number.isFinite(value) || value < 0) throw new UserError(`${flag} must be a duration of 0 or more, not ${value}`);
-    return Math.round(value);
+    ms = Math.round(value);
+  } else {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+    if (!m) throw new UserError(`${flag} ${JSON.stringify(value)} is not a duration: use e.g. 15s, 500ms or 0 (no timeout)`);
+    const n = Number(m[1]);
+    const unit = m[2] ?? "ms";
+    ms = Math.round(unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000);
   }
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
-  if (!m) throw new UserError(`${flag} ${JSON.stringify(value)} is not a duration: use e.g. 15s, 500ms or 0 (no timeout)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? "ms";
-  return Math.round(unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000);
+  if (ms > MAX_DURATION_MS) {
+    throw new UserError(`${flag} ${JSON.stringify(String(value))} is too long: the most is ${MAX_DURATION_MS} ms (about 24 days); use 0 for no limit`);
+  }
+  return ms;
 }
 
 /** "1048576", "64KiB", "1MiB", "512k", "2m". */

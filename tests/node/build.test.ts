@@ -116,6 +116,10 @@ test("bad input: a missing entry, a non-.ts entry and a compile error each give 
   assert.match(r.stderr, /TS2322/); // the compiler's diagnostic is shown
   const last = r.stderr.trim().split("\n").pop();
   assert.equal(last, "proxy-wasm-as: build of bad.ts failed: 1 error (see the compiler output above)");
+  // An existing folder as -o is refused before compiling, in one line (it used to end in an EISDIR stack trace).
+  r = run(["build", "examples/add-header/index.ts", "-o", tmp]);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `proxy-wasm-as: -o ${tmp} is a folder: give the path of the .wasm file to write, e.g. -o ${path.join(tmp, "filter.wasm")}\n`);
   r = run(["build", "--frobnicate", "x.ts"]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /unknown option '--frobnicate'/);

@@ -58,6 +58,7 @@ test("bad flags give one line that names the problem, and exit 1", async () => {
     [["--cluster", "auth"], /--cluster "auth" must be NAME=URL/],
     [["--cluster", "auth=localhost"], /--cluster auth= "localhost"/],
     [["--timeout", "soon"], /--timeout "soon" is not a duration/],
+    [["--timeout", "999999999s"], /--timeout "999999999s" is too long: the most is 2147483647 ms/],
   ];
   try {
     const results = await Promise.all(cases.map(([args]) => runCli(["run", wasm, "--listen", "127.0.0.1:0", ...args])));
