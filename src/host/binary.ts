@@ -15,7 +15,8 @@ function readLeb(buf: Uint8Array, pos: number): [number, number] {
   }
 }
 
-function writeLeb(n: number): number[] {
+/** Unsigned LEB128 encoding of n. */
+export function writeLeb(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n % 128;

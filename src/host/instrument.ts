@@ -7,6 +7,7 @@
 // name section and every export keep their meaning. Only code offsets move; `originalOffset`
 // maps an offset in the instrumented module (as V8 prints in a trap's stack) back to the
 // module as built (what source maps and `wasm-objdump` refer to).
+import { writeLeb as leb } from "./binary.js";
 import { ByteReader, walkInstructions } from "./wasm-code.js";
 
 /** Export names of the added global and table (the host reads them from the instance). */
@@ -23,17 +24,6 @@ export interface Instrumented {
   loops: number;
   /** Function bodies instrumented. */
   functions: number;
-}
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
 }
 
 const str = (s: string): number[] => [...leb(s.length), ...Buffer.from(s, "utf8")];
