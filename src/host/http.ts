@@ -11,19 +11,12 @@
 // - maps are reachable only while Envoy keeps them (strictLifetimes): a headers map during its own
 //   callback and until the stream continues, trailers likewise; request and response headers and
 //   response trailers again in proxy_on_log.
-import { Action, BufferType, MapType, Status, StreamType } from "../abi.js";
-import { byteStringToBuffer, lowerAscii, toBuffer, toByteString, type Bytesish } from "./bytes.js";
+import { Action, Status, StreamType } from "../abi.js";
+import { toBuffer, type Bytesish } from "./bytes.js";
 import { HeaderMap, type PairsInput } from "./headers.js";
-import {
-  encodeInt64,
-  encodeProperty,
-  headersProperty,
-  lookupIn,
-  propertyBytes,
-  propertyPath,
-  type PropertyInput,
-  type PropertyValue,
-} from "./properties.js";
+import { Direction, EMPTY, HttpMessageView, streamBuffer, streamMap, type Phase } from "./http-message.js";
+import { httpStreamProperty } from "./http-properties.js";
+import { encodeProperty, lookupIn, propertyBytes, propertyPath, type PropertyInput, type PropertyValue } from "./properties.js";
 import { LocalReply, type BufferSlot, type LocalResponse, type StreamContext, type StreamHandler } from "./types.js";
 import type { Vm } from "./vm.js";
 
@@ -36,116 +29,6 @@ export interface StreamEnv {
   hostProperty(key: string, ctx: StreamContext): PropertyValue | undefined;
   /** Called when the stream's context is gone (completed). */
   release(id: number): void;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-type Phase =
-  | "none"
-  | "request_headers"
-  | "request_body"
-  | "request_trailers"
-  | "response_headers"
-  | "response_body"
-  | "response_trailers"
-  | "log"
-  | "done";
-
-class Direction {
-  headers: HeaderMap | null = null;
-  trailers: HeaderMap | null = null;
-  /** Body already passed on by the filter. */
-  forwarded: Buffer[] = [];
-  forwardedLength = 0;
-  /** Body the filter holds (the current chunk, or all chunks since it paused on body). */
-  held: BufferSlot = { data: EMPTY, mutable: true };
-  headersLive = false;
-  bodyLive = false;
-  trailersLive = false;
-  /** Where iteration stopped (the guest returned PAUSE or sent a local response), if it did. */
-  stoppedAt: null | "headers" | "body" | "trailers" = null;
-  pendingBody: Buffer[] = [];
-  pendingEos = false;
-  pendingTrailers: HeaderMap | null = null;
-  headersSeen = false;
-  headersForwarded = false;
-  endSeen = false;
-  /** Keep forwarded chunks for `body` (an embedder that streams them on can turn this off). */
-  retain = true;
-  /** HttpStream.onPass was told this direction ended. */
-  passedEnd = false;
-
-  /** Passes the held data on; returns it. */
-  forward(): Buffer {
-    const out = this.held.data;
-    if (out.length > 0) {
-      if (this.retain) this.forwarded.push(out);
-      this.forwardedLength += out.length;
-    }
-    this.held = { data: EMPTY, mutable: true };
-    return out;
-  }
-
-  body(): Buffer {
-    if (this.held.data.length === 0) return this.forwarded.length === 1 ? this.forwarded[0] : Buffer.concat(this.forwarded);
-    return Buffer.concat([...this.forwarded, this.held.data]);
-  }
-}
-
-/** Read access to one direction of the stream, after the guest's mutations. */
-export class HttpMessageView {
-  constructor(private readonly d: Direction) {}
-
-  /** Header entries in order, names lower-case, decoded as UTF-8. */
-  get headers(): Array<[string, string]> {
-    return this.d.headers ? this.d.headers.toPairs() : [];
-  }
-
-  /** First value of a header (name is case-insensitive), decoded as UTF-8. */
-  header(name: string): string | undefined {
-    const v = this.d.headers?.get(lowerAscii(toByteString(name)));
-    return v === undefined ? undefined : byteStringToBuffer(v).toString("utf8");
-  }
-
-  /** Every value of a header. */
-  headerValues(name: string): string[] {
-    return (this.d.headers?.getAll(lowerAscii(toByteString(name))) ?? []).map((v) => byteStringToBuffer(v).toString("utf8"));
-  }
-
-  /** First value of a header as exact bytes. */
-  headerBytes(name: string | Uint8Array): Buffer | undefined {
-    const v = this.d.headers?.get(lowerAscii(toByteString(name)));
-    return v === undefined ? undefined : byteStringToBuffer(v);
-  }
-
-  /** Header entries as exact bytes. */
-  get headerPairsBytes(): Array<[Buffer, Buffer]> {
-    return this.d.headers ? this.d.headers.toBytePairs() : [];
-  }
-
-  get trailers(): Array<[string, string]> {
-    return this.d.trailers ? this.d.trailers.toPairs() : [];
-  }
-
-  trailer(name: string): string | undefined {
-    const v = this.d.trailers?.get(lowerAscii(toByteString(name)));
-    return v === undefined ? undefined : byteStringToBuffer(v).toString("utf8");
-  }
-
-  /** The body: everything the filter passed on plus what it still holds. */
-  get body(): Buffer {
-    return this.d.body();
-  }
-
-  /** Only what the filter passed on (CONTINUE) so far. */
-  get forwardedBody(): Buffer {
-    return Buffer.concat(this.d.forwarded);
-  }
-
-  /** Whether this direction is stopped in the filter (PAUSE, local response or failure). */
-  get paused(): boolean {
-    return this.d.stoppedAt !== null;
-  }
 }
 
 export interface HttpStreamOptions {
@@ -171,8 +54,8 @@ export class HttpStream implements StreamHandler {
    * "end". Data the filter still holds is not reported. Do not call into the stream from it.
    */
   onPass: ((dir: 0 | 1, what: "headers" | "body" | "trailers" | "end", chunk?: Buffer) => void) | null = null;
-  private readonly req = new Direction();
-  private readonly resp = new Direction();
+  /** @internal */ readonly req = new Direction();
+  /** @internal */ readonly resp = new Direction();
   private phase: Phase = "none";
   private completed = false;
   private ended = false;
@@ -319,14 +202,7 @@ export class HttpStream implements StreamHandler {
       return;
     }
     this.localResponse = reply;
-    r.headers = HeaderMap.from([[":status", "503"]]);
-    r.held = { data: EMPTY, mutable: true };
-    r.forwarded = [];
-    r.forwardedLength = 0;
-    r.pendingBody = [];
-    r.pendingTrailers = null;
-    r.trailers = null;
-    r.endSeen = true;
+    r.replaceWith(HeaderMap.from([[":status", "503"]]), EMPTY);
   }
 
   /** Calls a stream callback and turns its result into CONTINUE or PAUSE. */
@@ -504,46 +380,11 @@ export class HttpStream implements StreamHandler {
   }
 
   map(type: number, write: boolean): HeaderMap | null {
-    const strict = this.env.strictLifetimes;
-    const log = this.phase === "log";
-    switch (type) {
-      case MapType.HttpRequestHeaders:
-        if (log) return write && strict ? null : this.req.headers;
-        return !strict || this.req.headersLive ? this.req.headers : null;
-      case MapType.HttpResponseHeaders:
-        if (log) return write && strict ? null : this.resp.headers;
-        return !strict || this.resp.headersLive ? this.resp.headers : null;
-      case MapType.HttpRequestTrailers:
-        if (log) return strict ? null : this.req.trailers;
-        return this.trailersMap(this.req, "request_body", write);
-      case MapType.HttpResponseTrailers:
-        if (log) return write && strict ? null : this.resp.trailers;
-        return this.trailersMap(this.resp, "response_body", write);
-      default:
-        return null;
-    }
-  }
-
-  private trailersMap(d: Direction, bodyPhase: Phase, write: boolean): HeaderMap | null {
-    // Envoy adds trailers when asked for a mutable map in the last body callback
-    // (addDecodedTrailers / addEncodedTrailers).
-    if (write && d.trailers === null && this.phase === bodyPhase && d.endSeen) {
-      d.trailers = new HeaderMap();
-      d.trailersLive = true;
-      return d.trailers;
-    }
-    return !this.env.strictLifetimes || d.trailersLive ? d.trailers : null;
+    return streamMap(this.req, this.resp, this.phase, this.env.strictLifetimes, type, write);
   }
 
   buffer(type: number): BufferSlot | null {
-    const strict = this.env.strictLifetimes;
-    if (type === BufferType.HttpRequestBody) {
-      return !strict || this.req.bodyLive ? this.req.held : { data: EMPTY, mutable: false };
-    }
-    if (type === BufferType.HttpResponseBody) {
-      return !strict || this.resp.bodyLive ? this.resp.held : { data: EMPTY, mutable: false };
-    }
-    return { data: EMPTY, mutable: false };
+    return streamBuffer(this.req, this.resp, this.env.strictLifetimes, type);
   }
 
   continueStream(type: number): number {
@@ -598,16 +439,9 @@ export class HttpStream implements StreamHandler {
     }
     if (this.resp.headersSeen) {
       // Sent from the response path before the headers went on: the reply replaces the response.
-      this.resp.headers = headers;
-      this.resp.held = { data: r.body, mutable: true };
-      this.resp.forwarded = [];
-      this.resp.forwardedLength = 0;
-      this.resp.stoppedAt = null;
-      this.resp.endSeen = true;
       // Nothing of the upstream response follows the reply (Envoy's direct local reply).
-      this.resp.pendingBody = [];
-      this.resp.pendingTrailers = null;
-      this.resp.trailers = null;
+      this.resp.replaceWith(headers, r.body);
+      this.resp.stoppedAt = null;
       if (this.onPass && !this.resp.passedEnd) {
         this.resp.passedEnd = true;
         this.onPass(1, "headers");
@@ -636,100 +470,8 @@ export class HttpStream implements StreamHandler {
   property(key: string): PropertyValue | undefined {
     const o = lookupIn(this.overrides, key);
     if (o !== undefined) return o;
-    const c = this.computed(key);
+    const c = httpStreamProperty(this, key);
     if (c !== undefined) return c;
     return lookupIn(this.filterState, key);
   }
-
-  private computed(key: string): PropertyValue | undefined {
-    const sep = key.indexOf("\0");
-    const top = sep < 0 ? key : key.slice(0, sep);
-    const rest = sep < 0 ? "" : key.slice(sep + 1);
-    const h = (m: HeaderMap | null, n: string) => {
-      const v = m?.get(n);
-      return v === undefined ? undefined : Buffer.from(v, "latin1");
-    };
-    if (top === "request") {
-      const rh = this.req.headers;
-      const [field, sub] = splitOnce(rest);
-      switch (field) {
-        case "path":
-          return h(rh, ":path");
-        case "url_path": {
-          const p = rh?.get(":path");
-          return p === undefined ? undefined : Buffer.from(p.split("?")[0], "latin1");
-        }
-        case "query": {
-          const p = rh?.get(":path");
-          if (p === undefined) return undefined;
-          const i = p.indexOf("?");
-          return Buffer.from(i < 0 ? "" : p.slice(i + 1), "latin1");
-        }
-        case "host":
-          return h(rh, ":authority");
-        case "scheme":
-          return h(rh, ":scheme");
-        case "method":
-          return h(rh, ":method");
-        case "referer":
-          return h(rh, "referer");
-        case "useragent":
-          return h(rh, "user-agent");
-        case "id":
-          return h(rh, "x-request-id");
-        case "protocol":
-          return Buffer.from("HTTP/1.1");
-        case "time":
-          return encodeInt64(BigInt(this.startTime.getTime()) * 1_000_000n);
-        case "headers": {
-          if (!rh) return undefined;
-          const m = headersProperty(rh);
-          if (sub === undefined) return m;
-          const v = m.get(lowerAscii(sub));
-          return v === undefined ? undefined : Buffer.from(v, "latin1");
-        }
-        case "size":
-          return this.req.endSeen ? encodeInt64(BigInt(this.req.forwardedLength + this.req.held.data.length)) : undefined;
-        default:
-          return undefined;
-      }
-    }
-    if (top === "response") {
-      const rh = this.resp.headers;
-      const [field, sub] = splitOnce(rest);
-      switch (field) {
-        case "code": {
-          const s = rh?.get(":status");
-          return s === undefined ? undefined : encodeInt64(BigInt(parseInt(s, 10) || 0));
-        }
-        case "code_details":
-          return this.localResponse ? Buffer.from(this.localResponse.details) : rh ? Buffer.from("via_upstream") : undefined;
-        case "headers":
-        case "trailers": {
-          const src = field === "headers" ? rh : this.resp.trailers;
-          if (!src) return undefined;
-          const m = headersProperty(src);
-          if (sub === undefined) return m;
-          const v = m.get(lowerAscii(sub));
-          return v === undefined ? undefined : Buffer.from(v, "latin1");
-        }
-        case "grpc_status": {
-          const s = this.resp.trailers?.get("grpc-status") ?? rh?.get("grpc-status");
-          return s === undefined ? undefined : encodeInt64(BigInt(parseInt(s, 10) || 0));
-        }
-        case "size":
-          return this.resp.endSeen ? encodeInt64(BigInt(this.resp.forwardedLength + this.resp.held.data.length)) : undefined;
-        default:
-          return undefined;
-      }
-    }
-    if (key === "connection\0id" || key === "connection_id") return encodeInt64(BigInt(this.connectionId));
-    return undefined;
-  }
 }
-
-function splitOnce(s: string): [string, string | undefined] {
-  const i = s.indexOf("\0");
-  return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
-}
-
