@@ -3,7 +3,8 @@
 // fails, a module that misbehaves), never because a target was missed.
 //
 //   npm run bench                       full run (about 3 minutes on 2 cores), writes docs/
-//   npm run bench -- --quick            every piece on small counts; prints only
+//   npm run bench -- --quick            counted cost of everything, time and memory on small counts,
+//                                       no cold builds or proxy (under a minute); prints only
 //   npm run bench -- --only add-header  some examples (comma-separated)
 //   npm run bench -- --no-write         full run without touching docs/
 //   npm run bench -- --out <dir>        write benchmarks.md/.svg/.json to <dir> instead of docs/
@@ -48,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
   if (values["skip-cold-build"]) opts.coldBuildRuns = 0;
 
   const command = ["npm run bench", ...(argv.length ? ["--", ...argv] : [])].join(" ");
-  const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  const t0 = Date.now();
+  const log = (line: string) => process.stderr.write(`bench: [${((Date.now() - t0) / 1000).toFixed(0)} s] ${line}\n`);
   let result;
   try {
     result = await runSuite(opts, { command, quick: values.quick }, log);

@@ -2,7 +2,8 @@
 // with a peer AssemblyScript SDK (@gcoredev/proxy-wasm-sdk-as, compiled by its own asconfig in a child
 // process), the hand-written WAT floors, and an empty module for the host's own per-request cost.
 import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -88,12 +89,22 @@ export async function exampleConfig(name: string, root = REPO_ROOT): Promise<Exa
   return {};
 }
 
-/** Builds one example with our toolchain (release) into `outDir`. */
-export async function buildOurs(name: string, outDir: string): Promise<{ wasm: Uint8Array; durationMs: number }> {
+/** The asc transform that adds allocation and GC counters (see alloc-counters.ts). */
+export const COUNTERS_TRANSFORM = fileURLToPath(new URL("./alloc-counters.js", import.meta.url));
+
+/**
+ * Builds one example with our toolchain (release) into `outDir`; `counting` adds the allocation
+ * counters (a build for the cost measure only).
+ */
+export async function buildOurs(name: string, outDir: string, counting = false): Promise<{ wasm: Uint8Array; durationMs: number }> {
   let diagnostics = "";
   try {
     const r = await buildFilter(
-      { entry: path.join(REPO_ROOT, "examples", name, "index.ts"), outFile: path.join(outDir, `ours-${name}.wasm`) },
+      {
+        entry: path.join(REPO_ROOT, "examples", name, "index.ts"),
+        outFile: path.join(outDir, `ours-${name}${counting ? "-counting" : ""}.wasm`),
+        ascArgs: counting ? ["--transform", COUNTERS_TRANSFORM] : [],
+      },
       (text) => {
         diagnostics += text;
       },
@@ -118,14 +129,18 @@ export function firstError(output: string): string {
  * Builds a seed filter with the peer SDK, the way that SDK's examples are built: `asc
  * assembly/index.ts --config <asconfig extending @assemblyscript/wasi-shim> --target release`, in a
  * child process (the wasi-shim library would otherwise stay loaded in this process's compiler).
- * `ourFlags` adds our release flags on top, for a size comparison at equal optimization.
+ * `ourFlags` adds our release flags on top, for a size comparison at equal optimization; `counting`
+ * adds the allocation counters (alloc-counters.ts).
  */
-export async function buildPeer(name: SeedName, outDir: string, ourFlags = false): Promise<Uint8Array> {
+export async function buildPeer(name: SeedName, outDir: string, ourFlags = false, counting = false): Promise<Uint8Array> {
   const dir = path.join(FIXTURES, "peer", name);
-  const outFile = path.join(outDir, `peer-${name}${ourFlags ? "-ourflags" : ""}.wasm`);
+  const outFile = path.join(outDir, `peer-${name}${ourFlags ? "-ourflags" : ""}${counting ? "-counting" : ""}.wasm`);
   const asc = path.join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
-  const args = [asc, "assembly/index.ts", "--config", "../asconfig.json", "--target", "release", "--outFile", outFile];
-  if (ourFlags) args.push(...OUR_FLAGS_FOR_PEER);
+  const flags = ["--config", "../asconfig.json", "--target", "release", ...(ourFlags ? OUR_FLAGS_FOR_PEER : [])];
+  const cached = await peerCache(name, flags, counting);
+  if (cached.wasm) return cached.wasm;
+  const args = [asc, "assembly/index.ts", ...flags, "--outFile", outFile];
+  if (counting) args.push("--transform", COUNTERS_TRANSFORM);
   await mkdir(outDir, { recursive: true });
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, args, { cwd: dir, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
@@ -133,7 +148,43 @@ export async function buildPeer(name: SeedName, outDir: string, ourFlags = false
       else resolve();
     });
   });
-  return new Uint8Array(await readFile(outFile));
+  const wasm = new Uint8Array(await readFile(outFile));
+  await cached.store(wasm);
+  return wasm;
+}
+
+/** Where peer builds are kept between runs (they change only with their inputs). */
+const PEER_CACHE = path.join(REPO_ROOT, "node_modules", ".cache", "proxy-wasm-as-bench");
+
+/**
+ * The cached peer build for these inputs, if any, and a way to store one. The key covers the peer's
+ * sources and configuration, the compiler's, the peer SDK's and the shim's versions, the flags, and
+ * the counters transform when counting.
+ */
+async function peerCache(name: SeedName, flags: string[], counting: boolean) {
+  const hash = createHash("sha256");
+  hash.update(JSON.stringify({ name, flags, counting }));
+  const inputs = [
+    path.join(FIXTURES, "peer", name, "assembly", "index.ts"),
+    path.join(FIXTURES, "peer", "asconfig.json"),
+    ...["assemblyscript", PEER_SDK, "@assemblyscript/wasi-shim"].map((p) => path.join(REPO_ROOT, "node_modules", p, "package.json")),
+    ...(counting ? [COUNTERS_TRANSFORM] : []),
+  ];
+  for (const f of inputs) hash.update(await readFile(f).catch(() => Buffer.from(`missing ${f}`)));
+  const file = path.join(PEER_CACHE, `${name}-${hash.digest("hex").slice(0, 16)}.wasm`);
+  let wasm: Uint8Array | null = null;
+  try {
+    wasm = new Uint8Array(await readFile(file));
+  } catch {
+    // not built yet
+  }
+  return {
+    wasm,
+    store: async (w: Uint8Array) => {
+      await mkdir(PEER_CACHE, { recursive: true });
+      await writeFile(file, w);
+    },
+  };
 }
 
 /** Compiles bench/fixtures/<file>.wat with wabt; the result must pass verifyModule. */

@@ -36,6 +36,7 @@ import { checkSeedBehaviour } from "./checks.js";
 import { coldBuild, type ColdBuild } from "./coldbuild.js";
 import { machineInfo, type MachineInfo } from "./machine.js";
 import { proxyBench, type ProxyResult } from "./proxy.js";
+import { measureCost, type Cost } from "./cost.js";
 
 export interface SuiteOptions {
   /** Examples to measure (default: every examples/<name>/index.ts). */
@@ -78,9 +79,10 @@ export const QUICK: SuiteOptions = {
   memoryRequests: 20_000,
   memoryWarmup: 2_000,
   otherMemorySeconds: 0,
-  coldBuildRuns: 1,
-  otherColdBuildRuns: 1,
-  proxySeconds: 1,
+  // Cold builds and the proxy take most of a quick run's time; the full run measures them.
+  coldBuildRuns: 0,
+  otherColdBuildRuns: 0,
+  proxySeconds: 0,
   peerWithOurFlags: false,
 };
 
@@ -94,6 +96,8 @@ export interface ModuleResult {
   /** Time per request above the empty module's (the guest's share), ns. */
   guestNs: number;
   hostCalls: Record<string, number>;
+  /** The deterministic cost per request (cost.ts). */
+  cost: Cost | null;
   memory: MemoryRun | null;
 }
 
@@ -156,6 +160,8 @@ interface Pending {
   example: ExampleResult;
   role: Role;
   wasm: Uint8Array;
+  /** The same source built with allocation counters (null for WAT floors). */
+  countingWasm: Uint8Array | null;
   running: Running;
 }
 
@@ -198,25 +204,28 @@ export async function runSuite(
       try {
         log(`build ${name} (ours)`);
         const ours = await buildOurs(name, tmp);
+        const oursCounting = (await buildOurs(name, tmp, true)).wasm;
         // The seeds run with no configuration, like their peer builds and floors.
         const config = isSeed(name) ? {} : await exampleConfig(name);
         ex.kind = requestKind(ours.wasm);
         kindsUsed.add(ex.kind);
-        const variants: Array<{ role: Role; wasm: Uint8Array }> = [{ role: "ours", wasm: ours.wasm }];
+        const variants: Array<{ role: Role; wasm: Uint8Array; countingWasm: Uint8Array | null }> = [
+          { role: "ours", wasm: ours.wasm, countingWasm: oursCounting },
+        ];
         if (isSeed(name)) {
           log(`build ${name} (${PEER_SDK})`);
-          variants.push({ role: "peer", wasm: await buildPeer(name, tmp) });
+          variants.push({ role: "peer", wasm: await buildPeer(name, tmp), countingWasm: await buildPeer(name, tmp, false, true) });
           if (opts.peerWithOurFlags) {
             log(`build ${name} (${PEER_SDK}, our release flags)`);
             peerFlagSizes.set(name, moduleSize(await buildPeer(name, tmp, true)));
           }
-          variants.push({ role: "floor", wasm: await compileFixture(floorFile(name)) });
+          variants.push({ role: "floor", wasm: await compileFixture(floorFile(name)), countingWasm: null });
         }
         for (const v of variants) {
           const label = `${name} (${v.role === "ours" ? "proxy-wasm-as" : v.role === "peer" ? PEER_SDK : "WAT floor"})`;
           const running = await start({ label, wasm: v.wasm, ...config }, ex.kind);
           if (isSeed(name)) checkSeedBehaviour(name as SeedName, running);
-          pending.push({ config, example: ex, role: v.role, wasm: v.wasm, running });
+          pending.push({ config, example: ex, role: v.role, wasm: v.wasm, countingWasm: v.countingWasm, running });
         }
         ex.peerOurFlagsSize = peerFlagSizes.get(name) ?? null;
       } catch (e) {
@@ -227,7 +236,19 @@ export async function runSuite(
       }
     }
 
-    // 2. Time every module interleaved, with the empty module once per request kind.
+    // 2. The deterministic cost of every module (counting copies on fresh hosts).
+    const costs: Array<Cost | null> = [];
+    for (const p of pending) {
+      try {
+        costs.push(await measureCost({ label: p.running.label, wasm: p.wasm, pluginConfig: p.config.pluginConfig, rootId: p.config.rootId }, p.example.kind, p.countingWasm));
+      } catch (e) {
+        costs.push(null);
+        errors.push(`cost of ${p.running.label}: ${message(e)}`);
+      }
+    }
+    log(`counted the cost of ${pending.length} modules`);
+
+    // 3. Time every module interleaved, with the empty module once per request kind.
     const baselines: Array<{ kind: RequestKind; running: Running }> = [];
     for (const kind of kindsUsed) {
       baselines.push({ kind, running: await start({ label: `empty module (${kind})`, wasm: emptyWasm }, kind) });
@@ -237,7 +258,7 @@ export async function runSuite(
     const baseline: Partial<Record<RequestKind, Timing>> = {};
     baselines.forEach((b, i) => (baseline[b.kind] = timings[pending.length + i]));
 
-    // 3. Host calls per request, then the long memory runs (fresh hosts).
+    // 4. Host calls per request, then the long memory runs (fresh hosts).
     for (let i = 0; i < pending.length; i++) {
       const p = pending[i];
       const base = baseline[p.example.kind]!.nsPerRequest;
@@ -248,6 +269,7 @@ export async function runSuite(
         timing: timings[i],
         guestNs: timings[i].nsPerRequest - base,
         hostCalls: hostCallsPerRequest(p.running),
+        cost: costs[i],
         memory: null,
       };
       p.example[p.role] = result;
@@ -267,7 +289,7 @@ export async function runSuite(
       }
     }
 
-    // 4. Cold builds in fresh processes.
+    // 5. Cold builds in fresh processes.
     if (opts.coldBuildRuns > 0) {
       for (const ex of examples) {
         if (ex.error) continue;
@@ -281,7 +303,7 @@ export async function runSuite(
       }
     }
 
-    // 5. The local proxy.
+    // 6. The local proxy.
     let proxy: ProxyResult;
     try {
       proxy = await proxyBench(opts.proxySeconds, tmp, log);

@@ -195,6 +195,8 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
     assert.equal(m.guestNs, m.timing.nsPerRequest - result.baseline.http!.nsPerRequest);
   }
   assert.deepEqual(ex.ours!.hostCalls, SEED_HOST_CALLS["add-header"]);
+  for (const m of [ex.ours!, ex.peer!]) assert.ok(m.cost!.instructions > ex.floor!.cost!.instructions && m.cost!.allocations! > 0);
+  assert.equal(ex.floor!.cost!.instructions, 8);
   assert.equal(ex.ours!.memory!.requests, 3000);
   assert.equal(ex.peer!.memory!.requests, 3000);
   assert.equal(ex.floor!.memory, null);
@@ -212,7 +214,7 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
   assert.equal(t.find((x) => x.what.startsWith("`run`"))!.met, null);
 
   const text = consoleReport(result);
-  for (const heading of ["Module size", "Time per request", "Host calls per request", "Guest memory", "Cold `build`", "Targets"]) {
+  for (const heading of ["Module size", "Cost per request, counted", "Time per request", "Host calls per request", "Guest memory", "Cold `build`", "Targets"]) {
     assert.ok(text.includes(heading), `console report has "${heading}"`);
   }
   const md = markdownReport(result, "benchmarks.svg");

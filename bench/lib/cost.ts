@@ -1,0 +1,94 @@
+// The bench's deterministic cost measure: executed guest instructions, guest function calls, memory
+// blocks allocated and freed per request, and garbage collection cycles per 1,000 requests. The
+// counts come from counting copies of the modules (instrument.ts: instructions and calls on the real
+// release binary; alloc-counters.ts: allocations, frees and GC cycles on a build with the same flags
+// plus counters in the runtime), run through the same requests as the timing. They do not move with
+// the machine's load: steer with them, confirm with time.
+import { ALLOCS_GLOBAL, FREES_GLOBAL, GC_GLOBAL } from "./alloc-counters.js";
+import { start, runRequests, type RequestKind, type Subject } from "./harness.js";
+import { CALLS_GLOBAL, HOST_ALLOCS_GLOBAL, INSTRUCTIONS_GLOBAL, instrumentCounting } from "./instrument.js";
+
+/** Requests counted (after COST_WARMUP requests), the same in quick and full runs. */
+export const COST_REQUESTS = 2_000;
+export const COST_WARMUP = 200;
+
+export interface Cost {
+  /** Executed guest wasm instructions per request. */
+  instructions: number;
+  /** Guest function entries per request (host functions not included). */
+  calls: number;
+  /** Memory blocks allocated per request; null when the module has no runtime the bench knows. */
+  allocations: number | null;
+  frees: number | null;
+  /** Garbage collection cycles per 1,000 requests; null as above. */
+  gcPer1000: number | null;
+}
+
+/**
+ * Starts `subject` and returns its running host with the instance the host created (the bench needs
+ * the instance's exported counters, which the host keeps to itself): WebAssembly.Instance is wrapped
+ * while the host starts.
+ */
+async function startCounting(subject: Subject, kind: RequestKind) {
+  const Original = WebAssembly.Instance;
+  const made: WebAssembly.Instance[] = [];
+  const Capturing = function (this: unknown, module: WebAssembly.Module, imports?: WebAssembly.Imports) {
+    const instance = new Original(module, imports);
+    made.push(instance);
+    return instance;
+  } as unknown as typeof WebAssembly.Instance;
+  Capturing.prototype = Original.prototype;
+  (WebAssembly as { Instance: typeof WebAssembly.Instance }).Instance = Capturing;
+  try {
+    const running = await start(subject, kind);
+    if (made.length !== 1) throw new Error(`${subject.label}: expected one instance, the host made ${made.length}`);
+    return { running, instance: made[0] };
+  } finally {
+    (WebAssembly as { Instance: typeof WebAssembly.Instance }).Instance = Original;
+  }
+}
+
+/** Counter deltas over COST_REQUESTS requests after COST_WARMUP, per request. */
+async function countPerRequest(subject: Subject, kind: RequestKind, globals: string[]): Promise<Record<string, number | null>> {
+  const { running, instance } = await startCounting(subject, kind);
+  const read = () =>
+    globals.map((g) => {
+      const v = instance.exports[g];
+      return v instanceof WebAssembly.Global ? Number(v.value as bigint) : null;
+    });
+  runRequests(running, COST_WARMUP);
+  const before = read();
+  runRequests(running, COST_REQUESTS);
+  const after = read();
+  if (running.host.vmCount !== 1) throw new Error(`${subject.label}: the VM was reloaded while counting`);
+  const out: Record<string, number | null> = {};
+  globals.forEach((g, i) => {
+    const a = after[i];
+    const b = before[i];
+    out[g] = a === null || b === null ? null : (a - b) / COST_REQUESTS;
+  });
+  return out;
+}
+
+/**
+ * The cost of `subject` per request. `countingBuild` is the same source built with the allocation
+ * counters (alloc-counters.ts); without one (a WAT module), allocations are the calls of the exported
+ * allocator and there is no collector.
+ */
+export async function measureCost(subject: Subject, kind: RequestKind, countingBuild: Uint8Array | null): Promise<Cost> {
+  const counted = await countPerRequest({ ...subject, wasm: await instrumentCounting(subject.wasm) }, kind, [INSTRUCTIONS_GLOBAL, CALLS_GLOBAL, HOST_ALLOCS_GLOBAL]);
+  const cost: Cost = {
+    instructions: counted[INSTRUCTIONS_GLOBAL]!,
+    calls: counted[CALLS_GLOBAL]!,
+    allocations: countingBuild ? null : counted[HOST_ALLOCS_GLOBAL],
+    frees: countingBuild ? null : 0,
+    gcPer1000: countingBuild ? null : 0,
+  };
+  if (countingBuild) {
+    const a = await countPerRequest({ ...subject, wasm: countingBuild }, kind, [ALLOCS_GLOBAL, FREES_GLOBAL, GC_GLOBAL]);
+    cost.allocations = a[ALLOCS_GLOBAL];
+    cost.frees = a[FREES_GLOBAL];
+    cost.gcPer1000 = a[GC_GLOBAL] === null ? null : a[GC_GLOBAL] * 1000;
+  }
+  return cost;
+}

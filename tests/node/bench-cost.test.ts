@@ -1,0 +1,100 @@
+// The bench's deterministic cost measure: the counting copy of a module counts exactly the
+// instructions and calls that ran, and the counting build of a filter counts its allocations, frees
+// and collections.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { compileWat } from "../../src/host/wat-builder.js";
+import { CALLS_GLOBAL, INSTRUCTIONS_GLOBAL, instrumentCounting } from "../../bench/lib/instrument.js";
+import { buildOurs, compileFixture, floorFile } from "../../bench/lib/filters.js";
+import { COST_REQUESTS, measureCost } from "../../bench/lib/cost.js";
+import { costTable, costTargets } from "../../bench/lib/cost-report.js";
+
+// $count(n) loops n times; per iteration 4 instructions up to br_if and 5 after it; the exit takes the
+// br_if (4), then the result (1). $pick has an if/else: condition and `if` (2), one arm (1).
+const COUNTED = `(module
+  (func $count (export "count") (param $n i32) (result i32)
+    (local $i i32)
+    block $done
+      loop $top
+        local.get $i
+        local.get $n
+        i32.ge_u
+        br_if $done
+        local.get $i
+        i32.const 1
+        i32.add
+        local.set $i
+        br $top
+      end
+    end
+    local.get $i)
+  (func $pick (export "pick") (param $c i32) (result i32)
+    local.get $c
+    if (result i32)
+      i32.const 10
+    else
+      i32.const 20
+    end)
+  (func (export "both") (param $n i32) (result i32)
+    local.get $n
+    call $count
+    local.get $n
+    call $pick
+    i32.add)
+  (func (export "empty")))`;
+
+test("the counting copy counts every executed instruction and function entry, nothing else", async () => {
+  const wasm = await instrumentCounting(await compileWat(COUNTED));
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(wasm)));
+  const instructions = exports[INSTRUCTIONS_GLOBAL] as WebAssembly.Global;
+  const calls = exports[CALLS_GLOBAL] as WebAssembly.Global;
+  const run = (name: string, ...args: number[]) => {
+    const i0 = instructions.value as bigint;
+    const c0 = calls.value as bigint;
+    const result = (exports[name] as (...a: number[]) => number)(...args);
+    return { result, instructions: Number((instructions.value as bigint) - i0), calls: Number((calls.value as bigint) - c0) };
+  };
+  assert.deepEqual(run("count", 0), { result: 0, instructions: 5, calls: 1 });
+  assert.deepEqual(run("count", 3), { result: 3, instructions: 3 * 9 + 4 + 1, calls: 1 });
+  assert.deepEqual(run("pick", 1), { result: 10, instructions: 3, calls: 1 });
+  assert.deepEqual(run("pick", 0), { result: 20, instructions: 3, calls: 1 });
+  // 5 of its own, count(2) = 23, pick = 3.
+  assert.deepEqual(run("both", 2), { result: 12, instructions: 5 + 23 + 3, calls: 3 });
+  assert.deepEqual(run("empty"), { result: undefined, instructions: 0, calls: 1 });
+});
+
+test("the cost of a seed filter, its counting build and its WAT floor", async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "bench-cost-"));
+  try {
+    const ours = await buildOurs("add-header", tmp);
+    const counting = await buildOurs("add-header", tmp, true);
+    assert.ok(counting.wasm.byteLength > ours.wasm.byteLength, "the counting build carries its counters");
+    const cost = await measureCost({ label: "add-header", wasm: ours.wasm }, "http", counting.wasm);
+    assert.ok(cost.instructions > 8, "more than the floor's work");
+    assert.ok(cost.calls >= 5, "at least the exported callbacks of a request");
+    // Every allocation of a request is freed again in the long run (the run is a whole number of
+    // collection periods or the frees lag by at most one period's blocks).
+    assert.ok(cost.allocations !== null && cost.frees !== null && cost.gcPer1000 !== null);
+    assert.ok(Math.abs(cost.allocations - cost.frees) * COST_REQUESTS <= 64);
+    const again = await measureCost({ label: "add-header", wasm: ours.wasm }, "http", counting.wasm);
+    assert.deepEqual(again, cost, "the same numbers every run");
+
+    // The floor adds its one host call's worth of code and never allocates (the host allocates nothing for it).
+    const floor = await measureCost({ label: "floor", wasm: await compileFixture(floorFile("add-header")) }, "http", null);
+    assert.deepEqual(floor, { instructions: 8, calls: 1, allocations: 0, frees: 0, gcPer1000: 0 });
+
+    const r = {
+      examples: [{ name: "add-header", seed: true, ours: { role: "ours", cost, size: { raw: ours.wasm.byteLength } }, peer: null, floor: { role: "floor", cost: floor } }],
+    } as never;
+    const table = costTable(r);
+    assert.equal(table.rows.length, 2);
+    assert.equal(table.rows[1][1], "8");
+    const target = costTargets(r).find((t) => t.what === "add-header: executed instructions per request")!;
+    assert.equal(target.met, cost.instructions <= Math.floor(3416 / 5));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
