@@ -15,6 +15,7 @@ import {
   parsePort,
   parsePriority,
   parsePullPolicy,
+  parseSecretName,
   parseSelector,
   parseTargetRef,
 } from "./flags.js";
@@ -183,6 +184,13 @@ async function resolveModuleSource(kind: ManifestKind, file: string | undefined,
     // Istio downloads and unpacks the image; so does --resolve, to fail here rather than in every pod.
     const { wasm } = await extractWasmLikeIstio(resolved.manifest, (d) => client.getBlob(d));
     const remote = resolved.digest.slice("sha256:".length);
+    if (ref.tag !== undefined && ref.digest !== undefined) {
+      // Istio pulls by the digest and ignores the tag; say so when they no longer name one image.
+      const tagged = await resolveManifest(client, ref.tag);
+      if (tagged.digest !== resolved.digest) {
+        warn(`warning: ${ref.registry}/${ref.repository}:${ref.tag} now holds ${tagged.digest}, not the pinned ${resolved.digest}; proxies pull the pinned digest`);
+      }
+    }
     if (sha && sha !== remote) {
       throw new UserError(`${formatReference(ref)} has digest sha256:${remote} in the registry, not ${sha}; drop --sha256 or push again`);
     }
@@ -195,10 +203,11 @@ async function resolveModuleSource(kind: ManifestKind, file: string | undefined,
     return { source: { type: "oci", ref, sha256: remote }, wasm };
   }
   if (sha) {
-    if (file && !DEFAULT_BUILD(flags)) {
-      // Only meaningful when the user asks for a specific build; otherwise the reference wins silently.
+    if (file) {
       const local = await localDigest(file);
-      if (local !== sha) warn(`warning: ${file} builds to sha256:${local}, not the given sha256:${sha}; writing the given digest`);
+      if (local !== sha) {
+        warn(`warning: ${file} builds to sha256:${local} with these flags, not the given sha256:${sha}; writing the given digest (--resolve checks it against the registry)`);
+      }
     }
     return { source: { type: "oci", ref, sha256: sha } };
   }
@@ -236,9 +245,7 @@ export async function buildManifests(file: string | undefined, flags: ManifestFl
   if (flags.pluginName !== undefined && (flags.pluginName.length === 0 || flags.pluginName.length > 256)) {
     throw new UserError("--plugin-name must be 1 to 256 characters (it becomes Envoy's root_id)");
   }
-  if (flags.pullSecret !== undefined && (flags.pullSecret.length === 0 || flags.pullSecret.length > 253)) {
-    throw new UserError("--pull-secret must name a Secret (1 to 253 characters)");
-  }
+  if (flags.pullSecret !== undefined) parseSecretName(flags.pullSecret);
   const config = flags.config !== undefined ? parseConfig(flags.config) : undefined;
   if (kind === "wasmplugin" && config && (config.value === null || typeof config.value !== "object" || Array.isArray(config.value))) {
     throw new UserError(

@@ -14,16 +14,43 @@ export interface TargetRef {
   name: string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
+/**
+ * Which rule of a Kubernetes name `value` breaks, in the API server's words: a DNS-1123 subdomain
+ * (object names, Secrets) or a DNS-1123 label (namespaces). null when it is valid.
+ */
+export function nameRuleBroken(value: string, kind: "subdomain" | "label"): string | null {
+  const max = kind === "subdomain" ? 253 : 63;
+  const rule = kind === "subdomain" ? "a DNS-1123 subdomain" : "a DNS-1123 label";
+  if (value.length === 0) return `it is empty; ${rule} has 1 to ${max} characters`;
+  if (value.length > max) return `it has ${value.length} characters; ${rule} has at most ${max}`;
+  const bad = [...value].find((c) => !/[a-z0-9-]/.test(c) && !(kind === "subdomain" && c === "."));
+  if (bad !== undefined) {
+    const allowed = kind === "subdomain" ? "lowercase letters, digits, '-' and '.'" : "lowercase letters, digits and '-'";
+    return `${JSON.stringify(bad)} is not allowed; ${rule} has only ${allowed}`;
+  }
+  const parts = kind === "subdomain" ? value.split(".") : [value];
+  if (parts.some((p) => p.length === 0)) return `it has an empty part between dots; ${rule} has no '..' and does not start or end with '.'`;
+  if (parts.some((p) => !/^[a-z0-9]/.test(p) || !/[a-z0-9]$/.test(p))) return `${rule} must start and end with a letter or digit${kind === "subdomain" ? " (each dot-separated part too)" : ""}`;
+  return null;
+}
+
+function checkName(value: string, kind: "subdomain" | "label", flag: string, what: string, example: string): string {
+  const broken = nameRuleBroken(value, kind);
+  if (broken) throw new UserError(`${flag} ${JSON.stringify(value)} is not a valid ${what}: ${broken} (e.g. ${example})`);
+  return value;
+}
+
 /** metadata.name: a DNS-1123 subdomain. */
 export function parseName(value: string, flag = "--name"): string {
-  if (value.length > 253 || !DNS_SUBDOMAIN.test(value)) {
-    throw new UserError(`${flag} ${JSON.stringify(value)} is not a valid Kubernetes name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (e.g. my-filter)`);
-  }
-  return value;
+  return checkName(value, "subdomain", flag, "Kubernetes name", "my-filter");
+}
+
+/** imagePullSecret / pullSecretRef: the name of a Secret, a DNS-1123 subdomain. */
+export function parseSecretName(value: string, flag = "--pull-secret"): string {
+  return checkName(value, "subdomain", flag, "Secret name", "registry-creds");
 }
 
 /** A resource name derived from a file name: "My_Filter.wasm" → "my-filter". */
@@ -34,10 +61,7 @@ export function nameFromFile(path: string): string | undefined {
 }
 
 export function parseNamespace(value: string): string {
-  if (value.length > 63 || !DNS_LABEL.test(value)) {
-    throw new UserError(`--namespace ${JSON.stringify(value)} is not a valid namespace: use up to 63 lowercase letters, digits and '-' (e.g. istio-system)`);
-  }
-  return value;
+  return checkName(value, "label", "--namespace", "namespace", "istio-system");
 }
 
 function checkLabelKey(key: string, item: string): void {

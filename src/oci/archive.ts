@@ -72,6 +72,15 @@ export async function readTar(tar: Uint8Array): Promise<TarEntry[]> {
   return entries;
 }
 
-export function gunzip(data: Uint8Array): Buffer {
-  return gunzipSync(data);
+/** Thrown by gunzip when the data would unpack to more than `maxBytes`. */
+export class TooLargeError extends Error {}
+
+/** Decompresses gzip data, stopping (TooLargeError) as soon as the output passes `maxBytes`. */
+export function gunzip(data: Uint8Array, maxBytes: number): Buffer {
+  try {
+    return gunzipSync(data, { maxOutputLength: maxBytes });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new TooLargeError(`it unpacks to more than ${maxBytes} bytes`);
+    throw err;
+  }
 }

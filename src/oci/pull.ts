@@ -8,8 +8,8 @@
 // An image index is resolved to its linux/amd64 entry, as go-containerregistry does by default;
 // the digest Istio then compares with `sha256` is that entry's manifest digest.
 import { posix } from "node:path";
-import { gunzip, readTar } from "./archive.js";
-import type { Digest } from "./digest.js";
+import { gunzip, readTar, TooLargeError } from "./archive.js";
+import { formatBytes, type Digest } from "./digest.js";
 import type { Descriptor, ImageManifest } from "./image.js";
 import { MEDIA_TYPES, PLUGIN_FILE } from "./media-types.js";
 import type { RegistryClient } from "./registry.js";
@@ -68,11 +68,22 @@ export async function resolveManifest(client: RegistryClient, reference: string)
   return { manifest: { ...json, mediaType: json.mediaType ?? got.mediaType }, bytes: got.bytes, digest: got.digest, indexDigest };
 }
 
-async function pluginFromTarGz(blob: Buffer): Promise<Buffer> {
+/**
+ * The most a layer may unpack to: Istio's agent refuses modules over 256 MiB
+ * (ISTIO_WASM_MAX_BINARY_SIZE_BYTES), plus room for the tar headers. A gzip bomb stops here.
+ */
+export const MAX_UNPACKED_LAYER = 256 * 1024 * 1024 + 1024 * 1024;
+
+async function pluginFromTarGz(blob: Buffer, digest: Digest): Promise<Buffer> {
   let tar: Buffer;
   try {
-    tar = gunzip(blob);
+    tar = gunzip(blob, MAX_UNPACKED_LAYER);
   } catch (err) {
+    if (err instanceof TooLargeError) {
+      throw new UserError(
+        `layer ${digest} unpacks to more than ${formatBytes(MAX_UNPACKED_LAYER)}; Istio's agent refuses modules over 256 MiB, so this is no filter image (stopped unpacking it)`,
+      );
+    }
     throw new Error(`failed to parse layer as tar.gz: ${(err as Error).message}`);
   }
   const entries = await readTar(tar);
@@ -92,7 +103,7 @@ export async function extractWasmLikeIstio(
   const fromLastTarGz = async (mediaType: string): Promise<Buffer> => {
     if (!last) throw new Error("number of layers must be greater than zero");
     if (last.mediaType !== mediaType) throw new Error(`invalid media type ${last.mediaType} (expect ${mediaType})`);
-    return pluginFromTarGz(await getBlob(last.digest));
+    return pluginFromTarGz(await getBlob(last.digest), last.digest);
   };
 
   if (manifest.mediaType === MEDIA_TYPES.dockerManifest) {

@@ -23,6 +23,25 @@ export interface PushResult {
   alreadyPresent: Digest[];
 }
 
+/**
+ * Reads the image back the way a proxy will fetch it: the manifest by digest (byte for byte the
+ * one pushed) and every blob it names (present, with the pushed size). A registry that answered
+ * the uploads with success but stored nothing fails here, before a digest is printed.
+ */
+async function verifyStored(client: RegistryClient, ref: ImageReference, image: BuiltImage): Promise<void> {
+  const where = `${ref.registry}/${ref.repository}`;
+  const unstored = (what: string) =>
+    new UserError(`registry ${ref.registry} accepted the push but ${what} when read back; it did not store the image, so nothing can pull it: check the registry (or its storage) and push again`);
+  const back = await client.manifestIfPresent(image.digest);
+  if (back === null) throw unstored(`${where}@${image.digest} is not there (404)`);
+  if (!back.equals(image.manifestBytes)) throw unstored(`${where}@${image.digest} came back with other content`);
+  for (const b of blobsOf(image)) {
+    const size = await client.blobSize(b.digest);
+    if (size === null) throw unstored(`blob ${b.digest} is missing`);
+    if (size !== undefined && size !== b.size) throw unstored(`blob ${b.digest} has ${size} bytes instead of ${b.size}`);
+  }
+}
+
 export async function pushImage(
   client: RegistryClient,
   ref: ImageReference,
@@ -49,6 +68,8 @@ export async function pushImage(
       `registry ${ref.registry} stored the manifest under ${reported}, not ${image.digest}: it rewrote the manifest, so the digest Istio would check is unknown; use another registry or deploy ${reported} after inspecting it`,
     );
   }
+  await verifyStored(client, ref, image);
+  opts.progress?.(`  verified: the registry returns manifest ${image.digest} and its ${blobsOf(image).length} blobs`);
   const base: ImageReference = { registry: ref.registry, repository: ref.repository };
   return {
     digest: image.digest,

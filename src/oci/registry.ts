@@ -24,6 +24,7 @@ export type UploadMethod = "monolithic" | "chunked";
 export const FALLBACK_CHUNK_SIZE = 512 * 1024;
 
 const USER_AGENT = "proxy-wasm-as";
+const MAX_REDIRECTS = 10;
 
 function short(digest: string): string {
   return `${digest.slice(0, "sha256:".length + 12)}`;
@@ -117,7 +118,7 @@ export class RegistryClient {
     }
   }
 
-  /** One HTTP exchange; never follows auth, only maps network failures to UserError. */
+  /** One HTTP exchange; never follows auth or redirects, only maps network failures to UserError. */
   private async exchange(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer }, action: string): Promise<Response> {
     const headers: Record<string, string> = { "User-Agent": USER_AGENT, ...(init.headers ?? {}) };
     // Credentials go to the registry's own origin only, never to a storage redirect target.
@@ -128,7 +129,10 @@ export class RegistryClient {
       return await fetch(url, {
         method,
         headers,
-        body: init.body ? new Uint8Array(init.body.buffer, init.body.byteOffset, init.body.byteLength) as Uint8Array<ArrayBuffer> : undefined,
+        // A fresh copy each time: fetch detaches the ArrayBuffer of the body it sends, and a
+        // Buffer's ArrayBuffer is shared with other Buffers (and needed again after a redirect).
+        body: init.body ? (new Uint8Array(init.body) as Uint8Array<ArrayBuffer>) : undefined,
+        redirect: "manual",
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
       });
     } catch (err) {
@@ -136,14 +140,33 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * One request, following redirects (registries send blob uploads and downloads to their storage):
+   * 307/308 repeat the method and body, 301/302/303 turn into a GET without a body as browsers do.
+   */
+  private async follow(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer }, action: string): Promise<Response> {
+    for (let hops = 0; ; hops++) {
+      const res = await this.exchange(method, url, init, action);
+      const location = res.headers.get("location");
+      if (![301, 302, 303, 307, 308].includes(res.status) || !location) return res;
+      await discard(res);
+      if (hops === MAX_REDIRECTS) throw new UserError(`registry ${this.registry} redirected ${action} more than ${MAX_REDIRECTS} times; it is misconfigured`);
+      url = new URL(location, url).toString();
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method !== "GET" && method !== "HEAD")) {
+        method = "GET";
+        init = { headers: init.headers };
+      }
+    }
+  }
+
   /** Sends a request, answering one 401 challenge with the configured credentials. */
   private async send(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer }, action: string): Promise<Response> {
-    let res = await this.exchange(method, url, init, action);
+    let res = await this.follow(method, url, init, action);
     if (res.status === 401) {
       const header = res.headers.get("www-authenticate") ?? "";
       await discard(res);
       await this.authorize(header, action);
-      res = await this.exchange(method, url, init, action);
+      res = await this.follow(method, url, init, action);
       if (res.status === 401) {
         const detail = await errorDetail(res);
         throw this.unauthorized(action, detail);
@@ -300,6 +323,17 @@ export class RegistryClient {
     throw await this.failure(res, action);
   }
 
+  /** HEAD a blob: its Content-Length (undefined when not sent), or null when the registry does not have it. */
+  async blobSize(digest: Digest): Promise<number | null | undefined> {
+    const action = `reading back blob ${short(digest)}`;
+    const res = await this.send("HEAD", this.url(`/v2/${this.repository}/blobs/${digest}`), {}, action);
+    await discard(res);
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw await this.failure(res, action);
+    const length = res.headers.get("content-length");
+    return length === null ? undefined : Number(length);
+  }
+
   private async startUpload(digest: Digest): Promise<string> {
     const action = `starting the upload of blob ${short(digest)}`;
     const res = await this.send("POST", this.url(`/v2/${this.repository}/blobs/uploads/`), {}, action);
@@ -410,6 +444,18 @@ export class RegistryClient {
       throw new UserError(`registry ${this.registry} returned a manifest with digest ${digest} for ${reference}; refusing it`);
     }
     return { bytes, mediaType: (res.headers.get("content-type") ?? "").split(";")[0].trim(), digest };
+  }
+
+  /** GET a manifest's bytes by digest as stored (no digest check), or null when the registry answers 404. */
+  async manifestIfPresent(digest: Digest): Promise<Buffer | null> {
+    const action = `reading back manifest ${short(digest)}`;
+    const res = await this.send("GET", this.url(`/v2/${this.repository}/manifests/${digest}`), { headers: { Accept: MANIFEST_ACCEPT.join(", ") } }, action);
+    if (res.status === 404) {
+      await discard(res);
+      return null;
+    }
+    if (!res.ok) throw await this.failure(res, action);
+    return this.body(res, action);
   }
 
   /** GET a blob and check its digest. */
