@@ -32,10 +32,12 @@ export interface Run {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
+/** Runs the built CLI; resolves with its exit code and output (stdin gets `input`, or nothing). */
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

@@ -4,7 +4,6 @@
 // the sha256 is what Istio compares, and every bad flag is a one-line error.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,29 +16,13 @@ import { checkDigestConsistency, checkWasmPluginRules, parseRequestUri, urlRuleA
 import { sha256Hex } from "../../src/oci/digest.js";
 import { ISTIO, haveCrd, loadCrd, needCrd, validateWasmPlugin } from "./istio-crd.js";
 import { buildImage } from "../../src/oci/image.js";
+import { runCli, type Run } from "./fake-registry.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const CLI = join(ROOT, "dist/src/cli.js");
 
 // ---- helpers ------------------------------------------------------------------------------
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DOCKER_CONFIG: dir } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<Run> => runCli(args, { env: { DOCKER_CONFIG: dir } });
 
 const quiet = () => {};
 const build = (file: string | undefined, flags: ManifestFlags) => buildManifests(file, { variant: "compat", ...flags }, quiet);

@@ -3,7 +3,7 @@
 // that is not a loadable module.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,9 +15,9 @@ import { canonicalJson, digestOf, sha256Hex, type Digest } from "../../src/oci/d
 import { buildImage, type BuiltImage } from "../../src/oci/image.js";
 import { MEDIA_TYPES } from "../../src/oci/media-types.js";
 import { extractWasmLikeIstio } from "../../src/oci/pull.js";
+import { runCli } from "./fake-registry.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const CLI = join(ROOT, "dist/src/cli.js");
 const FIXTURES = join(ROOT, "tests/fixtures/oci");
 
 async function wat(file: string, replaceData?: string): Promise<Buffer> {
@@ -32,17 +32,7 @@ async function wat(file: string, replaceData?: string): Promise<Buffer> {
   }
 }
 
-function cli(args: string[], opts: { cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], opts: { cwd?: string } = {}) => runCli(args, opts);
 
 /** A user error is one line: "proxy-wasm-as: <message>". */
 function assertOneLineError(r: { code: number; stdout: string; stderr: string }, pattern: RegExp): void {
