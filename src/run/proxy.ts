@@ -11,7 +11,8 @@ import { LogLevel } from "../abi.js";
 import { buildFilter, defaultOutFile } from "../build/build.js";
 import { UserError } from "../errors.js";
 import { createHost } from "../host/create-host.js";
-import { Exchange, type ExchangeEnv, type ExchangeSummary } from "./exchange.js";
+import { Exchange } from "./exchange.js";
+import type { ExchangeEnv, ExchangeSummary } from "./exchange-legs.js";
 import { Instance, type InstanceEnv } from "./instance.js";
 import { Logger } from "./log.js";
 import {

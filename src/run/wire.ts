@@ -1,5 +1,7 @@
 // HTTP/1.1 details shared by the proxy and its callouts: which headers are per-connection, which
-// bytes Node accepts in a header, Envoy's texts for its own replies.
+// bytes Node accepts in a header, Envoy's texts for its own replies, Envoy's view of a request's headers.
+import { randomUUID } from "node:crypto";
+import type http from "node:http";
 
 /**
  * Connection-level headers: Envoy's HTTP/1 codec and connection manager consume them
@@ -47,4 +49,61 @@ export function formatAddress(ip: string | undefined, port: number | undefined):
   const a = ip ?? "";
   const host = a.includes(":") && !a.startsWith("::ffff:") ? `[${a}]` : a.startsWith("::ffff:") ? a.slice(7) : a;
   return `${host}:${port ?? 0}`;
+}
+
+/** A header as it goes into the host: text when ASCII, exact bytes otherwise. */
+export type Pair = [string | Buffer, string | Buffer];
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+
+/** Envoy's view of an HTTP/1.1 request: pseudo-headers first, connection headers gone, its own headers added. */
+export function requestPairs(req: http.IncomingMessage): Pair[] {
+  let path = req.url ?? "/";
+  let authority = req.headers.host ?? "";
+  if (/^https?:\/\//i.test(path)) {
+    // Absolute-form request line (a client using us as a forward proxy): Envoy splits it.
+    try {
+      const u = new URL(path);
+      authority = u.host;
+      path = u.pathname + u.search;
+    } catch {
+      // leave it as it is; the filter sees what came in
+    }
+  }
+  const pairs: Pair[] = [
+    [":authority", latin1(authority)],
+    [":path", latin1(path)],
+    [":method", req.method ?? "GET"],
+    [":scheme", "http"],
+  ];
+  let hasProto = false;
+  let hasId = false;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i].toLowerCase();
+    const v = raw[i + 1];
+    if (k === "host" || HOP_BY_HOP.has(k)) continue;
+    // Envoy answers 100-continue itself and removes the header (proxy_100_continue: false).
+    if (k === "expect" && v.toLowerCase() === "100-continue") continue;
+    if (k === "te" && v.toLowerCase() !== "trailers") continue;
+    if (k === "x-forwarded-proto") hasProto = true;
+    if (k === "x-request-id") hasId = true;
+    pairs.push([latin1(k), latin1(v)]);
+  }
+  if (!hasProto) pairs.push(["x-forwarded-proto", "http"]);
+  if (!hasId) pairs.push(["x-request-id", randomUUID()]);
+  return pairs;
+}
+
+/** Node's raw header list as pairs, names lower-cased. */
+export function rawPairs(raw: string[]): Pair[] {
+  const out: Pair[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([latin1(raw[i].toLowerCase()), latin1(raw[i + 1])]);
+  return out;
+}
+
+/** Node decodes header bytes as latin1; the host reads strings as UTF-8, so non-ASCII goes as bytes. */
+function latin1(s: string): string | Buffer {
+  return ASCII.test(s) ? s : Buffer.from(s, "latin1");
 }
