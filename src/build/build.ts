@@ -5,15 +5,20 @@
 //   copy is used when the project has one, otherwise a virtual package path served from here.
 // - The SDK's exports (ABI marker, allocator, proxy_on_* shims) are added as a second entry file, so the
 //   filter's source only holds the filter.
-// - A project asconfig.json is not read (its entries would add the exports twice): the flags below
-//   are the whole configuration. The same flags live in the package's asconfig.json preset for users
-//   who run asc themselves; a test keeps the two in step.
+// - The project's asconfig.json (beside the entry or above it, up to package.json) is honoured: the
+//   target's options, outFile and textFile, and extra entries (see asconfig.ts). The SDK's preset it
+//   extends is not read: its flags are the ones below, and a test keeps the two in step.
+// - Every build writes a source map beside the module (`<module>.map`), which the host and `run` use
+//   to report traps at the TypeScript line. Debug builds name it in a sourceMappingURL section for
+//   debuggers; release modules are left exactly as without a map.
 
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { UserError } from "../errors.js";
 import { verifyModule, type VerifyResult } from "../verify.js";
+import { withoutSourceMappingUrl } from "../sourcemap/index.js";
+import { findAsconfig, readProjectConfig, toArgs, type AscOptions, type ProjectConfig } from "./asconfig.js";
 import PruneUnusedCallbacks from "./prune-exports.js";
 
 /** Root of this package (holds index.ts, assembly/, asconfig.json). */
@@ -23,20 +28,16 @@ export const SDK_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const ABORT_HANDLER = "~lib/proxy-wasm-as/assembly/abort/abortHandler";
 
 /** asc options every filter needs, release or debug. */
-export const COMMON_FLAGS: readonly string[] = [
-  "--runtime",
-  "minimal",
-  "--exportStart",
-  "_initialize",
-  "--use",
-  `abort=${ABORT_HANDLER}`,
-];
+export const COMMON_OPTIONS: Readonly<AscOptions> = { runtime: "minimal", exportStart: "_initialize", use: [`abort=${ABORT_HANDLER}`] };
+export const COMMON_FLAGS: readonly string[] = toArgs(COMMON_OPTIONS);
 
 /** Release optimization: speed with size (-O3 plus shrink level 2), converge, no assertions. */
-export const RELEASE_FLAGS: readonly string[] = ["--optimizeLevel", "3", "--shrinkLevel", "2", "--converge", "--noAssert"];
+export const RELEASE_OPTIONS: Readonly<AscOptions> = { optimizeLevel: 3, shrinkLevel: 2, converge: true, noAssert: true };
+export const RELEASE_FLAGS: readonly string[] = toArgs(RELEASE_OPTIONS);
 
 /** Debug: no optimization, names and a source map, assertions kept. */
-export const DEBUG_FLAGS: readonly string[] = ["--debug", "--sourceMap"];
+export const DEBUG_OPTIONS: Readonly<AscOptions> = { debug: true, sourceMap: true };
+export const DEBUG_FLAGS: readonly string[] = toArgs(DEBUG_OPTIONS);
 
 const VIRTUAL_PACKAGES = path.resolve("/__proxy_wasm_as_packages__");
 const EXPORTS_ENTRY = "__proxy_wasm_as_exports__.ts";
@@ -56,6 +57,10 @@ export interface BuildOptions {
   noVerify?: boolean;
   /** Extra asc arguments, appended last. */
   ascArgs?: string[];
+  /** The asconfig.json to honour; default: the one beside or above the entry; false: none. */
+  config?: string | false;
+  /** The asconfig target; default "debug" with `debug`, else "release". */
+  target?: string;
 }
 
 export interface BuildResult {
@@ -67,6 +72,10 @@ export interface BuildResult {
   durationMs: number;
   /** Compiler warnings, if any. */
   warnings: string;
+  /** The source map written beside the module. */
+  sourceMapFile: string;
+  /** The asconfig.json the build honoured, if any. */
+  config: string | null;
 }
 
 export function defaultOutFile(entry: string, debug = false): string {
@@ -103,15 +112,30 @@ export async function buildFilter(
   } catch {
     throw new UserError(`${options.entry}: no such file: pass the path of your filter's .ts entry`);
   }
-  const outFile = path.resolve(options.outFile ?? defaultOutFile(entry, options.debug));
+  const project = projectConfig(entry, options);
+  const outFile = path.resolve(options.outFile ?? project?.outFile ?? defaultOutFile(entry, options.debug));
+  const mapName = `${path.basename(outFile)}.map`;
   await checkOutFile(outFile, options.outFile ?? outFile);
   const baseDir = path.dirname(entry);
   const asc = await loadAsc();
+  // The mode's defaults, then the project's options over them (a project may turn an optimization
+  // off), then what every filter needs.
+  const mode = options.debug ? DEBUG_OPTIONS : RELEASE_OPTIONS;
+  const merged: AscOptions = { ...mode, ...(project?.options ?? {}), runtime: COMMON_OPTIONS.runtime, exportStart: COMMON_OPTIONS.exportStart };
+  const use = [...((project?.options.use as string[] | undefined) ?? []), ...(COMMON_OPTIONS.use as string[])];
+  merged.use = [...new Set(use)];
+  // The project's transforms, without the SDK's own (applied below for release builds).
+  merged.transform = ((project?.options.transform as string[] | undefined) ?? []).filter((t) => !/prune-exports\.js$/.test(t));
+  // Debug modules name their map by an absolute file: URL: a module compiled from bytes has a wasm://
+  // URL of its own, against which a relative one would not resolve in DevTools.
+  merged.sourceMap = options.debug ? pathToFileURL(`${outFile}.map`).href : mapName;
+  const textFile = options.textFile ? outFile.replace(/\.wasm$/, ".wat") : project?.textFile;
 
   const outputs = new Map<string, Uint8Array | string>();
   const argv = [
     path.basename(entry),
     EXPORTS_ENTRY,
+    ...(project?.entries ?? []).map((e) => path.relative(baseDir, e)),
     "--baseDir",
     baseDir,
     "--config",
@@ -120,9 +144,8 @@ export async function buildFilter(
     VIRTUAL_PACKAGES,
     "--outFile",
     "out.wasm",
-    ...(options.textFile ? ["--textFile", "out.wat"] : []),
-    ...COMMON_FLAGS,
-    ...(options.debug ? DEBUG_FLAGS : RELEASE_FLAGS),
+    ...(textFile ? ["--textFile", "out.wat"] : []),
+    ...toArgs(merged),
     // Colours only for a terminal (asc turns them on under CI=true, too).
     ...(process.stderr.isTTY ? [] : ["--noColors"]),
     ...(options.ascArgs ?? []),
@@ -165,7 +188,8 @@ export async function buildFilter(
   }
   const wasmOut = outputs.get("out.wasm");
   if (!(wasmOut instanceof Uint8Array)) throw new UserError("the compiler produced no .wasm output");
-  const wasm: Uint8Array<ArrayBuffer> = new Uint8Array(wasmOut);
+  const withUrl: Uint8Array<ArrayBuffer> = new Uint8Array(wasmOut);
+  const wasm = options.debug ? withUrl : withoutSourceMappingUrl(withUrl);
 
   let verify: VerifyResult | null = null;
   if (!options.noVerify) {
@@ -179,9 +203,14 @@ export async function buildFilter(
   await mkdir(path.dirname(outFile), { recursive: true });
   await writeFile(outFile, wasm);
   const wat = outputs.get("out.wat");
-  if (wat !== undefined) await writeFile(outFile.replace(/\.wasm$/, ".wat"), wat);
-  const map = outputs.get("out.wasm.map");
-  if (map !== undefined) await writeFile(`${outFile}.map`, map);
+  if (wat !== undefined && textFile) {
+    await mkdir(path.dirname(textFile), { recursive: true });
+    await writeFile(textFile, wat);
+  }
+  const sourceMapFile = `${outFile}.map`;
+  const map = outputs.get(mapName);
+  if (map === undefined) throw new UserError("the compiler produced no source map");
+  await writeFile(sourceMapFile, relocateSources(String(map), baseDir, path.dirname(outFile)));
 
   return {
     outFile,
@@ -190,7 +219,36 @@ export async function buildFilter(
     verify,
     durationMs: performance.now() - started,
     warnings: diagnostics,
+    sourceMapFile,
+    config: project?.file ?? null,
   };
+}
+
+function projectConfig(entry: string, options: BuildOptions): ProjectConfig | null {
+  const preset = path.join(SDK_ROOT, "asconfig.json");
+  const file = options.config === false ? null : options.config ? path.resolve(options.config) : findAsconfig(entry);
+  const target = options.target ?? (options.debug ? "debug" : "release");
+  if (!file) {
+    if (options.target) throw new UserError(`--target ${options.target}: no asconfig.json beside or above ${entry}: add one or drop --target`);
+    return null;
+  }
+  // The SDK's preset itself (building the examples in this package) adds nothing to the flags above.
+  if (path.resolve(file) === path.resolve(preset)) return null;
+  return readProjectConfig(file, target, preset, options.target !== undefined);
+}
+
+/**
+ * asc names the author's sources relative to the entry's folder under a sourceRoot of its own; the
+ * written map names them relative to the map, so debuggers and the host find them. ~lib sources keep
+ * their names (their text is in sourcesContent).
+ */
+function relocateSources(json: string, baseDir: string, mapDir: string): string {
+  const map = JSON.parse(json) as { sources: string[]; sourceRoot?: string };
+  map.sources = map.sources.map((s) =>
+    s.startsWith("~lib/") ? s : path.relative(mapDir, path.resolve(baseDir, s)).split(path.sep).join("/"),
+  );
+  delete map.sourceRoot;
+  return JSON.stringify(map);
 }
 
 function oneLine(s: string): string {

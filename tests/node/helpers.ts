@@ -36,7 +36,7 @@ function buildKey(entryAbs: string, debug: boolean): string {
   h.update(readFileSync(path.join(repoRoot, "index.ts")));
   hashTree(h, path.dirname(entryAbs), ts);
   h.update(entryAbs);
-  for (const f of ["dist/src/build/build.js", "dist/src/build/prune-exports.js", "node_modules/assemblyscript/package.json"]) {
+  for (const f of ["dist/src/build/build.js", "dist/src/build/asconfig.js", "dist/src/build/prune-exports.js", "node_modules/assemblyscript/package.json"]) {
     h.update(readFileSync(path.join(repoRoot, f)));
   }
   h.update(debug ? "debug" : "release");
@@ -55,14 +55,20 @@ export function built(entry: string, options: { debug?: boolean } = {}): Promise
       if (existsSync(cached)) {
         const wasm: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(cached));
         const removed = existsSync(`${cached}.removed`) ? JSON.parse(readFileSync(`${cached}.removed`, "utf8")) : [];
-        return { outFile: cached, wasm, removedExports: removed, verify: verifyModule(wasm), durationMs: 0, warnings: "" };
+        const sourceMapFile = `${cached}.map`;
+        return { outFile: cached, wasm, removedExports: removed, verify: verifyModule(wasm), durationMs: 0, warnings: "", sourceMapFile, config: null };
       }
+      // Built under its final name in a folder of this process's own, at the cache's depth (a debug
+      // module names its map; the map names sources relative to itself), then moved in: the map
+      // first, so whoever sees the module sees its map (atomic renames).
+      const tmpDir = `${cacheDir}-${process.pid}`;
+      mkdirSync(tmpDir, { recursive: true });
       mkdirSync(cacheDir, { recursive: true });
-      const tmp = `${cached}.${process.pid}.tmp`;
-      const r = await buildFilter({ entry: entryAbs, outFile: tmp, debug }, () => {});
+      const r = await buildFilter({ entry: entryAbs, outFile: path.join(tmpDir, path.basename(cached)), debug }, () => {});
       writeFileSync(`${cached}.removed`, JSON.stringify(r.removedExports));
-      renameSync(tmp, cached); // atomic: another process sees the whole file or none
-      return { ...r, outFile: cached };
+      renameSync(r.sourceMapFile, `${cached}.map`);
+      renameSync(r.outFile, cached);
+      return { ...r, outFile: cached, sourceMapFile: `${cached}.map` };
     })();
     builds.set(key, p);
   }
