@@ -97,6 +97,11 @@ export const ENUMS: readonly AbiEnum[] = [
   { name: "MapType", doc: "", values: MapType, since: "0.1.0" },
   { name: "MetricType", doc: "", values: MetricType, since: "0.1.0" },
   { name: "PeerType", doc: "Who closed a TCP connection.", values: PeerType, since: "0.1.0" },
-  { name: "StreamType", doc: "The stream proxy_continue_stream / proxy_close_stream act on (0.2.0 and later).", values: StreamType, since: "0.2.0" },
+  {
+    name: "StreamType",
+    doc: "The stream proxy_continue_stream / proxy_close_stream act on (0.2.0 and later).",
+    values: StreamType,
+    since: "0.2.0",
+  },
   { name: "GrpcStatusCode", doc: "gRPC status codes (grpc/status.h).", values: GrpcStatusCode, since: "0.1.0" },
 ];

@@ -16,14 +16,7 @@ import { params as p, type AbiFunction, type AbiVersion, type WasmType } from ".
 const CALLBACK_ONLY = ["callback"] as const;
 const START_TOO = ["start", "callback"] as const;
 
-function hostFn(
-  name: string,
-  params: string,
-  area: string,
-  doc: string,
-  since: AbiVersion = "0.2.0",
-  until?: AbiVersion,
-): AbiFunction {
+function hostFn(name: string, params: string, area: string, doc: string, since: AbiVersion = "0.2.0", until?: AbiVersion): AbiFunction {
   return { module: "env", name, params: p(params), results: ["i32"], since, until, area, doc, phases: CALLBACK_ONLY };
 }
 
@@ -56,6 +49,7 @@ const envoyOnly = (fn: AbiFunction): AbiFunction => ({ ...fn, envoyOnly: true })
  * Host functions in import module `env`. All return an i32 proxy_status_t. Pointer parameters
  * named `return_*` are out-parameters the host writes through.
  */
+// biome-ignore format: one row per function keeps the table readable.
 export const HOST_FUNCTIONS: readonly AbiFunction[] = [
   // Lifecycle, logging, time
   duringStart(hostFn("proxy_log", "level,message_data,message_size", "logging", "Log a message at a level (TRACE 0 .. CRITICAL 5).", "0.1.0")),
@@ -125,6 +119,7 @@ const wasi = (name: string, params: string, doc: string, results: WasmType[] = [
   phases: CALLBACK_ONLY,
 });
 
+// biome-ignore format: one row per function keeps the table readable.
 export const WASI_FUNCTIONS: readonly AbiFunction[] = [
   duringStart(wasi("fd_write", "fd,iovs,iovs_len,return_nwritten", "Write to stdout (logged at INFO) or stderr (logged at ERROR).")),
   wasi("fd_read", "fd,iovs,iovs_len,return_nread", "Not supported: BADF."),
@@ -183,12 +178,14 @@ export const WASI_FUNCTIONS: readonly AbiFunction[] = [
  * Non-proxy functions Envoy's host also registers in module `env` (proxy-wasm-cpp-host
  * src/wasm.cc): emscripten and pthread shims some toolchains import.
  */
+// biome-ignore format: one row per function keeps the table readable.
 export const ENV_EXTRAS: readonly AbiFunction[] = [
   { module: "env", name: "emscripten_notify_memory_growth", params: p("memory_index"), results: [], since: "0.1.0", area: "emscripten", doc: "No-op.", phases: CALLBACK_ONLY },
   { module: "env", name: "pthread_equal", params: p("left,right"), results: ["i32"], since: "0.1.0", area: "emscripten", doc: "1 when both thread ids are equal.", phases: CALLBACK_ONLY },
 ];
 
 /** Module exports the host looks up (all optional except the marker, memory and an allocator). */
+// biome-ignore format: one row per function keeps the table readable.
 export const MODULE_EXPORTS: readonly AbiFunction[] = [
   // Integration and memory
   callback("_initialize", "", [], "integration", "WASI reactor entry; called once before anything else.", "0.1.0"),
@@ -233,8 +230,8 @@ export const MODULE_EXPORTS: readonly AbiFunction[] = [
 ];
 
 /** 0.1.0 signatures of the header callbacks (no end_of_stream). */
+// biome-ignore format: one row per function keeps the table readable.
 export const LEGACY_0_1_0_EXPORTS: readonly AbiFunction[] = [
   { ...callback("proxy_on_request_headers", "context_id,num_headers", ["i32"], "http", "0.1.0 form.", "0.1.0"), until: "0.1.0" },
   { ...callback("proxy_on_response_headers", "context_id,num_headers", ["i32"], "http", "0.1.0 form.", "0.1.0"), until: "0.1.0" },
 ];
-

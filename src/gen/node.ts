@@ -117,7 +117,7 @@ export function hostImports(table: AbiTable): string {
     "  /** ABI area: the host groups implementations by it (src/host/calls/<area>.ts). */",
     "  readonly area: string;",
     "  readonly since: AbiVersion;",
-    "  /** Phases a module may call it in (\"start\": while _initialize / main / _start run). */",
+    '  /** Phases a module may call it in ("start": while _initialize / main / _start run). */',
     "  readonly phases: readonly Phase[];",
     "  /** WASI functions registered only so modules load: they answer ENOSYS. */",
     "  readonly stub?: boolean;",
@@ -186,6 +186,7 @@ export function mockHostImports(table: AbiTable): string {
     "  const env = {};",
     "  for (const [name] of ENV_IMPORTS) {",
     "    env[name] = () => {",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: this line is JavaScript the generator writes.
     "      throw new Error(`mock host: ${name} is not implemented; add it to tests/assembly/mock-host.js`);",
     "    };",
     "  }",

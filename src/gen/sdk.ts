@@ -35,7 +35,7 @@ function declaration(fn: AbiFunction): string[] {
 export function sdkEnums(table: AbiTable): string {
   const out = [
     `// ${GENERATED_NOTE}`,
-    "// The enumerations of the proxy-wasm ABI with the numbers on the wire (spec \"Types\"), named as in the",
+    '// The enumerations of the proxy-wasm ABI with the numbers on the wire (spec "Types"), named as in the',
     "// Rust SDK's `types` module. assembly/types.ts re-exports them.",
   ];
   for (const e of table.enums) {

@@ -48,8 +48,6 @@ export function verifyResultJson(file: string, r: VerifyResult): object {
       ...(e.kind === "function" ? { signature: sigOf(e) } : {}),
     })),
     hasStart: m ? m.hasStart : null,
-    sections: m
-      ? m.sections.map((s) => ({ name: s.customName !== undefined ? `custom:${s.customName}` : s.name, size: s.size }))
-      : [],
+    sections: m ? m.sections.map((s) => ({ name: s.customName !== undefined ? `custom:${s.customName}` : s.name, size: s.size })) : [],
   };
 }

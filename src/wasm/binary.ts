@@ -151,10 +151,7 @@ function parse(bytes: Uint8Array): ParsedModule {
     } catch (err) {
       if (!(err instanceof SectionFault)) throw err;
       if (err.message.startsWith("unexpected end")) {
-        throw new WasmFormatError(
-          `truncated section '${name}' at offset ${hex(offset)}: the file ends inside the section header`,
-          offset,
-        );
+        throw new WasmFormatError(`truncated section '${name}' at offset ${hex(offset)}: the file ends inside the section header`, offset);
       }
       throw new WasmFormatError(`malformed section '${name}' header at offset ${hex(offset)}: ${err.message}`, offset);
     }

@@ -60,18 +60,30 @@ test("a fake ABI function and enum value in a copy of the table reach every gene
     );
     assert.match(read("assembly/enums.generated.ts"), /export enum MetricType \{[^}]*FakeMeter = 77,\n\}/);
     // Build: the callback may be dropped unless a filter overrides its method.
-    assert.match(read("src/build/callbacks.generated.ts"), /  proxy_on_fake_event: \["onFakeEvent"\],/);
+    assert.match(read("src/build/callbacks.generated.ts"), / {2}proxy_on_fake_event: \["onFakeEvent"\],/);
     // Verifier: the import and the export with their signatures.
     const verify = read("src/verify/abi-tables.generated.ts");
-    assert.match(verify, /name: "proxy_fake_lookup", params: \[\["fake_key_data", "i32"\], \["fake_key_size", "i32"\], \["return_fake_value", "i32"\]\], results: \["i32"\], since: "0.2.1"/);
-    assert.match(verify, /proxy_on_fake_event: \[\{ module: "", name: "proxy_on_fake_event", params: \[\["context_id", "i32"\], \["fake_size", "i32"\]\], results: \["i32"\], since: "0.2.1", callback: true \}\]/);
+    assert.match(
+      verify,
+      /name: "proxy_fake_lookup", params: \[\["fake_key_data", "i32"\], \["fake_key_size", "i32"\], \["return_fake_value", "i32"\]\], results: \["i32"\], since: "0.2.1"/,
+    );
+    assert.match(
+      verify,
+      /proxy_on_fake_event: \[\{ module: "", name: "proxy_on_fake_event", params: \[\["context_id", "i32"\], \["fake_size", "i32"\]\], results: \["i32"\], since: "0.2.1", callback: true \}\]/,
+    );
     // Host: the skeleton row with its area and phases, the implementation slot, the start rule.
     const host = read("src/host/imports.generated.ts");
-    assert.match(host, /name: "proxy_fake_lookup", params: \["i32", "i32", "i32"\], results: \["i32"\], area: "fake", since: "0.2.1", phases: \["start", "callback"\]/);
-    assert.match(host, /  proxy_fake_lookup\(vm: HostCallState, fake_key_data: number, fake_key_size: number, return_fake_value: number\): number;/);
+    assert.match(
+      host,
+      /name: "proxy_fake_lookup", params: \["i32", "i32", "i32"\], results: \["i32"\], area: "fake", since: "0.2.1", phases: \["start", "callback"\]/,
+    );
+    assert.match(
+      host,
+      / {2}proxy_fake_lookup\(vm: HostCallState, fake_key_data: number, fake_key_size: number, return_fake_value: number\): number;/,
+    );
     assert.match(host, /ALLOWED_DURING_START[^\]]*"proxy_fake_lookup",/);
     // Mock host: listed with its arity, so the as-pect tests fail by name when they reach it.
-    assert.match(read("tests/assembly/mock-host.generated.js"), /  \["proxy_fake_lookup", 3\],/);
+    assert.match(read("tests/assembly/mock-host.generated.js"), / {2}\["proxy_fake_lookup", 3\],/);
 
     // The repository's own outputs do not have it, and --check sees the copy as stale.
     assert.doesNotMatch(readFileSync(path.join(repoRoot, "assembly", "imports.ts"), "utf8"), /proxy_fake_lookup/);
