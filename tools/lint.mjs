@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// `npm run lint`: Biome (lint and format check, biome.jsonc) over the sources, and the 500-line limit
-// on every hand-written source file. `npm run format` (--write) applies Biome's formatting.
+// `npm run lint`: Biome (lint and format check, biome.jsonc; warnings fail too) over the sources, and
+// the 500-line limit on every hand-written source file. `npm run format` (--write) applies Biome's
+// formatting; `npm run lint:fix` (--fix) applies the formatting and Biome's safe fixes (unused
+// imports, `import type`, `const`), leaving what needs a person to `npm run lint`.
 //
 // Biome cannot parse AssemblyScript's decorators on top-level functions and variables
 // (`@inline export function`, `@lazy const`, `@external(...)`), so files that have them are left
@@ -62,9 +64,10 @@ export function overLimit(files, base = root) {
 
 function main(argv) {
   const write = argv.includes("--write");
-  const unknown = argv.filter((a) => a !== "--write");
-  if (unknown.length) {
-    console.error(`lint: unknown argument ${unknown[0]}; usage: node tools/lint.mjs [--write]`);
+  const fix = argv.includes("--fix");
+  const unknown = argv.filter((a) => a !== "--write" && a !== "--fix");
+  if (unknown.length || (write && fix)) {
+    console.error(`lint: unknown argument ${unknown[0] ?? "--write with --fix"}; usage: node tools/lint.mjs [--write | --fix]`);
     return 2;
   }
   const files = sourceFiles();
@@ -74,13 +77,17 @@ function main(argv) {
     return !isGenerated(text) && !hasFunctionDecorator(text);
   });
   const biome = path.join(root, "node_modules", ".bin", "biome");
-  const args = write ? ["format", "--write", ...forBiome] : ["check", "--no-errors-on-unmatched", ...forBiome];
+  const args = write
+    ? ["format", "--write", ...forBiome]
+    : fix
+      ? ["check", "--write", ...forBiome]
+      : ["check", "--error-on-warnings", ...forBiome];
   const r = spawnSync(biome, args, { cwd: root, stdio: "inherit" });
   if (r.error) {
     console.error(`lint: cannot run biome (${r.error.message}); run npm ci first`);
     return 2;
   }
-  if (write) return r.status ?? 1;
+  if (write || fix) return r.status ?? 1;
   const long = overLimit(files);
   for (const p of long) console.error(`error: ${p}`);
   if (long.length) console.error(`lint: ${long.length} hand-written source file(s) over ${MAX_LINES} lines`);
