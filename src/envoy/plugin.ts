@@ -3,12 +3,25 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { LogLevel } from "../abi.js";
+import zlib from "node:zlib";
+import { LogLevel, Status } from "../abi.js";
 import { UserError } from "../errors.js";
 import { createHost, type SharedState } from "../host/index.js";
 import { Instance, type InstanceEnv } from "../run/instance.js";
 import { Logger } from "../run/log.js";
 import type { WasmPluginConfig } from "./config/types.js";
+
+/** Envoy's built-in foreign functions that need no configuration: zlib compress() and uncompress(). */
+const FOREIGN_FUNCTIONS = {
+  compress: (args: Uint8Array) => new Uint8Array(zlib.deflateSync(args)),
+  uncompress: (args: Uint8Array) => {
+    try {
+      return new Uint8Array(zlib.inflateSync(args));
+    } catch {
+      return Status.SerializationFailure; // what Envoy answers for data that does not inflate
+    }
+  },
+};
 
 export interface PluginEnv {
   level: number;
@@ -76,6 +89,7 @@ export class WasmPlugin {
         reloadOnFailure: true,
         shared: env.shared,
         env: cfg.env,
+        foreignFunctions: FOREIGN_FUNCTIONS,
         onLog: (e) => logger.filter(e),
       });
     } catch (e) {

@@ -115,8 +115,9 @@ export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
                   active--;
                   stats.httpRequest(hcm.statPrefix, done.status, done.cluster || null);
                   if (rt.accessLogs.length > 0) {
+                    const reqHeaders = done.finalRequestHeaders;
                     const ctx = {
-                      req: (n: string) => getJoined(done.requestHeaders, n),
+                      req: (n: string) => getJoined(reqHeaders, n),
                       resp: (n: string) => getJoined(done.responseHeaders, n),
                       status: done.status,
                       flags: done.flags,
@@ -146,10 +147,10 @@ export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
           },
         }, logger);
         codecs.push(codec);
-        server = net.createServer((s) => codec.accept(s));
+        server = net.createServer({ allowHalfOpen: true }, (s) => codec.accept(s));
       } else {
         const tcp = lc.chain;
-        server = net.createServer((s) => {
+        server = net.createServer({ allowHalfOpen: true }, (s) => {
           const rt = current.listeners[i];
           serveTcp({ config: tcp, cluster: current.config.clusters.get(tcp.cluster)!, plugins: () => rt.plugins, logger, stats, accessLogs: rt.accessLogs }, s);
         });

@@ -87,16 +87,24 @@ export class Stats {
 
   /** stats_config.stats_tags: the regex's first group is cut from the name, its second is the tag's value. */
   private extract(name: string): { name: string; tags: Array<[string, string]> } {
+    // Every regex runs on the full name (Envoy's TagExtractorImpl); the matched first groups are cut afterwards.
     const tags: Array<[string, string]> = [];
-    let n = name;
+    const cuts: Array<[number, number]> = [];
     for (const t of this.tags) {
-      const m = t.regex.exec(n);
+      const m = t.regex.exec(name);
       if (!m || m[1] === undefined) continue;
       tags.push([t.name, m[2] ?? m[1]]);
-      const at = n.indexOf(m[1], m.index);
-      n = n.slice(0, at) + n.slice(at + m[1].length);
+      const at = name.indexOf(m[1], m.index);
+      cuts.push([at, at + m[1].length]);
     }
-    return { name: n, tags };
+    let n = "";
+    let pos = 0;
+    for (const [a, b] of cuts.sort((x, y) => x[0] - y[0])) {
+      if (a < pos) continue;
+      n += name.slice(pos, a);
+      pos = b;
+    }
+    return { name: n + name.slice(pos), tags };
   }
 }
 

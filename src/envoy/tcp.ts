@@ -8,6 +8,7 @@ import type { Logger } from "../run/log.js";
 import { formatAddress } from "../run/wire.js";
 import type { AccessLog } from "./access-log.js";
 import type { ClusterConfig, TcpProxyConfig } from "./config/types.js";
+import { readFilterState } from "./http/exchange.js";
 import type { WasmPlugin } from "./plugin.js";
 import type { Stats } from "./stats.js";
 
@@ -41,7 +42,7 @@ export function serveTcp(env: TcpEnv, client: net.Socket): void {
   let bytesOut = 0;
   let over = false;
   const ep = env.cluster.endpoints[nextEndpoint++ % env.cluster.endpoints.length];
-  const server = net.connect({ host: ep.host, port: ep.port });
+  const server = net.connect({ host: ep.host, port: ep.port, allowHalfOpen: true });
   server.setTimeout(env.cluster.connectTimeoutMs, () => {
     if (server.connecting) server.destroy(Object.assign(new Error("connection timeout"), { code: "ETIMEDOUT" }));
   });
@@ -167,13 +168,7 @@ export function serveTcp(env: TcpEnv, client: net.Socket): void {
         routeName: "",
         remoteAddress: props["source.address"],
         localAddress: props["destination.address"],
-        filterState: (k) => {
-          for (const s of slots) {
-            const v = s.conn.filterState.get(k);
-            if (v !== undefined) return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
-          }
-          return undefined;
-        },
+        filterState: (k) => readFilterState(slots.map((s) => s.conn.filterState), k),
       });
     }
   };

@@ -86,11 +86,17 @@ export class HttpExchange {
 
   /** The filter state the filters set (for %FILTER_STATE(key:PLAIN)%). */
   filterState(key: string): string | undefined {
-    for (const s of this.slots) {
-      const v = s.stream?.filterState.get(key);
-      if (v !== undefined) return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
+    return readFilterState(this.slots.map((s) => s.stream?.filterState), key);
+  }
+
+  /** The request headers as the filters left them (what Envoy's access log reads). */
+  get finalRequestHeaders(): Pair[] {
+    if (this.router.requestSeen) return this.router.forwardedHeaders;
+    for (let i = this.slots.length - 1; i >= 0; i--) {
+      const s = this.slots[i].stream;
+      if (s && s.request.headerPairsBytes.length > 0) return fromHost(s.request.headerPairsBytes);
     }
-    return undefined;
+    return this.requestHeaders;
   }
 
   start(): void {
@@ -375,4 +381,15 @@ export class HttpExchange {
   get routeName(): string {
     return this.router.routeName;
   }
+}
+
+/** Filter state a plugin set with proxy_set_property(path): Envoy names it "wasm.<path>". */
+export function readFilterState(maps: ReadonlyArray<ReadonlyMap<string, unknown> | undefined>, key: string): string | undefined {
+  if (!key.startsWith("wasm.")) return undefined;
+  const name = key.slice(5);
+  for (const m of maps) {
+    const v = m?.get(name) ?? m?.get(name.replace(/\./g, "\0"));
+    if (v !== undefined) return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
+  }
+  return undefined;
 }

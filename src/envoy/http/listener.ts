@@ -25,8 +25,9 @@ export class HttpCodec {
   private readonly h2: http2.Http2Server;
   private readonly ids = new WeakMap<object, number>();
   private readonly sockets = new Set<Socket>();
-  /** HTTP/2 sessions run on a wrapper stream; this maps each session to its client socket. */
+  /** The servers read wrapper streams; these map them (and HTTP/2 sessions) to the client socket. */
   private readonly sessionSockets = new WeakMap<object, Socket>();
+  private readonly streamSockets = new WeakMap<object, Socket>();
   private accepting: Socket | null = null;
 
   constructor(
@@ -35,12 +36,14 @@ export class HttpCodec {
     private readonly logger: Logger,
   ) {
     const onRequest = (req: DownstreamRequest, res: DownstreamResponse) => {
-      const socket = req.httpVersionMajor === 2 ? this.sessionSockets.get((req as http2.Http2ServerRequest).stream.session!)! : (req.socket as Socket);
+      const socket = req.httpVersionMajor === 2 ? this.sessionSockets.get((req as http2.Http2ServerRequest).stream.session!)! : this.streamSockets.get(req.socket)!;
       let id = this.ids.get(socket);
       if (id === undefined) this.ids.set(socket, (id = nextConnectionId++));
       handler.request(req, res, id, socket);
     };
     this.h1 = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
+    // A client that half-closes after its request still gets its response (Envoy answers it).
+    (this.h1 as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.h1.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
       const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
@@ -60,20 +63,24 @@ export class HttpCodec {
     this.sockets.add(socket);
     socket.on("close", () => this.sockets.delete(socket));
     socket.on("error", () => undefined);
-    if (this.codec === "HTTP1") return void this.h1.emit("connection", socket);
     const onData = (chunk: Buffer) => {
       socket.off("data", onData);
       socket.pause();
       const n = Math.min(chunk.length, PREFACE.length);
-      if (this.codec === "HTTP2" || (this.codec === "AUTO" && chunk.subarray(0, n).equals(PREFACE.subarray(0, n)))) {
-        this.accepting = socket;
-        this.h2.emit("connection", replay(socket, chunk));
-        this.accepting = null;
+      const h2 = this.codec === "HTTP2" || (this.codec === "AUTO" && chunk.subarray(0, n).equals(PREFACE.subarray(0, n)));
+      if (!h2) {
+        this.streamSockets.set(socket, socket);
+        socket.unshift(chunk);
+        this.h1.emit("connection", socket);
+        socket.resume();
         return;
       }
-      socket.unshift(chunk);
-      this.h1.emit("connection", socket);
-      socket.resume();
+      // The HTTP/2 server reads a stream that first gives back the bytes read here (see replay()).
+      const stream = replay(socket, chunk);
+      this.streamSockets.set(stream, socket);
+      this.accepting = socket;
+      (h2 ? this.h2 : this.h1).emit("connection", stream);
+      this.accepting = null;
     };
     socket.on("data", onData);
   }
@@ -87,9 +94,9 @@ export class HttpCodec {
 }
 
 /**
- * The socket as a stream that first gives back the bytes already read. Node's HTTP/1 server takes
- * them back with unshift(), but its HTTP/2 session reads the socket's handle directly and would
- * miss them, so h2c connections run on this wrapper.
+ * The socket as a stream that first gives back the bytes already read to sniff the protocol.
+ * Node's HTTP/2 session reads a socket's handle directly and would miss bytes put back with
+ * unshift(); the HTTP/1 server takes them back, so only h2c connections read this wrapper.
  */
 function replay(socket: Socket, first: Buffer): Duplex {
   const d = new Duplex({
@@ -113,6 +120,7 @@ function replay(socket: Socket, first: Buffer): Duplex {
     if (!d.push(c)) socket.pause();
   });
   socket.on("end", () => d.push(null));
+  socket.on("error", (e) => d.destroy(e));
   socket.on("close", () => d.destroy());
   return d;
 }

@@ -20,6 +20,9 @@ export class Router {
   clusterName = "";
   endpoint = "";
   routeName = "";
+  /** The request headers reached the router; forwardedHeaders are the ones sent on (after route edits). */
+  requestSeen = false;
+  forwardedHeaders: Pair[] = [];
   private match: RouteMatch | null = null;
   private upstream: UpstreamRequest | null = null;
   private requestHeaders: Pair[] = [];
@@ -75,6 +78,8 @@ export class Router {
 
   private headers(pairs: Pair[], eos: boolean): void {
     this.requestHeaders = pairs;
+    this.requestSeen = true;
+    this.forwardedHeaders = pairs;
     const m = this.env.routes.match(pairs);
     if (!m) {
       this.directed = true;
@@ -104,6 +109,7 @@ export class Router {
       out = set(out, ":path", action.prefixRewrite + path.slice(m.route.config.match.prefix.length));
     }
     out = out.filter(([k]) => k !== "x-envoy-expected-rq-timeout-ms");
+    this.forwardedHeaders = out;
     this.upStarted = performance.now();
     this.upstream = cluster.request(out, eos, {
       headers: (resp, respEos) => this.responseHeaders(resp, respEos),
