@@ -15,21 +15,26 @@ export function register(program: Command): void {
     .option("--config <file>", "the asconfig.json to honour (default: the one beside or above the entry, up to package.json)")
     .option("--no-config", "ignore any asconfig.json")
     .option("--target <name>", "the asconfig.json target (default: release, or debug with --debug)")
-    .action(async (entry: string, opts: { out?: string; debug?: boolean; text?: boolean; verify: boolean; config?: string | false; target?: string }) => {
-      const r = await buildFilter({
-        entry,
-        outFile: opts.out,
-        debug: opts.debug,
-        textFile: opts.text,
-        noVerify: !opts.verify,
-        config: opts.config,
-        target: opts.target,
-      });
-      const rel = path.relative(process.cwd(), r.outFile) || r.outFile;
-      // The same count `verify` prints: callbacks the host calls (not the allocator or entry points).
-      const callbacks = r.verify ? r.verify.callbacks.length : undefined;
-      process.stdout.write(
-        `built ${rel}: ${r.wasm.byteLength} bytes${callbacks !== undefined ? `, ${callbacks} callbacks` : ""}, ABI ${r.verify?.abiVersion ?? "unverified"}, in ${(r.durationMs / 1000).toFixed(1)}s\n`,
-      );
-    });
+    .action(
+      async (
+        entry: string,
+        opts: { out?: string; debug?: boolean; text?: boolean; verify: boolean; config?: string | false; target?: string },
+      ) => {
+        const r = await buildFilter({
+          entry,
+          outFile: opts.out,
+          debug: opts.debug,
+          textFile: opts.text,
+          noVerify: !opts.verify,
+          config: opts.config,
+          target: opts.target,
+        });
+        const rel = path.relative(process.cwd(), r.outFile) || r.outFile;
+        // The same count `verify` prints: callbacks the host calls (not the allocator or entry points).
+        const callbacks = r.verify ? r.verify.callbacks.length : undefined;
+        process.stdout.write(
+          `built ${rel}: ${r.wasm.byteLength} bytes${callbacks !== undefined ? `, ${callbacks} callbacks` : ""}, ABI ${r.verify?.abiVersion ?? "unverified"}, in ${(r.durationMs / 1000).toFixed(1)}s\n`,
+        );
+      },
+    );
 }

@@ -9,7 +9,10 @@ export function register(program: Command): void {
     .description("create a filter project from a template (an example): filter, test, envoy.yaml, WasmPlugin")
     .argument("<dir>", "a new or empty folder")
     .option("-t, --template <name>", `the example to start from (default: ${DEFAULT_TEMPLATE})`)
-    .option("--sdk <spec>", "the proxy-wasm-as dependency of the project: a version range, a tarball or file:<folder> (default: where this CLI came from)")
+    .option(
+      "--sdk <spec>",
+      "the proxy-wasm-as dependency of the project: a version range, a tarball or file:<folder> (default: where this CLI came from)",
+    )
     .option("--list", "list the templates and exit")
     .action(async (dir: string, opts: { template?: string; sdk?: string; list?: boolean }) => {
       if (opts.list) {

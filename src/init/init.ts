@@ -40,7 +40,10 @@ export async function listTemplates(): Promise<string[]> {
 /** An npm package name from a folder name. */
 export function packageNameFor(dir: string): string {
   const base = path.basename(path.resolve(dir)).toLowerCase();
-  const name = base.replace(/[^a-z0-9._-]+/g, "-").replace(/^[._-]+/, "").replace(/-+$/, "");
+  const name = base
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[._-]+/, "")
+    .replace(/-+$/, "");
   return name || "my-filter";
 }
 

@@ -58,7 +58,10 @@ test("build takes the target's outFile and options from asconfig.json, over the 
 });
 
 test("a debug target keeps names and a sourceMappingURL; a project may turn an optimization off", async () => {
-  const dir = project({ extends: "proxy-wasm-as/asconfig.json", targets: { debug: { outFile: "build/dbg.wasm" }, release: { noAssert: false } } });
+  const dir = project({
+    extends: "proxy-wasm-as/asconfig.json",
+    targets: { debug: { outFile: "build/dbg.wasm" }, release: { noAssert: false } },
+  });
   const entry = path.join(dir, "assembly", "index.ts");
   copyFileSync(path.join(repoRoot, "tests/fixtures/filters/traps.ts"), entry);
   const dbg = await buildFilter({ entry, debug: true }, () => {});
@@ -75,15 +78,22 @@ test("a debug target keeps names and a sourceMappingURL; a project may turn an o
 });
 
 test("bad asconfig.json: each problem is one line naming the file and the fix", () => {
-  const run = (dir: string, args: string[]) => spawnSync(process.execPath, [cli, "build", "assembly/index.ts", ...args], { cwd: dir, encoding: "utf8" });
+  const run = (dir: string, args: string[]) =>
+    spawnSync(process.execPath, [cli, "build", "assembly/index.ts", ...args], { cwd: dir, encoding: "utf8" });
   let dir = project({ options: { runtime: "incremental" } });
   let r = run(dir, []);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^proxy-wasm-as: .*asconfig\.json sets runtime to "incremental"; a proxy-wasm filter needs "minimal" \(.*\): remove it\n$/);
+  assert.match(
+    r.stderr,
+    /^proxy-wasm-as: .*asconfig\.json sets runtime to "incremental"; a proxy-wasm filter needs "minimal" \(.*\): remove it\n$/,
+  );
   dir = project({ targets: { release: {} } });
   r = run(dir, ["--target", "fast"]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^proxy-wasm-as: .*asconfig\.json has no target 'fast' \(it has release\): add it under "targets" or pick another\n$/);
+  assert.match(
+    r.stderr,
+    /^proxy-wasm-as: .*asconfig\.json has no target 'fast' \(it has release\): add it under "targets" or pick another\n$/,
+  );
   dir = project({});
   writeFileSync(path.join(dir, "asconfig.json"), "{ nope");
   r = run(dir, []);

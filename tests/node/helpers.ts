@@ -36,7 +36,12 @@ function buildKey(entryAbs: string, debug: boolean): string {
   h.update(readFileSync(path.join(repoRoot, "index.ts")));
   hashTree(h, path.dirname(entryAbs), ts);
   h.update(entryAbs);
-  for (const f of ["dist/src/build/build.js", "dist/src/build/asconfig.js", "dist/src/build/prune-exports.js", "node_modules/assemblyscript/package.json"]) {
+  for (const f of [
+    "dist/src/build/build.js",
+    "dist/src/build/asconfig.js",
+    "dist/src/build/prune-exports.js",
+    "node_modules/assemblyscript/package.json",
+  ]) {
     h.update(readFileSync(path.join(repoRoot, f)));
   }
   h.update(debug ? "debug" : "release");
@@ -56,7 +61,16 @@ export function built(entry: string, options: { debug?: boolean } = {}): Promise
         const wasm: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(cached));
         const removed = existsSync(`${cached}.removed`) ? JSON.parse(readFileSync(`${cached}.removed`, "utf8")) : [];
         const sourceMapFile = `${cached}.map`;
-        return { outFile: cached, wasm, removedExports: removed, verify: verifyModule(wasm), durationMs: 0, warnings: "", sourceMapFile, config: null };
+        return {
+          outFile: cached,
+          wasm,
+          removedExports: removed,
+          verify: verifyModule(wasm),
+          durationMs: 0,
+          warnings: "",
+          sourceMapFile,
+          config: null,
+        };
       }
       // Built under its final name in a folder of this process's own, at the cache's depth (a debug
       // module names its map; the map names sources relative to itself), then moved in: the map

@@ -15,7 +15,9 @@ const cli = path.join(repoRoot, "dist", "src", "cli.js");
 // `npm test`, and not NODE_TEST_CONTEXT (a nested `node --test` would report to this runner instead).
 // PATH loses node_modules/.bin entries too: a dependency of as-pect installs an old `npm` there that
 // does not know `npm pack --pack-destination`; the user's npm is the one to test with.
-const cleanEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT"));
+const cleanEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT"),
+);
 cleanEnv.PATH = (process.env.PATH ?? "")
   .split(path.delimiter)
   .filter((p) => !p.split(path.sep).includes("node_modules"))
@@ -28,14 +30,27 @@ test("init writes a complete project from a template and refuses to overwrite", 
   const dir = path.join(parent, "My Filter");
   let r = run(process.execPath, [cli, "init", dir, "--template", "add-header"], parent);
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(readdirSync(dir).sort(), [".gitignore", "README.md", "asconfig.json", "assembly", "envoy.yaml", "package.json", "test", "tsconfig.json", "wasmplugin.yaml"]);
+  assert.deepEqual(readdirSync(dir).sort(), [
+    ".gitignore",
+    "README.md",
+    "asconfig.json",
+    "assembly",
+    "envoy.yaml",
+    "package.json",
+    "test",
+    "tsconfig.json",
+    "wasmplugin.yaml",
+  ]);
   const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
   assert.equal(pkg.name, "my-filter");
   assert.match(pkg.devDependencies.assemblyscript, /^\^0\.28\./);
   assert.match(pkg.devDependencies.typescript, /^~5\./);
   const tsconfig = JSON.parse(readFileSync(path.join(dir, "tsconfig.json"), "utf8"));
   assert.equal(tsconfig.extends, "assemblyscript/std/assembly.json");
-  assert.equal(readFileSync(path.join(dir, "assembly", "index.ts"), "utf8"), readFileSync(path.join(repoRoot, "examples", "add-header", "index.ts"), "utf8"));
+  assert.equal(
+    readFileSync(path.join(dir, "assembly", "index.ts"), "utf8"),
+    readFileSync(path.join(repoRoot, "examples", "add-header", "index.ts"), "utf8"),
+  );
   const envoy = readFileSync(path.join(dir, "envoy.yaml"), "utf8");
   assert.match(envoy, /filename: build\/my-filter\.wasm/);
   assert.match(envoy, /root_id: my-filter/);
@@ -71,7 +86,9 @@ test("the proxy-wasm-as spec follows where the CLI came from: a clone, a tarball
   // From the registry: the lock has an https URL and the owner a version range.
   writeFileSync(
     path.join(owner, "node_modules", ".package-lock.json"),
-    JSON.stringify({ packages: { "node_modules/proxy-wasm-as": { resolved: "https://registry.npmjs.org/proxy-wasm-as/-/proxy-wasm-as-1.2.3.tgz" } } }),
+    JSON.stringify({
+      packages: { "node_modules/proxy-wasm-as": { resolved: "https://registry.npmjs.org/proxy-wasm-as/-/proxy-wasm-as-1.2.3.tgz" } },
+    }),
   );
   writeFileSync(path.join(owner, "package.json"), JSON.stringify({ devDependencies: { "proxy-wasm-as": "^1.2.0" } }));
   assert.deepEqual(sdkSource(installed, "1.2.3"), { spec: "^1.2.3", from: "registry" });
@@ -103,7 +120,10 @@ test("from a clone: init -> npm install -> tsc --noEmit -> npm test, no edits", 
   const dir = path.join(parent, "svc-filter");
   const r = run(process.execPath, [cli, "init", dir], parent);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")).devDependencies["proxy-wasm-as"], `file:${repoRoot.replace(/[\\/]$/, "")}`);
+  assert.equal(
+    JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")).devDependencies["proxy-wasm-as"],
+    `file:${repoRoot.replace(/[\\/]$/, "")}`,
+  );
   installCheckAndTest(dir, "svc-filter");
   // Plain asc with the generated asconfig builds too.
   const a = run(path.join(dir, "node_modules", ".bin", "asc"), ["assembly/index.ts", "--target", "release", "-o", "build/asc.wasm"], dir);

@@ -92,7 +92,10 @@ test("a debugger attached to Node sees a debug module's source map URL (what Dev
   await session.post("Debugger.disable");
   session.disconnect();
   const url = sourceMappingUrl(r.wasm)!;
-  assert.ok(seen.some((s) => s.sourceMapURL === url), JSON.stringify(seen));
+  assert.ok(
+    seen.some((s) => s.sourceMapURL === url),
+    JSON.stringify(seen),
+  );
   assert.equal(fileURLToPath(url), path.join(dir, "f.wasm.map"));
   assert.ok(existsSync(fileURLToPath(url)));
 });
