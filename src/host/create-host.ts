@@ -5,6 +5,8 @@ import { ABI_MARKERS, ABI_VERSIONS, ENV_EXTRAS, HOST_FUNCTIONS, WASI_FUNCTIONS, 
 import { UserError } from "../errors.js";
 import { capMemory } from "./binary.js";
 import { Host } from "./host.js";
+import { instrumentFuel, type Instrumented } from "./instrument.js";
+import { DEFAULT_MEMORY_LIMIT_PAGES, resolveLimits } from "./limits.js";
 import type { HostOptions } from "./host-options.js";
 
 /** Reads the ABI version from the marker export, like Envoy (first marker function export wins). */
@@ -62,23 +64,31 @@ export async function createHost(options: HostOptions): Promise<Host> {
   if (!options || options.wasm === undefined) throw new UserError("createHost needs { wasm }: module bytes, a .wasm path or a WebAssembly.Module");
   let module: WebAssembly.Module;
   const where = typeof options.wasm === "string" ? options.wasm : "the module";
+  const limits = resolveLimits(options);
+  let offsets: Instrumented["originalOffset"] | null = null;
   if (options.wasm instanceof WebAssembly.Module) {
+    // A compiled module cannot be capped or instrumented: only the defaults are skipped silently.
     if (options.memoryLimitPages !== undefined) {
       throw new UserError("memoryLimitPages needs the module's bytes or path, not a compiled WebAssembly.Module");
     }
+    if (options.timeLimitMs) throw new UserError("timeLimitMs needs the module's bytes or path, not a compiled WebAssembly.Module");
     module = options.wasm;
   } else {
     let bytes = await loadBytes(options.wasm);
-    if (options.memoryLimitPages !== undefined) {
-      const limit = options.memoryLimitPages;
-      if (!Number.isInteger(limit) || limit < 0 || limit > 65536) {
-        throw new UserError(`memoryLimitPages must be an integer from 0 to 65536, not ${limit}`);
+    const limit = options.memoryLimitPages ?? DEFAULT_MEMORY_LIMIT_PAGES;
+    if (!Number.isInteger(limit) || limit < 0 || limit > 65536) {
+      throw new UserError(`memoryLimitPages must be an integer from 0 to 65536, not ${limit}`);
+    }
+    try {
+      bytes = capMemory(bytes, limit).bytes;
+      if (limits.timeLimitMs > 0) {
+        const instrumented = instrumentFuel(bytes);
+        bytes = instrumented.bytes;
+        offsets = instrumented.originalOffset;
       }
-      try {
-        bytes = capMemory(bytes, limit).bytes;
-      } catch (e) {
-        throw new UserError(`${where}: ${(e as Error).message}`);
-      }
+    } catch (e) {
+      const message = (e as Error).message;
+      throw new UserError(/initial memory/.test(message) ? `${where}: ${message}` : `${where} is not a valid WebAssembly module: ${message}`);
     }
     try {
       module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
@@ -98,5 +108,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     const more = problems.length > 3 ? ` and ${problems.length - 3} more` : "";
     throw new UserError(`${where}: Failed to load Wasm module due to a missing import: ${problems.slice(0, 3).join("; ")}${more}`);
   }
-  return new Host(module, version, options);
+  const host = new Host(module, version, options);
+  host.codeOffsetMap = offsets;
+  return host;
 }

@@ -2,12 +2,13 @@
 import type { Bytesish } from "./bytes.js";
 import type { PropertyInput } from "./properties.js";
 import type { SharedState } from "./shared.js";
+import type { LimitOptions } from "./limits.js";
 import type { LogEntry } from "./types.js";
 
 export type FailurePolicy = "fail-closed" | "fail-open";
 export type ForeignFunction = (args: Uint8Array) => Uint8Array | number;
 
-export interface HostOptions {
+export interface HostOptions extends LimitOptions {
   /** The module: bytes, a path to a .wasm file, or a compiled WebAssembly.Module. */
   wasm: Uint8Array | string | WebAssembly.Module;
   /** PLUGIN_CONFIGURATION buffer (what Envoy's `configuration` / Istio's pluginConfig carries). */
@@ -32,7 +33,7 @@ export interface HostOptions {
   reloadOnFailure?: boolean;
   /** Functions for proxy_call_foreign_function: return bytes (OK) or a status number. */
   foreignFunctions?: Record<string, ForeignFunction>;
-  /** Ceiling for the guest's linear memory, in 64 KiB pages (needs the module bytes). */
+  /** Ceiling for the guest's linear memory, in 64 KiB pages (default 16384 = 1 GiB, like Envoy; applied when given the module's bytes or path). */
   memoryLimitPages?: number;
   /** Enforce Envoy's header/body lifetimes (default true). false = every map and body always reachable. */
   strictLifetimes?: boolean;

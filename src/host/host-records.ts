@@ -7,11 +7,14 @@ import { GrpcCallout, HttpCallout } from "./callouts.js";
 import type { GrpcCallRequest, HttpCallRequest } from "./calls/state.js";
 import type { HostOptions, MetricView } from "./host-options.js";
 import { SharedState, type Metric } from "./shared.js";
+import { resolveLimits, type HostLimits } from "./limits.js";
 import type { Failure, LogEntry, RootContext } from "./types.js";
 import { HOST_FUNCTION_NAMES, type Vm } from "./vm.js";
 
 const HISTORY_LIMIT = 10_000;
 const MAX_LOG_ENTRIES = 1_000_000;
+/** Characters of log messages kept (with the per-stream caps, a log loop cannot exhaust memory through the record). */
+const MAX_LOG_CHARS = 64 * 1024 * 1024;
 
 export abstract class HostRecords {
   readonly shared: SharedState;
@@ -19,6 +22,7 @@ export abstract class HostRecords {
   readonly failures: Failure[] = [];
   readonly hostCallCounts = new Float64Array(HOST_FUNCTION_NAMES.length);
   readonly logLevel: number;
+  readonly limits: HostLimits;
   /** HTTP calls dispatched and not answered yet. */
   readonly httpCalls: HttpCallout[] = [];
   /** gRPC calls and streams not finished yet. */
@@ -29,11 +33,13 @@ export abstract class HostRecords {
   /** The canary VM while it runs: its callouts are never dispatched (Envoy cancels them when it is destroyed). */
   protected canaryVm: Vm | null = null;
   private readonly onLog?: (entry: LogEntry) => void;
+  private logChars = 0;
 
   constructor(options: HostOptions) {
     this.shared = options.shared ?? new SharedState();
     this.logLevel = options.logLevel ?? LogLevel.Trace;
     this.onLog = options.onLog;
+    this.limits = resolveLimits(options);
   }
 
   // ------------------------------------------------------------ logs and failures
@@ -43,9 +49,25 @@ export abstract class HostRecords {
     if (level < this.logLevel) return;
     const e: LogEntry = { level, message, contextId, vm };
     // Bounded, so a module logging in a loop cannot exhaust memory: the oldest half goes.
-    if (this.logs.length >= MAX_LOG_ENTRIES) this.logs.splice(0, MAX_LOG_ENTRIES / 2);
+    if (this.logs.length >= MAX_LOG_ENTRIES || this.logChars > MAX_LOG_CHARS) {
+      this.logs.splice(0, this.logs.length >> 1);
+      this.logChars = this.logs.reduce((n, x) => n + x.message.length, 0);
+    }
     this.logs.push(e);
+    this.logChars += message.length;
     this.onLog?.(e);
+  }
+
+  /** Set by createHost when it instrumented the module for the time limit. */
+  codeOffsetMap: ((offset: number) => number) | null = null;
+
+  /**
+   * The module's own code offset for an offset in the module the host runs (the `0x...` of a
+   * trap's `wasm-function[i]:0x...` stack frame): the time limit instruments the code, which moves
+   * it. The same number when the module was not instrumented.
+   */
+  originalOffset(offset: number): number {
+    return this.codeOffsetMap ? this.codeOffsetMap(offset) : offset;
   }
 
   recordFailure(f: Failure): void {
@@ -59,6 +81,7 @@ export abstract class HostRecords {
 
   clearLogs(): void {
     this.logs.length = 0;
+    this.logChars = 0;
   }
 
   // ------------------------------------------------------------ host-call counts

@@ -468,7 +468,9 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
 
   /** Another VM of the same module and vm_id (shares shared data, queues and metrics). */
   async addVm(overrides: Partial<HostOptions> = {}): Promise<Host> {
-    return new Host(this.module, this.abiVersion, { ...this.options, ...overrides, wasm: this.module, shared: this.shared });
+    const host = new Host(this.module, this.abiVersion, { ...this.options, ...overrides, wasm: this.module, shared: this.shared });
+    host.codeOffsetMap = this.codeOffsetMap;
+    return host;
   }
 
   // ------------------------------------------------------------ properties (VmHost / StreamEnv)

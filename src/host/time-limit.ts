@@ -33,6 +33,7 @@ export class GuestClock {
   private hostCalls = 0;
   private fuel: WebAssembly.Global | null = null;
 
+  /** `limitMs` 0: no limit (the clock only counts). */
   constructor(readonly limitMs: number) {}
 
   /** Connects an instance of an instrumented module: fills its check slot, keeps its fuel global. */
@@ -52,6 +53,7 @@ export class GuestClock {
   /** Called by the guest when its fuel runs out: new fuel, or 0 to make it trap. */
   check(): number {
     if (this.expired) return 0;
+    if (this.limitMs === 0) return FUEL;
     if (this.seq !== this.checkedSeq) {
       // The first check of a call starts its clock (the work before it is at most FUEL units).
       this.checkedSeq = this.seq;
@@ -67,7 +69,7 @@ export class GuestClock {
 
   /** Counts a host call; every HOST_CALLS_PER_CHECK, checks the clock and, when past the limit, empties the fuel so the guest traps at its next loop or call. */
   hostCall(): void {
-    if (++this.hostCalls < HOST_CALLS_PER_CHECK) return;
+    if (++this.hostCalls < HOST_CALLS_PER_CHECK || this.limitMs === 0) return;
     this.hostCalls = 0;
     if (this.check() === 0 && this.fuel) this.fuel.value = 0;
   }

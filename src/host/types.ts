@@ -90,6 +90,8 @@ export interface StreamContext {
   root: RootContext;
   handler: StreamHandler;
   createdInVm: boolean;
+  /** Bytes of log output this stream kept so far (capped by logBytesPerStream). */
+  logBytes: number;
 }
 
 export interface VmContext {
@@ -115,7 +117,7 @@ export interface Failure {
   message: string;
   /** The last message the module logged at ERROR or CRITICAL during that call (e.g. AssemblyScript's abort text). */
   abortMessage?: string;
-  kind: "trap" | "proc_exit" | "host_error" | "start_failed" | "configure_failed";
+  kind: "trap" | "proc_exit" | "host_error" | "start_failed" | "configure_failed" | "time_limit";
   contextId: number;
   vm: number;
 }

@@ -11,6 +11,9 @@ import { ENV_EXTRA_CALLS, HOST_CALLS, WASI_CALLS } from "./calls/index.js";
 import { GuestExit } from "./calls/guest-exit.js";
 import { ALLOWED_DURING_START, HOST_IMPORTS } from "./imports.generated.js";
 import { CalloutIds, MetricIds, type GrpcCallRequest, type HostCall, type HostCallState, type HostServices, type HttpCallRequest } from "./calls/state.js";
+import { FUEL_GLOBAL_EXPORT, FUEL_TABLE_EXPORT } from "./instrument.js";
+import { TimeLimitError } from "./limits.js";
+import { GuestClock } from "./time-limit.js";
 import type { Context, Failure, Plugin, RootContext, StreamContext, StreamHandler, VmContext } from "./types.js";
 
 /** What a VM needs from the host that owns it. */
@@ -58,6 +61,10 @@ export class Vm implements HostCallState {
   private restricted = false;
   private afterCall: Array<() => void> = [];
   private depth = 0;
+  /** The time limit's clock (limit 0: none); attached to the instance when the module was instrumented. */
+  readonly clock: GuestClock;
+  /** Log bytes kept during the current outermost call, for logs outside a stream. */
+  callLogBytes = 0;
 
   readonly metrics = new MetricIds();
   readonly calloutIds = new CalloutIds();
@@ -72,6 +79,7 @@ export class Vm implements HostCallState {
     readonly version: AbiVersion,
     readonly index: number,
   ) {
+    this.clock = new GuestClock(host.limits.timeLimitMs);
     const imports = this.buildImports();
     // Instantiation runs the module's start function (if any) under the startup restriction.
     this.restricted = true;
@@ -104,6 +112,7 @@ export class Vm implements HostCallState {
       throw new Error("the module exports neither malloc nor proxy_on_memory_allocate; Envoy fails it (\"Wasm module is missing malloc function\")");
     }
     this.malloc = alloc;
+    if (host.limits.timeLimitMs > 0 && ex[FUEL_TABLE_EXPORT]) this.clock.attach(ex, FUEL_TABLE_EXPORT, FUEL_GLOBAL_EXPORT);
   }
 
   // ---------------------------------------------------------------- memory
@@ -150,10 +159,19 @@ export class Vm implements HostCallState {
 
   /** Calls the guest allocator; returns the pointer or -1 (allocation failed or out of bounds). */
   allocate(size: number): number {
-    const p = (this.malloc(size) as number) >>> 0;
+    // An allocator that calls a host function that allocates would recurse until the stack overflows.
+    if (this.allocating) throw new GuestExit(`the module's allocator called a host function that allocates (re-entrant ${this.fns.malloc ? "malloc" : "proxy_on_memory_allocate"})`, "trap");
+    this.allocating = true;
+    let p: number;
+    try {
+      p = (this.malloc(size) as number) >>> 0;
+    } finally {
+      this.allocating = false;
+    }
     if (p === 0 || p + size > this.mem().length) return -1;
     return p;
   }
+  private allocating = false;
 
   /** Envoy's copyToPointerSize: empty data gives pointer 0 and size 0 without allocating. */
   copyOut(data: Buffer | string, ptrPtr: number, sizePtr: number): boolean {
@@ -210,7 +228,7 @@ export class Vm implements HostCallState {
 
   /** A stream context; the caller sets `handler` before any guest call. */
   newStreamContext(root: RootContext): StreamContext {
-    const ctx: StreamContext = { kind: "stream", id: this.allocContextId(), root, handler: null as unknown as StreamHandler, createdInVm: false };
+    const ctx: StreamContext = { kind: "stream", id: this.allocContextId(), root, handler: null as unknown as StreamHandler, createdInVm: false, logBytes: 0 };
     this.contexts.set(ctx.id, ctx);
     return ctx;
   }
@@ -243,6 +261,10 @@ export class Vm implements HostCallState {
     this.effective = null;
     this.currentCallback = name;
     this.errorLogDuringCall = undefined;
+    if (this.depth === 0) {
+      this.clock.seq++;
+      this.callLogBytes = 0;
+    }
     this.depth++;
     this.host.shared.depth++;
     try {
@@ -264,6 +286,8 @@ export class Vm implements HostCallState {
         default:
           r = fn(a, b, c, d, e);
       }
+      // Past the limit inside a host call, and no loop or call afterwards to trap at: still failed.
+      if (this.clock.expired) throw new Error("time limit");
       return typeof r === "number" ? r >>> 0 : 0;
     } catch (e) {
       this.fail(name, e, ctx.id);
@@ -275,6 +299,12 @@ export class Vm implements HostCallState {
       this.effective = savedEffective;
       this.currentCallback = savedCallback;
       this.errorLogDuringCall = savedError;
+      if (this.depth === 0 && this.clock.expired && this.host.limits.onTimeLimit === "throw" && this.failure?.kind === "time_limit") {
+        const f = this.failure;
+        // Thrown once: the failed VM runs no guest code again.
+        this.clock.expired = false;
+        throw new TimeLimitError(`wasm VM failed in ${f.callback}: ${f.message}`, f.callback, this.clock.limitMs);
+      }
     }
   }
 
@@ -308,7 +338,10 @@ export class Vm implements HostCallState {
     this.failed = true;
     let kind: Failure["kind"] = "trap";
     let message: string;
-    if (e instanceof GuestExit) {
+    if (this.clock.expired) {
+      kind = "time_limit";
+      message = `ran longer than the time limit of ${this.clock.limitMs} ms (raise it with timeLimitMs or --time-limit; 0 turns it off)`;
+    } else if (e instanceof GuestExit) {
       kind = e.kind;
       message = e.message;
     } else if (e instanceof WebAssembly.RuntimeError) {
@@ -378,6 +411,7 @@ export class Vm implements HostCallState {
 
   /**
    * The import function for one host call: passes this VM as the call's state, counts the call and
+   * ticks the time limit's clock (a guest may spend its time in host calls rather than loops) and
    * applies the startup restriction (V8 in Envoy traps "restricted_callback"). Exact arity keeps
    * V8 on its fast Wasm-to-JS path.
    */
@@ -385,15 +419,16 @@ export class Vm implements HostCallState {
     if (!fn) throw new Error(`internal: no implementation of ${name}`);
     const idx = INDEX.get(name)!;
     const counts = this.host.hostCallCounts;
+    const clock = this.clock;
     const vm = this;
     if (ALLOWED_DURING_START.has(name)) {
       switch (arity) {
-        case 0: return () => (counts[idx]++, fn(vm));
-        case 1: return (a: any) => (counts[idx]++, fn(vm, a));
-        case 2: return (a: any, b: any) => (counts[idx]++, fn(vm, a, b));
-        case 3: return (a: any, b: any, c: any) => (counts[idx]++, fn(vm, a, b, c));
-        case 4: return (a: any, b: any, c: any, d: any) => (counts[idx]++, fn(vm, a, b, c, d));
-        default: return (...a: any[]) => (counts[idx]++, fn(vm, ...a));
+        case 0: return () => (counts[idx]++, clock.hostCall(), fn(vm));
+        case 1: return (a: any) => (counts[idx]++, clock.hostCall(), fn(vm, a));
+        case 2: return (a: any, b: any) => (counts[idx]++, clock.hostCall(), fn(vm, a, b));
+        case 3: return (a: any, b: any, c: any) => (counts[idx]++, clock.hostCall(), fn(vm, a, b, c));
+        case 4: return (a: any, b: any, c: any, d: any) => (counts[idx]++, clock.hostCall(), fn(vm, a, b, c, d));
+        default: return (...a: any[]) => (counts[idx]++, clock.hostCall(), fn(vm, ...a));
       }
     }
     const restricted = (): never => {
@@ -401,13 +436,13 @@ export class Vm implements HostCallState {
       throw new GuestExit(`restricted_callback: ${name} called during VM start`, "trap");
     };
     switch (arity) {
-      case 0: return () => (counts[idx]++, vm.restricted ? restricted() : fn(vm));
-      case 1: return (a: any) => (counts[idx]++, vm.restricted ? restricted() : fn(vm, a));
-      case 2: return (a: any, b: any) => (counts[idx]++, vm.restricted ? restricted() : fn(vm, a, b));
-      case 3: return (a: any, b: any, c: any) => (counts[idx]++, vm.restricted ? restricted() : fn(vm, a, b, c));
-      case 4: return (a: any, b: any, c: any, d: any) => (counts[idx]++, vm.restricted ? restricted() : fn(vm, a, b, c, d));
-      case 5: return (a: any, b: any, c: any, d: any, e: any) => (counts[idx]++, vm.restricted ? restricted() : fn(vm, a, b, c, d, e));
-      default: return (...a: any[]) => (counts[idx]++, vm.restricted ? restricted() : fn(vm, ...a));
+      case 0: return () => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm));
+      case 1: return (a: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a));
+      case 2: return (a: any, b: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a, b));
+      case 3: return (a: any, b: any, c: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a, b, c));
+      case 4: return (a: any, b: any, c: any, d: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a, b, c, d));
+      case 5: return (a: any, b: any, c: any, d: any, e: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a, b, c, d, e));
+      default: return (...a: any[]) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, ...a));
     }
   }
 

@@ -7,6 +7,7 @@ import { lowerAscii } from "../bytes.js";
 import { HeaderMap } from "../headers.js";
 import type { PropertyValue } from "../properties.js";
 import type { QueueOwner, SharedState } from "../shared.js";
+import type { HostLimits } from "../limits.js";
 import type { Context, Plugin, RootContext, StreamContext } from "../types.js";
 
 /** What host calls need from the host that owns the VM (the rest of VmHost is for vm.ts). */
@@ -16,6 +17,7 @@ export interface HostServices {
   readonly logLevel: number;
   readonly foreignFunctions: Readonly<Record<string, (args: Uint8Array) => Uint8Array | number>>;
   readonly upstreams: ReadonlySet<string> | null;
+  readonly limits: HostLimits;
   log(level: number, message: string, contextId: number, vm: number): void;
   /** Host-level properties (embedder-set and plugin_*), for any context. */
   hostProperty(key: string, plugin: Plugin | null, inStream: boolean): PropertyValue | undefined;
@@ -90,7 +92,10 @@ export interface HostCallState extends QueueOwner {
   defer(fn: () => void): void;
   deleteRoot(root: RootContext): void;
   /** Records a message the guest logged (ERROR and above are kept as the abort text). */
+  /** Records a message the guest logged (calls/log.ts logCapped applies the caps first). */
   logFromGuest(level: number, message: string): void;
+  /** Log bytes kept during the current outermost call into the guest, for logs outside a stream. */
+  callLogBytes: number;
 
   dispatchHttpCall(root: RootContext, call: HttpCallRequest, callerContextId: number): void;
   dispatchGrpc(root: RootContext, call: GrpcCallRequest, callerContextId: number): void;

@@ -3,6 +3,7 @@
 import { randomFillSync } from "node:crypto";
 import { MAX_RANDOM_BYTES } from "../../abi.js";
 import { GuestExit } from "./guest-exit.js";
+import { logCapped, logRoom } from "./log.js";
 import { u, type HostCallState } from "./state.js";
 
 const WASI_BADF = 8;
@@ -20,21 +21,30 @@ export function fd_write(vm: HostCallState, fd: number, iovs: number, iovsLen: n
   iovsLen = u(iovsLen);
   const m = vm.mem();
   if (iovs + iovsLen * 8 > m.length) return WASI_FAULT;
+  // Gathers at most one log message's worth of bytes: 64 iovecs over one big buffer must not
+  // become 64 copies of it.
+  const cap = logRoom(vm);
   const parts: Buffer[] = [];
   let total = 0;
+  let kept = 0;
   for (let i = 0; i < iovsLen; i++) {
     const p = m.readUInt32LE(iovs + i * 8);
     const l = m.readUInt32LE(iovs + i * 8 + 4);
     if (l === 0) continue;
     if (p + l > m.length) return WASI_FAULT;
-    parts.push(m.subarray(p, p + l));
+    if (kept < cap) {
+      const take = Math.min(l, cap - kept);
+      parts.push(m.subarray(p, p + take));
+      kept += take;
+    }
     total += l;
   }
   if (!vm.inBounds(u(nwrittenPtr), 4)) return WASI_FAULT;
-  if (total > 0) {
-    let s = Buffer.concat(parts, total).toString("utf8");
-    if (s.endsWith("\n")) s = s.slice(0, -1);
-    vm.logFromGuest(fd === 1 ? 2 : 4, s);
+  if (total > 0 && kept > 0) {
+    // A trailing newline ends the line; it is not part of the message.
+    const joined = Buffer.concat(parts, kept);
+    const newline = kept === total && joined[kept - 1] === 10;
+    logCapped(vm, fd === 1 ? 2 : 4, newline ? joined.subarray(0, kept - 1) : joined, newline ? total - 1 : total);
   }
   vm.setU32(u(nwrittenPtr), total);
   return 0;
