@@ -42,7 +42,8 @@ function integer(name: string, value: number, min: number, max: number): number 
 /** The limits of a host, checked: each bad value is one UserError naming the option. */
 export function resolveLimits(o: LimitOptions): HostLimits {
   const onTimeLimit = o.onTimeLimit ?? "throw";
-  if (onTimeLimit !== "throw" && onTimeLimit !== "fail") throw new UserError(`onTimeLimit must be "throw" or "fail", not ${JSON.stringify(onTimeLimit)}`);
+  if (onTimeLimit !== "throw" && onTimeLimit !== "fail")
+    throw new UserError(`onTimeLimit must be "throw" or "fail", not ${JSON.stringify(onTimeLimit)}`);
   return {
     timeLimitMs: integer("timeLimitMs", o.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS, 0, MAX_TIME_LIMIT_MS),
     onTimeLimit,

@@ -5,7 +5,11 @@ import assert from "node:assert/strict";
 import { createHost, Action, TimeLimitError } from "../../src/host/index.js";
 import { loopForever, logFlood, memoryGrow, reentrantAllocate, wasiAmplify } from "../hostile/modules.js";
 
-const REQUEST: Array<[string, string]> = [[":method", "GET"], [":path", "/"], [":authority", "h"]];
+const REQUEST: Array<[string, string]> = [
+  [":method", "GET"],
+  [":path", "/"],
+  [":authority", "h"],
+];
 
 test("a filter that loops forever: the harness call throws TimeLimitError naming the callback and the limit", async () => {
   const host = await createHost({ wasm: await loopForever(), timeLimitMs: 200 });
@@ -76,7 +80,9 @@ test("WASI fd_write amplification (64 iovecs over 1 MiB, 2,000 times) gathers no
   assert.equal(host.httpStream().requestHeaders(REQUEST, true), Action.Continue);
   const stdout = host.logs.filter((e) => e.level === 2);
   assert.equal(stdout.length, 5);
-  assert.ok(stdout.every((e) => e.message.startsWith("\0".repeat(1000)) && e.message.includes(`${64 * 1024 * 1024 - 1000} more bytes not kept`)));
+  assert.ok(
+    stdout.every((e) => e.message.startsWith("\0".repeat(1000)) && e.message.includes(`${64 * 1024 * 1024 - 1000} more bytes not kept`)),
+  );
   assert.ok(performance.now() - t < 2000);
 });
 
@@ -93,6 +99,9 @@ test("an allocator that calls back into an allocating host function is a trap th
   s.requestHeaders(REQUEST, true);
   assert.equal(host.failures.length, 1);
   assert.equal(host.failures[0].kind, "trap");
-  assert.match(host.failures[0].message, /the module's allocator called a host function that allocates \(re-entrant proxy_on_memory_allocate\)/);
+  assert.match(
+    host.failures[0].message,
+    /the module's allocator called a host function that allocates \(re-entrant proxy_on_memory_allocate\)/,
+  );
   assert.equal(s.localResponse?.status, 503);
 });

@@ -31,7 +31,10 @@ test("a guest spinning in a loop traps with unreachable once its call passes the
   const { exports, clock } = instantiate(bytes, 100);
   clock.seq++;
   const t = performance.now();
-  assert.throws(() => (exports.spin as () => void)(), (e: unknown) => e instanceof WebAssembly.RuntimeError && /unreachable/.test(e.message));
+  assert.throws(
+    () => (exports.spin as () => void)(),
+    (e: unknown) => e instanceof WebAssembly.RuntimeError && /unreachable/.test(e.message),
+  );
   const ms = performance.now() - t;
   assert.ok(ms >= 100 && ms < 2000, `cut after ${ms} ms`);
   assert.equal(clock.expired, true);
