@@ -23,15 +23,11 @@ export function register(program: Command): void {
     .action(async (flags: EnvoyFlags) => {
       if (!flags.configPath) throw new UserError("envoy needs a configuration: proxy-wasm-as envoy -c envoy.yaml");
       if (flags.concurrency !== undefined && flags.concurrency !== "1") {
-        throw new UserError(
-          `--concurrency ${flags.concurrency}: only 1 worker is supported yet (one VM per filter on the main thread); drop the flag or use --concurrency 1`,
-        );
+        throw new UserError(`--concurrency ${flags.concurrency}: only 1 worker is supported yet (one VM per filter on the main thread); drop the flag or use --concurrency 1`);
       }
       const envoy = await startEnvoy({ config: flags.configPath, logLevel: flags.logLevel, watch: flags.watch === true });
       const where = envoy.listeners.map((l) => `${l.name} ${l.url}`).join(", ");
-      process.stderr.write(
-        `proxy-wasm-as: serving ${flags.configPath}: ${where}${envoy.admin ? `; admin ${envoy.admin.url}` : ""}${flags.watch ? " (watching for changes)" : ""}\n`,
-      );
+      process.stderr.write(`proxy-wasm-as: serving ${flags.configPath}: ${where}${envoy.admin ? `; admin ${envoy.admin.url}` : ""}${flags.watch ? " (watching for changes)" : ""}\n`);
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (signal: NodeJS.Signals) => {

@@ -24,11 +24,7 @@ export function createAdminServer(stats: Stats, ready: () => boolean): http.Serv
           } catch {
             return text(400, `Invalid re2 regex: ${filter}\n`);
           }
-          body =
-            body
-              .split("\n")
-              .filter((l) => l && re.test(l.split(":")[0]))
-              .join("\n") + "\n";
+          body = body.split("\n").filter((l) => l && re.test(l.split(":")[0])).join("\n") + "\n";
         }
         return text(200, body);
       }

@@ -57,10 +57,7 @@ export class Stats {
   text(): string {
     const lines = [...this.counters.values()].map((c) => `${c.name}: ${c.value}`);
     for (const m of this.shared.metrics.values()) {
-      const v =
-        m.type === "histogram"
-          ? `P0(nan,${m.values.length ? String(m.values.reduce((a, b) => (a < b ? a : b))) : "nan"}) count=${m.value}`
-          : String(m.value);
+      const v = m.type === "histogram" ? `P0(nan,${m.values.length ? String(m.values.reduce((a, b) => (a < b ? a : b))) : "nan"}) count=${m.value}` : String(m.value);
       lines.push(`wasmcustom.${m.name}: ${v}`);
     }
     return lines.sort().join("\n") + "\n";
@@ -84,8 +81,7 @@ export class Stats {
       } else add(prom, m.type, `${prom}${labels(tags)} ${m.value}`);
     }
     let out = "";
-    for (const [name, f] of [...families].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-      out += `# TYPE ${name} ${f.type}\n${f.lines.sort().join("\n")}\n`;
+    for (const [name, f] of [...families].sort((a, b) => (a[0] < b[0] ? -1 : 1))) out += `# TYPE ${name} ${f.type}\n${f.lines.sort().join("\n")}\n`;
     return out;
   }
 
