@@ -12,6 +12,7 @@ import { register as registerVerify } from "./commands/verify.js";
 import { register as registerImage } from "./commands/image.js";
 import { register as registerPush } from "./commands/push.js";
 import { register as registerManifest } from "./commands/manifest.js";
+import { register as registerConfigSchema } from "./commands/config-schema.js";
 import { register as registerRun } from "./commands/run.js";
 import { register as registerEnvoy } from "./commands/envoy.js";
 // --- end command modules ---
@@ -35,6 +36,7 @@ export function createProgram(): Command {
   registerImage(program);
   registerPush(program);
   registerManifest(program);
+  registerConfigSchema(program);
   registerRun(program);
   registerEnvoy(program);
   // --- end register commands ---

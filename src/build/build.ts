@@ -19,6 +19,7 @@ import { UserError } from "../errors.js";
 import { verifyModule, type VerifyResult } from "../verify.js";
 import { withoutSourceMappingUrl } from "../sourcemap/index.js";
 import { findAsconfig, readProjectConfig, toArgs, type AscOptions, type ProjectConfig } from "./asconfig.js";
+import { embedConfigSchema } from "./config-schema.js";
 import PruneUnusedCallbacks from "./prune-exports.js";
 
 /** Root of this package (holds index.ts, assembly/, asconfig.json). */
@@ -189,7 +190,9 @@ export async function buildFilter(
   const wasmOut = outputs.get("out.wasm");
   if (!(wasmOut instanceof Uint8Array)) throw new UserError("the compiler produced no .wasm output");
   const withUrl: Uint8Array<ArrayBuffer> = new Uint8Array(wasmOut);
-  const wasm = options.debug ? withUrl : withoutSourceMappingUrl(withUrl);
+  const compiled = options.debug ? withUrl : withoutSourceMappingUrl(withUrl);
+  // A config.schema.json beside the entry goes into a custom section (docs/config-schema.md).
+  const wasm: Uint8Array<ArrayBuffer> = (await embedConfigSchema(entry, compiled)).wasm;
 
   let verify: VerifyResult | null = null;
   if (!options.noVerify) {

@@ -21,6 +21,7 @@ import {
 } from "./flags.js";
 import { generate, MANIFEST_KINDS, toYaml, type ManifestKind, type ManifestSpec, type ModuleSource } from "./generate.js";
 import { choosePluginType } from "./plugin-type.js";
+import { checkConfigAgainstModule } from "../config-schema/validate.js";
 import { checkDigestConsistency, checkWasmPluginRules, urlRuleAccepts } from "./rules.js";
 import { parseBuildFlags, registryOptions, type BuildFlags, type RegistryFlags } from "../oci/cli-options.js";
 import { sha256Hex } from "../oci/digest.js";
@@ -255,6 +256,10 @@ export async function buildManifests(file: string | undefined, flags: ManifestFl
 
   const resolved = await resolveSource(kind, file, flags, warn);
   const source = resolved.source;
+  if (config && resolved.wasm) {
+    // Before anything is written: the filter's own schema (config.schema.json, embedded by build).
+    checkConfigAgainstModule(resolved.wasm, config.json, "--config", file ?? flags.image ?? "the module");
+  }
   const type = choosePluginType(resolved.wasm, flags.type !== undefined ? parsePluginType(flags.type) : undefined, warn);
   if (type === "NETWORK" && kind === "envoy-gateway") {
     throw new UserError("this is a network (TCP) filter, and Envoy Gateway's EnvoyExtensionPolicy runs Wasm only as HTTP filters; use --kind wasmplugin, envoyfilter or envoy");

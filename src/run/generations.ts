@@ -2,6 +2,7 @@
 // finish what they serve (--watch), and reloads that replace the current one only when the new
 // build starts.
 import { LogLevel } from "../abi.js";
+import { checkConfigAgainstModule } from "../config-schema/validate.js";
 import { UserError } from "../errors.js";
 import { createHost } from "../host/create-host.js";
 import type { SharedState } from "../host/shared.js";
@@ -83,6 +84,7 @@ export class FilterGenerations {
 
   private async makeInstance(wasm: Uint8Array, shared?: SharedState): Promise<Instance> {
     const s = this.settings;
+    checkConfigAgainstModule(wasm, s.pluginConfig, "--config", s.pluginName);
     const host = await createHost({
       wasm,
       pluginConfig: s.pluginConfig,

@@ -12,6 +12,7 @@ import { loadCrd, needCrd, validateWasmPlugin } from "./istio-crd.js";
 import { wasmConfigs } from "./envoy-config.js";
 import { checkListenerChains } from "./envoy-chain.js";
 import { exportedKind } from "../../src/manifest/plugin-type.js";
+import { checkConfigAgainstModule } from "../../src/config-schema/validate.js";
 
 const examplesDir = path.join(repoRoot, "examples");
 const examples = readdirSync(examplesDir).filter((n) => existsSync(path.join(examplesDir, n, "index.ts")));
@@ -58,6 +59,7 @@ for (const name of examples) {
     if (existsSync(wpFile)) {
       for (const doc of parseAllDocuments(readFileSync(wpFile, "utf8")).map((d) => d.toJS()).filter((d) => d?.kind === "WasmPlugin")) {
         assert.equal(doc.spec.type ?? "HTTP", type, `${name}: WasmPlugin type`);
+        if (doc.spec.pluginConfig !== undefined) checkConfigAgainstModule(wasm, JSON.stringify(doc.spec.pluginConfig), `examples/${name}/wasmplugin.yaml pluginConfig`, name);
       }
     }
     for (const c of configs) {
@@ -66,6 +68,8 @@ for (const name of examples) {
       assert.equal(c.configuration?.["@type"], "type.googleapis.com/google.protobuf.StringValue");
       const value = c.configuration?.value ?? "";
       if (value.trim().startsWith("{") || value.trim().startsWith("[")) assert.doesNotThrow(() => JSON.parse(value), "configuration is not valid JSON");
+      // A filter that declares a configuration schema accepts what its envoy.yaml passes.
+      assert.doesNotThrow(() => checkConfigAgainstModule(wasm, value, `examples/${name}/envoy.yaml configuration`, name));
       const host = await createHost({ wasm, rootId: c.root_id ?? "", vmId: c.vm_config?.vm_id ?? "", pluginName: c.name ?? "", pluginConfig: value });
       assert.equal(host.startPlugin(), true, `${name} rejected root_id '${c.root_id}' with its envoy.yaml configuration: ${host.logMessages().join(" | ")}`);
     }

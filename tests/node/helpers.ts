@@ -34,12 +34,14 @@ function buildKey(entryAbs: string, debug: boolean): string {
   const ts = (n: string) => n.endsWith(".ts");
   hashTree(h, path.join(repoRoot, "assembly"), ts);
   h.update(readFileSync(path.join(repoRoot, "index.ts")));
-  hashTree(h, path.dirname(entryAbs), ts);
+  // The entry's folder: its sources and the configuration schema build embeds.
+  hashTree(h, path.dirname(entryAbs), (n) => ts(n) || n === "config.schema.json");
   h.update(entryAbs);
   for (const f of [
     "dist/src/build/build.js",
     "dist/src/build/asconfig.js",
     "dist/src/build/prune-exports.js",
+    "dist/src/build/config-schema.js",
     "node_modules/assemblyscript/package.json",
   ]) {
     h.update(readFileSync(path.join(repoRoot, f)));
