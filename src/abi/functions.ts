@@ -197,7 +197,8 @@ export const MODULE_EXPORTS: readonly AbiFunction[] = [
   // Context lifecycle and configuration
   callback("proxy_on_context_create", "context_id,parent_context_id", [], "lifecycle", "Create a context; parent 0 means a root (plugin) context.", "0.1.0"),
   callback("proxy_on_vm_start", "root_context_id,vm_configuration_size", ["i32"], "lifecycle", "VM started; false fails it.", "0.1.0", ["onVmStart"]),
-  callback("proxy_on_configure", "root_context_id,plugin_configuration_size", ["i32"], "lifecycle", "Plugin configured; false rejects the configuration.", "0.1.0"),
+  // registerRootContext: a plugin whose root_id matches no registered factory fails its configure.
+  callback("proxy_on_configure", "root_context_id,plugin_configuration_size", ["i32"], "lifecycle", "Plugin configured; false rejects the configuration.", "0.1.0", ["onConfigure", "registerRootContext"]),
   callback("proxy_on_tick", "root_context_id", [], "timers", "Timer tick on the root context.", "0.1.0", ["onTick"]),
   callback("proxy_on_queue_ready", "root_context_id,queue_id", [], "queues", "A message arrived on a queue this VM registered.", "0.1.0", ["onQueueReady"]),
   callback("proxy_on_done", "context_id", ["i32"], "lifecycle", "Context ending; false means the plugin will call proxy_done later.", "0.1.0", ["onDone"]),

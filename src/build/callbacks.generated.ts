@@ -5,6 +5,7 @@
 /** Callback export -> context methods it dispatches to. */
 export const CALLBACK_METHODS: Readonly<Record<string, readonly string[]>> = {
   proxy_on_vm_start: ["onVmStart"],
+  proxy_on_configure: ["onConfigure", "registerRootContext"],
   proxy_on_tick: ["onTick"],
   proxy_on_queue_ready: ["onQueueReady"],
   proxy_on_done: ["onDone"],

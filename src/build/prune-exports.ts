@@ -24,11 +24,17 @@ interface BinaryenModule {
   removeExport(name: string): void;
 }
 
+/**
+ * SDK functions that use a callback when the filter calls them (asc compiles only what is called):
+ * registerRootContext needs proxy_on_configure to refuse a plugin whose root_id has no factory.
+ */
+const USED_BY_CALLING = /\/(registerRootContext)$/;
+
 /** Names of the callback exports to remove, given every function name in the module. */
 export function unusedCallbackExports(functionNames: Iterable<string>, exportNames: Iterable<string>): string[] {
   const overridden = new Set<string>();
   for (const name of functionNames) {
-    const m = /#([A-Za-z0-9_]+)@override$/.exec(name);
+    const m = /#([A-Za-z0-9_]+)@override$/.exec(name) ?? USED_BY_CALLING.exec(name);
     if (m) overridden.add(m[1]);
   }
   const unused: string[] = [];

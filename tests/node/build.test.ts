@@ -9,6 +9,7 @@ import path from "node:path";
 import { createHost, Action, LogLevel } from "../../src/host/index.js";
 import { COMMON_FLAGS, RELEASE_FLAGS, DEBUG_FLAGS, defaultOutFile } from "../../src/build/build.js";
 import { verifyModule } from "../../src/verify.js";
+import { unusedCallbackExports } from "../../src/build/prune-exports.js";
 import { built, repoRoot } from "./helpers.js";
 
 const cli = path.join(repoRoot, "dist", "src", "cli.js");
@@ -43,14 +44,18 @@ test("only the callbacks a filter overrides are exported; the host sees the same
     "malloc",
     "memory",
     "proxy_abi_version_0_2_1",
-    "proxy_on_configure",
     "proxy_on_context_create",
     "proxy_on_delete",
     "proxy_on_memory_allocate",
     "proxy_on_response_headers",
   ]);
   assert.ok(removedExports.includes("proxy_on_request_headers"));
+  assert.ok(removedExports.includes("proxy_on_configure"), "no onConfigure and no named roots: the host's default (accept) is the same");
   assert.ok(!removedExports.includes("proxy_on_response_headers"));
+  // Named root contexts keep proxy_on_configure: a root_id that matches none must be refused there.
+  const fns = ["~lib/proxy-wasm-as/assembly/registry/registerRootContext"];
+  assert.ok(!unusedCallbackExports(fns, ["proxy_on_configure"]).includes("proxy_on_configure"));
+  assert.deepEqual(unusedCallbackExports(["index/F#onConfigure@override"], ["proxy_on_configure", "proxy_on_tick"]), ["proxy_on_tick"]);
 });
 
 test("plain asc with the package's asconfig preset builds the same filter", async () => {
