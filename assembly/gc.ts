@@ -12,15 +12,21 @@
 // - after the SDK copied in from the host (bodies, headers, properties, call responses) more than an
 //   eighth of the memory, or 256 KiB, since the last collection: large bodies are collected promptly;
 // - after the memory grew (allocations the SDK cannot see, e.g. a filter's own JSON trees);
-// - after enough streams ended that the cost stays constant per stream: at least 16, and a quarter of
-//   the live contexts when many are alive (the mark phase visits every live context).
+// - after garbage took memory: at least 16 streams (and a quarter of the live contexts when many are
+//   alive: the mark phase visits every live context) ended since the last collection, and the largest
+//   free block of the allocator fell by a size class (a power of two) since then. Streams that leave
+//   no garbage of their own (the free block stays where it was; the context object alone takes a few
+//   hundred streams to move it) rarely cause one.
 // With the incremental runtime none of this runs.
+import { ROOT } from "rt/tlsf";
 
 let depth: i32 = 0;
 let pagesAtLastCollect: i32 = 0;
 let streamsSinceCollect: u32 = 0;
 let copiedBytes: usize = 0;
+let copyLimit: usize = 256 << 10;
 let collectNow = false;
+let freeClassAtCollect: i32 = 0;
 
 /** Entering an exported callback. Not inlined: one call per export is smaller than the body. */
 export function enterCallback(): void {
@@ -29,13 +35,26 @@ export function enterCallback(): void {
 
 /** Leaving an exported callback: collect when it was the outermost one and it is worth it. */
 export function leaveCallback(): void {
-  if (--depth == 0 && ASC_RUNTIME == 1 /* Runtime.Minimal */) maybeCollect();
+  if (--depth == 0 && ASC_RUNTIME == 1 /* Runtime.Minimal */) {
+    if (collectNow || <i32>memory.size() != pagesAtLastCollect || copiedBytes >= copyLimit) collect();
+  }
+}
+
+/**
+ * The size class of the largest free block of the allocator: the highest bit of TLSF's first-level
+ * bitmap (the first word of its root), which halves with each class.
+ */
+// @ts-ignore: decorator
+@inline function largestFreeClass(): i32 {
+  return 31 - <i32>clz(load<u32>(changetype<usize>(ROOT)));
 }
 
 /** A stream ended; `liveContexts` is how many contexts remain. */
 export function streamEnded(liveContexts: u32): void {
   const target = liveContexts >> 2;
-  if (++streamsSinceCollect >= (target > 16 ? target : 16)) collectNow = true;
+  if (++streamsSinceCollect >= (target > 16 ? target : 16) && ASC_RUNTIME == 1 && largestFreeClass() < freeClassAtCollect) {
+    collectNow = true;
+  }
 }
 
 /** The SDK copied `bytes` of host data into managed memory. */
@@ -49,12 +68,12 @@ export function collectSoon(): void {
   collectNow = true;
 }
 
-function maybeCollect(): void {
-  const pages = <i32>memory.size();
-  const limit = max<usize>(256 << 10, <usize>pages << 13); // an eighth of the memory
-  if (!collectNow && pages == pagesAtLastCollect && copiedBytes < limit) return;
+function collect(): void {
   __collect();
+  const pages = <i32>memory.size();
   pagesAtLastCollect = pages;
+  copyLimit = max<usize>(256 << 10, <usize>pages << 13); // an eighth of the memory
+  freeClassAtCollect = largestFreeClass();
   streamsSinceCollect = 0;
   copiedBytes = 0;
   collectNow = false;
