@@ -1,8 +1,19 @@
 // Loading a module the way Envoy does: compile, detect the ABI version from its marker export,
 // refuse imports the host does not provide, then hand it to a Host.
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { ABI_MARKERS, ABI_VERSIONS, ENV_EXTRAS, HOST_FUNCTIONS, WASI_FUNCTIONS, WASI_MODULES, hostFunctionsFor, type AbiVersion } from "../abi.js";
+import {
+  ABI_MARKERS,
+  ABI_VERSIONS,
+  ENV_EXTRAS,
+  HOST_FUNCTIONS,
+  WASI_FUNCTIONS,
+  WASI_MODULES,
+  hostFunctionsFor,
+  type AbiVersion,
+} from "../abi.js";
 import { UserError } from "../errors.js";
+import { ModuleSourceMap, readSourceMap } from "../sourcemap/index.js";
 import { capMemory } from "./binary.js";
 import { Host } from "./host.js";
 import { instrumentFuel, type Instrumented } from "./instrument.js";
@@ -33,9 +44,13 @@ export function checkImports(module: WebAssembly.Module, version: AbiVersion): s
       if (env.has(imp.name)) continue;
       const other = HOST_FUNCTIONS.find((f) => f.name === imp.name);
       if (other) {
-        problems.push(`${name} (ABI ${version} does not have it; it exists in ${other.since}${other.until ? `..${other.until}` : "+"} only)`);
+        problems.push(
+          `${name} (ABI ${version} does not have it; it exists in ${other.since}${other.until ? `..${other.until}` : "+"} only)`,
+        );
       } else if (imp.name === "abort") {
-        problems.push(`env.abort (AssemblyScript's default abort handler; Envoy does not provide it: build with --use abort=<your handler>, as proxy-wasm-as build does)`);
+        problems.push(
+          `env.abort (AssemblyScript's default abort handler; Envoy does not provide it: build with --use abort=<your handler>, as proxy-wasm-as build does)`,
+        );
       } else {
         problems.push(`${name} (not a proxy-wasm host function)`);
       }
@@ -50,6 +65,23 @@ export function checkImports(module: WebAssembly.Module, version: AbiVersion): s
   return problems;
 }
 
+/** The source map the options name, or the one beside a module given by path. */
+function loadSourceMap(options: HostOptions): ModuleSourceMap | null {
+  const given = options.sourceMap;
+  if (given === false) return null;
+  if (given instanceof ModuleSourceMap) return given;
+  if (typeof given === "string") {
+    try {
+      return new ModuleSourceMap(readFileSync(given, "utf8"), given);
+    } catch (e) {
+      throw new UserError(
+        `sourceMap ${given}: cannot read it as a source map (${(e as Error).message}): pass the .wasm.map the build wrote`,
+      );
+    }
+  }
+  return typeof options.wasm === "string" ? readSourceMap(options.wasm) : null;
+}
+
 async function loadBytes(wasm: Uint8Array | string): Promise<Uint8Array> {
   if (typeof wasm !== "string") return wasm;
   try {
@@ -61,8 +93,10 @@ async function loadBytes(wasm: Uint8Array | string): Promise<Uint8Array> {
 
 /** Compiles and checks a module and returns a host for it (nothing runs until startVm/startPlugin). */
 export async function createHost(options: HostOptions): Promise<Host> {
-  if (!options || options.wasm === undefined) throw new UserError("createHost needs { wasm }: module bytes, a .wasm path or a WebAssembly.Module");
+  if (!options || options.wasm === undefined)
+    throw new UserError("createHost needs { wasm }: module bytes, a .wasm path or a WebAssembly.Module");
   let module: WebAssembly.Module;
+  let shift = 0;
   const where = typeof options.wasm === "string" ? options.wasm : "the module";
   const limits = resolveLimits(options);
   let offsets: Instrumented["originalOffset"] | null = null;
@@ -80,7 +114,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
       throw new UserError(`memoryLimitPages must be an integer from 0 to 65536, not ${limit}`);
     }
     try {
-      bytes = capMemory(bytes, limit).bytes;
+      const capped = capMemory(bytes, limit).bytes;
+      // Only the memory section changes (it comes before the code): code moves by the size difference.
+      shift = capped.length - bytes.length;
+      bytes = capped;
       if (limits.timeLimitMs > 0) {
         const instrumented = instrumentFuel(bytes);
         bytes = instrumented.bytes;
@@ -88,7 +125,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
       }
     } catch (e) {
       const message = (e as Error).message;
-      throw new UserError(/initial memory/.test(message) ? `${where}: ${message}` : `${where} is not a valid WebAssembly module: ${message}`);
+      throw new UserError(
+        /initial memory/.test(message) ? `${where}: ${message}` : `${where} is not a valid WebAssembly module: ${message}`,
+      );
     }
     try {
       module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
@@ -98,7 +137,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
   }
   const version = detectAbiVersion(module);
   if (!version) {
-    throw new UserError(`${where}: Missing or unknown Proxy-Wasm ABI version (no proxy_abi_version_0_2_0 or proxy_abi_version_0_2_1 export); Envoy refuses it`);
+    throw new UserError(
+      `${where}: Missing or unknown Proxy-Wasm ABI version (no proxy_abi_version_0_2_0 or proxy_abi_version_0_2_1 export); Envoy refuses it`,
+    );
   }
   if (version === "0.1.0") {
     throw new UserError(`${where} targets ABI 0.1.0, which this host does not run; rebuild it for 0.2.1`);
@@ -108,7 +149,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
     const more = problems.length > 3 ? ` and ${problems.length - 3} more` : "";
     throw new UserError(`${where}: Failed to load Wasm module due to a missing import: ${problems.slice(0, 3).join("; ")}${more}`);
   }
-  const host = new Host(module, version, options);
-  host.codeOffsetMap = offsets;
+  const host = new Host(module, version, options, loadSourceMap(options));
+  // Offsets in the running module back to the built module's (what its source map describes).
+  const instrumented = offsets;
+  if (instrumented || shift !== 0) host.codeOffsetMap = (o) => (instrumented ? instrumented(o) : o) - shift;
   return host;
 }

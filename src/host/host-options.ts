@@ -1,4 +1,5 @@
 // What an embedder passes to createHost, and the shapes the host hands back to tests.
+import type { ModuleSourceMap } from "../sourcemap/index.js";
 import type { Bytesish } from "./bytes.js";
 import type { PropertyInput } from "./properties.js";
 import type { SharedState } from "./shared.js";
@@ -41,6 +42,12 @@ export interface HostOptions extends LimitOptions {
   upstreams?: string[];
   /** Process-wide state (shared data, queues, metrics) to share with other hosts of the same vm_id. */
   shared?: SharedState;
+  /**
+   * The module's source map, for traps reported at the filter's TypeScript line (Failure.at/stack and
+   * the failure's log line): a path, a ModuleSourceMap, or false for none. Default: `<wasm>.map`
+   * (or the module's sourceMappingURL) when `wasm` is a path; none for bytes.
+   */
+  sourceMap?: string | ModuleSourceMap | false;
   /** Called for every recorded log entry (e.g. to print them). */
   onLog?: (entry: LogEntry) => void;
 }

@@ -8,7 +8,7 @@ import type { GrpcCallRequest, HttpCallRequest } from "./calls/state.js";
 import type { HostOptions, MetricView } from "./host-options.js";
 import { SharedState, type Metric } from "./shared.js";
 import { resolveLimits, type HostLimits } from "./limits.js";
-import type { Failure, LogEntry, RootContext } from "./types.js";
+import type { Failure, LogEntry, LogSource, RootContext } from "./types.js";
 import { HOST_FUNCTION_NAMES, type Vm } from "./vm.js";
 
 const HISTORY_LIMIT = 10_000;
@@ -45,9 +45,9 @@ export abstract class HostRecords {
   // ------------------------------------------------------------ logs and failures
 
   /** Records a log entry at or above the host's level (and passes it to onLog). */
-  log(level: number, message: string, contextId: number, vm: number): void {
+  log(level: number, message: string, contextId: number, vm: number, source: LogSource = "host"): void {
     if (level < this.logLevel) return;
-    const e: LogEntry = { level, message, contextId, vm };
+    const e: LogEntry = { level, message, contextId, vm, source };
     // Bounded, so a module logging in a loop cannot exhaust memory: the oldest half goes.
     if (this.logs.length >= MAX_LOG_ENTRIES || this.logChars > MAX_LOG_CHARS) {
       this.logs.splice(0, this.logs.length >> 1);
@@ -75,8 +75,11 @@ export abstract class HostRecords {
   }
 
   /** Log messages (optionally only one level). */
-  logMessages(level?: number): string[] {
-    return this.logs.filter((e) => level === undefined || e.level === level).map((e) => e.message);
+  /** Log messages, optionally only one level and one source (the filter's own, or the host's). */
+  logMessages(level?: number, source?: LogSource): string[] {
+    return this.logs
+      .filter((e) => (level === undefined || e.level === level) && (source === undefined || e.source === source))
+      .map((e) => e.message);
   }
 
   clearLogs(): void {

@@ -1,7 +1,7 @@
 // The embedder side: runs a module's VMs the way Envoy does and drives the plugin (lifecycle,
 // reloads, canary configuration checks, streams, timers, foreign functions, queues). This is what
 // tests use; createHost (create-host.ts) makes one. What it records is in host-records.ts.
-import { type AbiVersion } from "../abi.js";
+import type { AbiVersion } from "../abi.js";
 import { UserError } from "../errors.js";
 import { toBuffer, toByteString, type Bytesish } from "./bytes.js";
 import type { FailurePolicy, ForeignFunction, HostOptions } from "./host-options.js";
@@ -13,6 +13,7 @@ import { encodeProperty, propertyBytes, propertyPath, type PropertyInput, type P
 import { TcpConnection } from "./tcp.js";
 import type { Failure, Plugin, RootContext, StreamContext } from "./types.js";
 import { Vm, type VmHost } from "./vm.js";
+import { sourceTrace, type ModuleSourceMap, type SourceTrace } from "../sourcemap/index.js";
 
 let connectionIds = 1;
 
@@ -42,6 +43,7 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
     readonly module: WebAssembly.Module,
     readonly abiVersion: AbiVersion,
     private readonly options: HostOptions,
+    private readonly sourceMap: ModuleSourceMap | null = null,
   ) {
     super(options);
     this.env = Object.entries(options.env ?? {});
@@ -61,6 +63,11 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
       config: toBuffer(options.pluginConfig),
     };
     for (const [k, v] of Object.entries(options.properties ?? {})) this.properties.set(propertyPath(k), encodeProperty(v));
+  }
+
+  /** The filter's source positions for a trap's V8 stack (null without a source map). */
+  sourceTrace(stack: string): SourceTrace | null {
+    return this.sourceMap ? sourceTrace(stack, this.sourceMap, 8, (o) => this.originalOffset(o)) : null;
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -84,7 +91,12 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
   private configureOrFail(): boolean {
     const r = this.configureRoot();
     if (r === false && this.vm && !this.vm.failed && this.root) {
-      this.startFailure("proxy_on_configure", "proxy_on_configure returned false (configuration rejected)", "configure_failed", this.root.id);
+      this.startFailure(
+        "proxy_on_configure",
+        "proxy_on_configure returned false (configuration rejected)",
+        "configure_failed",
+        this.root.id,
+      );
     }
     // Envoy ran this configuration through its canary before using it: an update back to it
     // needs no new canary (plugin_canary_cache_).
@@ -203,7 +215,12 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
     // refused one never reaches the running VM, which keeps its configuration, and so does any
     // VM reloaded later (FAIL_RELOAD configures it with the plugin of the running filter config).
     if (!this.canary(candidate)) {
-      this.log(3, `plugin configuration update refused (the canary VM did not accept it); keeping the running configuration`, this.root?.id ?? 0, this.vm?.index ?? 0);
+      this.log(
+        3,
+        `plugin configuration update refused (the canary VM did not accept it); keeping the running configuration`,
+        this.root?.id ?? 0,
+        this.vm?.index ?? 0,
+      );
       return false;
     }
     const vm = this.vm;
@@ -320,7 +337,12 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
   }
 
   /** A stream context with its driver, its properties set, then proxy_on_context_create(id, root). */
-  private open<D extends HttpStream | TcpConnection>(vm: Vm, root: RootContext, opts: HttpStreamOptions, driver: (ctx: StreamContext) => D): D {
+  private open<D extends HttpStream | TcpConnection>(
+    vm: Vm,
+    root: RootContext,
+    opts: HttpStreamOptions,
+    driver: (ctx: StreamContext) => D,
+  ): D {
     const ctx = vm.newStreamContext(root);
     const d = driver(ctx);
     ctx.handler = d;
@@ -468,7 +490,12 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
 
   /** Another VM of the same module and vm_id (shares shared data, queues and metrics). */
   async addVm(overrides: Partial<HostOptions> = {}): Promise<Host> {
-    const host = new Host(this.module, this.abiVersion, { ...this.options, ...overrides, wasm: this.module, shared: this.shared });
+    const host = new Host(
+      this.module,
+      this.abiVersion,
+      { ...this.options, ...overrides, wasm: this.module, shared: this.shared },
+      this.sourceMap,
+    );
     host.codeOffsetMap = this.codeOffsetMap;
     return host;
   }
@@ -479,11 +506,9 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
   hostProperty(key: string, pluginOrCtx: Plugin | StreamContext | null, inStream?: boolean): PropertyValue | undefined {
     return resolveHostProperty(this.properties, key, pluginOrCtx, inStream);
   }
-
 }
 
 /** Envoy's plugin key, for the canary cache: what tells two configurations of one plugin apart. */
 function canaryKey(p: Plugin): string {
   return `${p.name}\0${p.rootId}\0${p.vmId}\0${p.config.toString("latin1")}`;
 }
-

@@ -1,5 +1,5 @@
 // Types shared by the VM and the stream drivers.
-import { HeaderMap } from "./headers.js";
+import type { HeaderMap } from "./headers.js";
 import type { PropertyValue } from "./properties.js";
 
 export interface Plugin {
@@ -65,7 +65,13 @@ export class LocalReply implements LocalResponse {
     return this.map.toBytePairs();
   }
   toJSON(): object {
-    return { status: this.status, headers: this.headers, body: this.body.toString("utf8"), details: this.details, grpcStatus: this.grpcStatus };
+    return {
+      status: this.status,
+      headers: this.headers,
+      body: this.body.toString("utf8"),
+      details: this.details,
+      grpcStatus: this.grpcStatus,
+    };
   }
 }
 
@@ -108,7 +114,11 @@ export interface LogEntry {
   contextId: number;
   /** Which VM of this host logged it (0 = first, increases on each reload). */
   vm: number;
+  /** Who wrote it: the filter (proxy_log) or the host (failures, warnings about the filter). */
+  source: LogSource;
 }
+
+export type LogSource = "filter" | "host";
 
 export interface Failure {
   /** The module export that was running (e.g. "proxy_on_request_headers"). */
@@ -120,4 +130,8 @@ export interface Failure {
   kind: "trap" | "proc_exit" | "host_error" | "start_failed" | "configure_failed" | "time_limit";
   contextId: number;
   vm: number;
+  /** Where it trapped in the filter's sources (`file.ts:line:col`), when the host has the module's source map. */
+  at?: string;
+  /** The filter's stack at the trap, innermost first (`name (file.ts:line:col)`), with a source map. */
+  stack?: string[];
 }

@@ -10,6 +10,7 @@ import { HeaderMap } from "./headers.js";
 import { ENV_EXTRA_CALLS, HOST_CALLS, WASI_CALLS } from "./calls/index.js";
 import { GuestExit } from "./calls/guest-exit.js";
 import { ALLOWED_DURING_START, HOST_IMPORTS } from "./imports.generated.js";
+import { formatPosition, type SourceTrace } from "../sourcemap/index.js";
 import { CalloutIds, MetricIds, type GrpcCallRequest, type HostCall, type HostCallState, type HostServices, type HttpCallRequest } from "./calls/state.js";
 import { FUEL_GLOBAL_EXPORT, FUEL_TABLE_EXPORT } from "./instrument.js";
 import { TimeLimitError } from "./limits.js";
@@ -20,6 +21,8 @@ import type { Context, Failure, Plugin, RootContext, StreamContext, StreamHandle
 export interface VmHost extends HostServices {
   readonly hostCallCounts: Float64Array;
   recordFailure(f: Failure): void;
+  /** The filter's source positions for a trap's V8 stack, when the host has a source map. */
+  sourceTrace(stack: string): SourceTrace | null;
   onHttpCall(vm: Vm, root: RootContext, call: HttpCallRequest, callerContextId: number): void;
   onGrpc(vm: Vm, root: RootContext, call: GrpcCallRequest, callerContextId: number): void;
   onGrpcSend(vm: Vm, token: number, message: Buffer, endStream: boolean): number;
@@ -354,8 +357,15 @@ export class Vm implements HostCallState {
     }
     const f: Failure = { callback, message, kind, contextId, vm: this.index };
     if (this.errorLogDuringCall !== undefined) f.abortMessage = this.errorLogDuringCall;
+    // The author's line, from the module's source map (a trap in the SDK or ~lib names the author's caller).
+    const trace = kind === "trap" && e instanceof Error && e.stack ? this.host.sourceTrace(e.stack) : null;
+    if (trace?.at) {
+      f.at = formatPosition(trace.at);
+      f.stack = trace.stack;
+    }
     this.failure = f;
-    this.host.log(5, `wasm VM failed in ${callback}: ${message}${f.abortMessage ? ` (module said: ${f.abortMessage})` : ""}`, contextId, this.index);
+    const said = f.abortMessage ? ` (module said: ${f.abortMessage})` : "";
+    this.host.log(5, `wasm VM failed in ${callback}: ${message}${f.at ? ` at ${f.at}` : ""}${said}`, contextId, this.index);
     this.host.recordFailure(f);
   }
 
@@ -448,7 +458,7 @@ export class Vm implements HostCallState {
 
   logFromGuest(level: number, message: string): void {
     if (level >= 4) this.errorLogDuringCall = message;
-    this.host.log(level, message, this.ctx().id, this.index);
+    this.host.log(level, message, this.ctx().id, this.index, "filter");
   }
 
   setEffective(c: RootContext | StreamContext): void {

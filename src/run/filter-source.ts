@@ -6,10 +6,16 @@ import path from "node:path";
 import { LogLevel } from "../abi.js";
 import { buildFilter, defaultOutFile } from "../build/build.js";
 import { UserError } from "../errors.js";
+import { type ModuleSourceMap, readSourceMap } from "../sourcemap/index.js";
 import type { Logger } from "./log.js";
 
-export interface LoadedFilter {
+/** A module and its source map (traps reported at the filter's TypeScript line). */
+export interface FilterModule {
   wasm: Uint8Array;
+  sourceMap: ModuleSourceMap | null;
+}
+
+export interface LoadedFilter extends FilterModule {
   /** Files whose change means a rebuild: the .wasm itself, or the entry's folder. */
   watchDir: string | null;
   watchFile: string | null;
@@ -17,15 +23,29 @@ export interface LoadedFilter {
 }
 
 /** The module bytes of the filter, building a .ts entry first (its compiler output goes to `log`). */
-export async function loadFilter(filter: string | Uint8Array, debug: boolean, logger: Logger, log: (s: string) => void): Promise<LoadedFilter> {
-  if (filter instanceof Uint8Array) return { wasm: filter, watchDir: null, watchFile: null, ignoreDir: null };
+export async function loadFilter(
+  filter: string | Uint8Array,
+  debug: boolean,
+  logger: Logger,
+  log: (s: string) => void,
+): Promise<LoadedFilter> {
+  if (filter instanceof Uint8Array) return { wasm: filter, sourceMap: null, watchDir: null, watchFile: null, ignoreDir: null };
   const file = path.resolve(filter);
   if (filter.endsWith(".ts")) {
     const out = defaultOutFile(file, debug);
     const r = await buildFilter({ entry: file, debug }, (text) => log(text.endsWith("\n") ? text : text + "\n"));
     const rel = path.relative(process.cwd(), r.outFile) || r.outFile;
-    logger.proxy(LogLevel.Info, `built ${rel} (${r.wasm.byteLength} bytes${debug ? ", debug" : ""}) in ${(r.durationMs / 1000).toFixed(1)}s`);
-    return { wasm: r.wasm, watchDir: path.dirname(file), watchFile: null, ignoreDir: path.dirname(out) };
+    logger.proxy(
+      LogLevel.Info,
+      `built ${rel} (${r.wasm.byteLength} bytes${debug ? ", debug" : ""}) in ${(r.durationMs / 1000).toFixed(1)}s`,
+    );
+    return {
+      wasm: r.wasm,
+      sourceMap: readSourceMap(r.outFile),
+      watchDir: path.dirname(file),
+      watchFile: null,
+      ignoreDir: path.dirname(out),
+    };
   }
   if (!filter.endsWith(".wasm")) {
     throw new UserError(`${filter}: give a filter module (.wasm) or its AssemblyScript entry (.ts)`);
@@ -35,9 +55,11 @@ export async function loadFilter(filter: string | Uint8Array, debug: boolean, lo
     wasm = new Uint8Array(await readFile(file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read ${filter}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`);
+    throw new UserError(
+      `cannot read ${filter}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`,
+    );
   }
-  return { wasm, watchDir: path.dirname(file), watchFile: path.basename(file), ignoreDir: null };
+  return { wasm, sourceMap: readSourceMap(file), watchDir: path.dirname(file), watchFile: path.basename(file), ignoreDir: null };
 }
 
 /** The plugin name the proxy gives the filter: the file's name, or its folder's for an index.ts. */

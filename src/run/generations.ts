@@ -1,6 +1,7 @@
 // The builds of the filter a proxy serves: the current Instance for new requests, older ones that
 // finish what they serve (--watch), and reloads that replace the current one only when the new
 // build starts.
+import type { FilterModule } from "./filter-source.js";
 import { LogLevel } from "../abi.js";
 import { checkConfigAgainstModule } from "../config-schema/validate.js";
 import { UserError } from "../errors.js";
@@ -43,13 +44,13 @@ export class FilterGenerations {
     private readonly instanceEnv: InstanceEnv,
     private readonly logger: Logger,
     /** Loads the filter's module again (rebuilding a .ts entry). */
-    private readonly load: () => Promise<Uint8Array>,
+    private readonly load: () => Promise<FilterModule>,
     private readonly onReload: (ev: ReloadEvent) => void,
   ) {}
 
   /** The first build; a filter that fails to start is a UserError. */
-  async start(wasm: Uint8Array): Promise<void> {
-    this.current = await this.makeInstance(wasm);
+  async start(filter: FilterModule): Promise<void> {
+    this.current = await this.makeInstance(filter);
   }
 
   /** Rebuilds or reloads now; a reload asked for while one runs runs once more after it. */
@@ -82,11 +83,12 @@ export class FilterGenerations {
     for (const inst of [...this.instances]) inst.close();
   }
 
-  private async makeInstance(wasm: Uint8Array, shared?: SharedState): Promise<Instance> {
+  private async makeInstance({ wasm, sourceMap }: FilterModule, shared?: SharedState): Promise<Instance> {
     const s = this.settings;
     checkConfigAgainstModule(wasm, s.pluginConfig, "--config", s.pluginName);
     const host = await createHost({
       wasm,
+      sourceMap: sourceMap ?? false,
       pluginConfig: s.pluginConfig,
       vmConfig: s.vmConfig,
       rootId: s.rootId,
@@ -101,7 +103,9 @@ export class FilterGenerations {
     });
     if (!host.startPlugin()) {
       const f = host.failures[host.failures.length - 1];
-      throw new UserError(`the filter failed to start: ${f ? `${f.callback}: ${f.message}` : "unknown reason"} (Envoy would reject this configuration)`);
+      throw new UserError(
+        `the filter failed to start: ${f ? `${f.callback}: ${f.message}` : "unknown reason"} (Envoy would reject this configuration)`,
+      );
     }
     const inst = new Instance(host, ++this.generation, this.instanceEnv);
     inst.onDrained = () => this.instances.delete(inst);
@@ -114,9 +118,9 @@ export class FilterGenerations {
     let ev: ReloadEvent;
     const closingEvent = (): ReloadEvent => ({ ok: false, generation: this.current.generation, error: "the proxy is closing" });
     try {
-      const wasm = await this.load();
+      const filter = await this.load();
       if (this.closing) return closingEvent();
-      const inst = await this.makeInstance(wasm, this.current.host.shared);
+      const inst = await this.makeInstance(filter, this.current.host.shared);
       if (this.closing) {
         inst.close();
         return closingEvent();
@@ -124,7 +128,10 @@ export class FilterGenerations {
       const old = this.current;
       this.current = inst;
       old.retire();
-      this.logger.proxy(LogLevel.Info, `reloaded the filter (build ${inst.generation}); requests in flight finish on build ${old.generation}`);
+      this.logger.proxy(
+        LogLevel.Info,
+        `reloaded the filter (build ${inst.generation}); requests in flight finish on build ${old.generation}`,
+      );
       ev = { ok: true, generation: inst.generation };
     } catch (e) {
       const msg = e instanceof UserError ? e.message : ((e as Error)?.stack ?? String(e));

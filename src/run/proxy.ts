@@ -137,11 +137,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     settings,
     instanceEnv,
     logger,
-    async () => (await loadFilter(options.filter, debug, logger, write)).wasm,
+    () => loadFilter(options.filter, debug, logger, write),
     (ev) => events.emit("reload", ev),
   );
   const loaded = await loadFilter(options.filter, debug, logger, write);
-  await builds.start(loaded.wasm);
+  await builds.start(loaded);
 
   let active = 0;
   let drainWaiters: Array<() => void> = [];

@@ -139,13 +139,24 @@ export interface SourceTrace {
   stack: string[];
 }
 
-/** Maps the Wasm frames of `stack` through `map`. Frames below the author's code inside the SDK are left out. */
-export function sourceTrace(stack: string, map: ModuleSourceMap, limit = 8): SourceTrace {
+/**
+ * Maps the Wasm frames of `stack` through `map`. Frames below the author's code inside the SDK are
+ * left out. `originalOffset` maps offsets of a rewritten module (memory capped, instrumented) back to
+ * the built module's.
+ */
+export function sourceTrace(
+  stack: string,
+  map: ModuleSourceMap,
+  limit = 8,
+  originalOffset: (offset: number) => number = (o) => o,
+): SourceTrace {
   const mapped: { pos: SourcePosition; name: string | null }[] = [];
   for (const f of wasmFrames(stack)) {
-    const pos = map.positionAt(f.offset);
+    const pos = map.positionAt(originalOffset(f.offset));
     if (pos) mapped.push({ pos, name: f.name });
   }
+  // The SDK's abort handler (reached from abort, throw and failed assertions) is not the place.
+  while (mapped.length > 0 && mapped[0].pos.file.startsWith("~lib/proxy-wasm-as/assembly/abort")) mapped.shift();
   const isAuthor = (p: SourcePosition) => !p.file.startsWith("~lib/");
   const first = mapped.findIndex((m) => isAuthor(m.pos));
   // After the author's outermost frame, the rest is the SDK calling in: not worth showing.

@@ -34,9 +34,9 @@ describe("seed examples", () => {
   test("log lines carry the level, in colour when asked (a terminal)", () => {
     const out: string[] = [];
     const logger = new Logger({ level: LogLevel.Debug, color: true, filterName: "demo", write: (l) => out.push(l) });
-    logger.filter({ level: LogLevel.Trace, message: "hidden", contextId: 2, vm: 0 });
-    logger.filter({ level: LogLevel.Warn, message: "careful", contextId: 2, vm: 0 });
-    logger.filter({ level: LogLevel.Critical, message: "line one\nline two", contextId: 0, vm: 1 });
+    logger.filter({ level: LogLevel.Trace, message: "hidden", contextId: 2, vm: 0, source: "filter" });
+    logger.filter({ level: LogLevel.Warn, message: "careful", contextId: 2, vm: 0, source: "filter" });
+    logger.filter({ level: LogLevel.Critical, message: "line one\nline two", contextId: 0, vm: 1, source: "host" });
     assert.equal(out.length, 2, "below --log-level is not printed");
     assert.match(out[0], /\x1b\[33mwarn +\x1b\[0m demo #2: careful\n$/);
     assert.match(out[1], /critical\x1b\[0m demo \(vm 1\): line one\\nline two\n$/, "one line per message");

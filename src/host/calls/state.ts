@@ -18,7 +18,7 @@ export interface HostServices {
   readonly foreignFunctions: Readonly<Record<string, (args: Uint8Array) => Uint8Array | number>>;
   readonly upstreams: ReadonlySet<string> | null;
   readonly limits: HostLimits;
-  log(level: number, message: string, contextId: number, vm: number): void;
+  log(level: number, message: string, contextId: number, vm: number, source?: "filter" | "host"): void;
   /** Host-level properties (embedder-set and plugin_*), for any context. */
   hostProperty(key: string, plugin: Plugin | null, inStream: boolean): PropertyValue | undefined;
 }
