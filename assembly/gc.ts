@@ -12,17 +12,15 @@
 // - after the SDK copied in from the host (bodies, headers, properties, call responses) more than an
 //   eighth of the memory, or 256 KiB, since the last collection: large bodies are collected promptly;
 // - after the memory grew (allocations the SDK cannot see, e.g. a filter's own JSON trees);
-// - after garbage took memory: at least 16 streams (and a quarter of the live contexts when many are
-//   alive: the mark phase visits every live context) ended since the last collection, and the largest
-//   free block of the allocator fell by a size class (a power of two) since then. Streams that leave
-//   no garbage of their own (the free block stays where it was; the context object alone takes a few
-//   hundred streams to move it) rarely cause one.
+// - after garbage took memory: when a stream ends and the largest free block of the allocator fell by
+//   a size class (a power of two) since the last collection. Garbage has to fill half of that block
+//   first, so collections are as rare as the garbage allows, and streams that leave none of their
+//   own (only their context object) cause about two per thousand streams.
 // With the incremental runtime none of this runs.
 import { ROOT } from "rt/tlsf";
 
 let depth: i32 = 0;
 let pagesAtLastCollect: i32 = 0;
-let streamsSinceCollect: u32 = 0;
 let copiedBytes: usize = 0;
 let copyLimit: usize = 256 << 10;
 let collectNow = false;
@@ -49,12 +47,9 @@ export function leaveCallback(): void {
   return 31 - <i32>clz(load<u32>(changetype<usize>(ROOT)));
 }
 
-/** A stream ended; `liveContexts` is how many contexts remain. */
+/** A stream ended (`liveContexts` contexts remain). */
 export function streamEnded(liveContexts: u32): void {
-  const target = liveContexts >> 2;
-  if (++streamsSinceCollect >= (target > 16 ? target : 16) && ASC_RUNTIME == 1 && largestFreeClass() < freeClassAtCollect) {
-    collectNow = true;
-  }
+  if (ASC_RUNTIME == 1 && largestFreeClass() < freeClassAtCollect) collectNow = true;
 }
 
 /** The SDK copied `bytes` of host data into managed memory. */
@@ -74,7 +69,6 @@ function collect(): void {
   pagesAtLastCollect = pages;
   copyLimit = max<usize>(256 << 10, <usize>pages << 13); // an eighth of the memory
   freeClassAtCollect = largestFreeClass();
-  streamsSinceCollect = 0;
   copiedBytes = 0;
   collectNow = false;
 }
