@@ -87,7 +87,7 @@ export function scratch(size: usize, slot: i32 = SCRATCH_MAP): usize {
 export let encodedLength: usize = 0;
 export function encodeToScratch(s: string, slot: i32): usize {
   const ptr = scratch(utf8Bound(s), slot);
-  encodedLength = encodeUtf8Into(s, ptr);
+  encodedLength = encodeUtf16Units(changetype<usize>(s), <usize>s.length, ptr);
   return ptr;
 }
 
@@ -113,6 +113,10 @@ export function encodeUtf16Units(src: usize, units: usize, dst: usize): usize {
   while (p < end) {
     let c = <u32>load<u16>(p);
     p += 2;
+    if (c < 0x80) {
+      store<u8>(o++, <u8>c); // ASCII: the common case, first
+      continue;
+    }
     if ((c & 0xf800) == 0xd800) {
       // A high surrogate followed by a low one is one code point; any other surrogate is U+FFFD.
       const c2 = p < end ? <u32>load<u16>(p) : 0;
@@ -160,28 +164,31 @@ export function decodeUtf8(ptr: usize, len: usize): string {
   let p = ptr;
   while (p < end) {
     let cp = <u32>load<u8>(p++);
-    if (cp >= 0x80) {
-      const b0 = cp;
-      cp = 0xfffd;
-      if (b0 - 0xc2 <= 0xf4 - 0xc2) {
-        // n continuation bytes, and the valid range of the second byte (excludes overlongs,
-        // surrogates and code points above U+10FFFF).
-        let n: u32 = 1 + u32(b0 >= 0xe0) + u32(b0 >= 0xf0);
-        let lo: u32 = b0 == 0xe0 ? 0xa0 : b0 == 0xf0 ? 0x90 : 0x80;
-        let hi: u32 = b0 == 0xed ? 0x9f : b0 == 0xf4 ? 0x8f : 0xbf;
-        let v = b0 & (0x7f >> n);
-        while (n != 0 && p < end) {
-          const b = <u32>load<u8>(p);
-          if (b - lo > hi - lo) break;
-          lo = 0x80;
-          hi = 0xbf;
-          v = (v << 6) | (b & 0x3f);
-          p++;
-          n--;
-        }
-        // A complete sequence gives its code point; a broken one (its maximal valid prefix) one U+FFFD.
-        if (n == 0) cp = v;
+    if (cp < 0x80) {
+      store<u16>(o, <u16>cp); // ASCII: the common case, first
+      o += 2;
+      continue;
+    }
+    const b0 = cp;
+    cp = 0xfffd;
+    if (b0 - 0xc2 <= 0xf4 - 0xc2) {
+      // n continuation bytes, and the valid range of the second byte (excludes overlongs,
+      // surrogates and code points above U+10FFFF).
+      let n: u32 = 1 + u32(b0 >= 0xe0) + u32(b0 >= 0xf0);
+      let lo: u32 = b0 == 0xe0 ? 0xa0 : b0 == 0xf0 ? 0x90 : 0x80;
+      let hi: u32 = b0 == 0xed ? 0x9f : b0 == 0xf4 ? 0x8f : 0xbf;
+      let v = b0 & (0x7f >> n);
+      while (n != 0 && p < end) {
+        const b = <u32>load<u8>(p);
+        if (b - lo > hi - lo) break;
+        lo = 0x80;
+        hi = 0xbf;
+        v = (v << 6) | (b & 0x3f);
+        p++;
+        n--;
       }
+      // A complete sequence gives its code point; a broken one (its maximal valid prefix) one U+FFFD.
+      if (n == 0) cp = v;
     }
     if (cp >= 0x10000) {
       // A surrogate pair: the high half here, the low half below.
@@ -193,7 +200,9 @@ export function decodeUtf8(ptr: usize, len: usize): string {
     store<u16>(o, <u16>cp);
     o += 2;
   }
-  return changetype<string>(__renew(out, o - out));
+  // ASCII (and any text of one unit per byte) fills the string exactly; otherwise it is trimmed.
+  const size = o - out;
+  return changetype<string>(size == len << 1 ? out : __renew(out, size));
 }
 
 /** Decodes the whole ArrayBuffer as UTF-8 (see decodeUtf8). */
