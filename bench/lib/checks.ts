@@ -16,7 +16,7 @@ export function checkSeedBehaviour(name: SeedName, r: Running): void {
   const s = r.host.httpStream();
   s.requestHeaders(REQUEST_HEADERS, true);
   if (name === "x-service-name") {
-    const local = s.localResponse;
+    const local = s.sentHttpResponse;
     if (!local) fail("no local response to the request");
     else {
       if (local.status !== 200) fail(`local response status ${local.status}, expected 200`);
@@ -30,7 +30,7 @@ export function checkSeedBehaviour(name: SeedName, r: Running): void {
       fail(`no info log "Received request for: example.com /hello?x=1" (got ${JSON.stringify(info)})`);
     }
   } else {
-    if (s.localResponse) fail(`unexpected local response ${s.localResponse.status}`);
+    if (s.sentHttpResponse) fail(`unexpected local response ${s.sentHttpResponse.status}`);
     s.responseHeaders(RESPONSE_HEADERS, true);
     const values = s.response.headerValues("x-service-name");
     if (values.length !== 1 || values[0] !== SERVICE) fail(`response x-service-name ${JSON.stringify(values)}, expected ["${SERVICE}"]`);

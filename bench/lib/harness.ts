@@ -52,7 +52,7 @@ export function driver(host: Host, kind: RequestKind): () => void {
     const s = host.httpStream();
     s.requestHeaders(REQUEST_HEADERS, true);
     answerCallouts(host);
-    if (!s.localResponse) s.responseHeaders(RESPONSE_HEADERS, true);
+    if (!s.sentHttpResponse) s.responseHeaders(RESPONSE_HEADERS, true);
     s.complete();
   };
 }

@@ -114,7 +114,7 @@ export abstract class HostRecords {
   protected abstract get vmIdBytes(): string;
 
   /** Reads shared data of this vm_id: value and CAS, or undefined. */
-  sharedData(key: Bytesish): { value: Buffer; cas: number } | undefined {
+  getSharedData(key: Bytesish): { value: Buffer; cas: number } | undefined {
     const v = this.shared.getData(this.vmIdBytes, toByteString(key));
     return v ? { value: v.value, cas: v.cas } : undefined;
   }

@@ -453,8 +453,8 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
   }
 
   /** Enqueues a message (as another VM would); the registering VM gets proxy_on_queue_ready. */
-  enqueue(nameOrToken: string | number, message: Bytesish, vmId?: string): boolean {
-    this.assertIdle("enqueue");
+  enqueueSharedQueue(nameOrToken: string | number, message: Bytesish, vmId?: string): boolean {
+    this.assertIdle("enqueueSharedQueue");
     const token = typeof nameOrToken === "number" ? nameOrToken : this.queue(nameOrToken, vmId)?.token;
     if (!token) return false;
     return this.shared.enqueue(token, Buffer.from(toBuffer(message)));

@@ -4,13 +4,13 @@ import { lowerAscii } from "./bytes.js";
 import type { HeaderMap } from "./headers.js";
 import type { Direction } from "./http-message.js";
 import { encodeInt64, headersProperty, type PropertyValue } from "./properties.js";
-import type { LocalResponse } from "./types.js";
+import type { SentHttpResponse } from "./types.js";
 
 /** What the computed properties are read from. */
 export interface HttpPropertySource {
   readonly req: Direction;
   readonly resp: Direction;
-  readonly localResponse: LocalResponse | null;
+  readonly sentHttpResponse: SentHttpResponse | null;
   readonly startTime: Date;
   readonly connectionId: number;
 }
@@ -78,7 +78,7 @@ export function httpStreamProperty(s: HttpPropertySource, key: string): Property
         return st === undefined ? undefined : encodeInt64(BigInt(parseInt(st, 10) || 0));
       }
       case "code_details":
-        return s.localResponse ? Buffer.from(s.localResponse.details) : rh ? Buffer.from("via_upstream") : undefined;
+        return s.sentHttpResponse ? Buffer.from(s.sentHttpResponse.details) : rh ? Buffer.from("via_upstream") : undefined;
       case "headers":
       case "trailers": {
         const src = field === "headers" ? rh : s.resp.trailers;

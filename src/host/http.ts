@@ -17,7 +17,7 @@ import { HeaderMap, type PairsInput } from "./headers.js";
 import { Direction, EMPTY, HttpMessageView, streamBuffer, streamMap, type Phase } from "./http-message.js";
 import { httpStreamProperty } from "./http-properties.js";
 import { encodeProperty, lookupIn, propertyBytes, propertyPath, type PropertyInput, type PropertyValue } from "./properties.js";
-import { LocalReply, type BufferSlot, type LocalResponse, type StreamContext, type StreamHandler } from "./types.js";
+import { SentHttpResponse, type BufferSlot, type StreamContext, type StreamHandler } from "./types.js";
 import type { Vm } from "./vm.js";
 
 /** What a stream needs from its host. */
@@ -40,8 +40,12 @@ export class HttpStream implements StreamHandler {
   readonly protocol = "http";
   readonly request: HttpMessageView;
   readonly response: HttpMessageView;
-  /** The local response the plugin (or a failure) sent, or null. */
-  localResponse: LocalResponse | null = null;
+  /** The HTTP response the filter sent itself (sendHttpResponse), or the 503 of a failure; null when none. */
+  sentHttpResponse: SentHttpResponse | null = null;
+  /** @deprecated Old name of sentHttpResponse, kept only until the init template and src/envoy use the new one. */
+  get localResponse(): SentHttpResponse | null {
+    return this.sentHttpResponse;
+  }
   /** Set when the stream was reset (proxy_close_stream, or a local reply after response headers were sent). */
   resetReason: string | null = null;
   /** True when the filter was bypassed because the VM failed under fail-open. */
@@ -194,14 +198,14 @@ export class HttpStream implements StreamHandler {
     this.ended = true;
     this.req.pendingBody = [];
     this.req.pendingTrailers = null;
-    const reply = new LocalReply(503, new HeaderMap(), EMPTY, "wasm_fail_stream", 14);
+    const reply = new SentHttpResponse(503, new HeaderMap(), EMPTY, "wasm_fail_stream", 14);
     const r = this.resp;
     if (r.headersForwarded) {
       if (this.resetReason === null) this.resetReason = "wasm_fail_stream";
-      if (!this.localResponse) this.localResponse = reply;
+      if (!this.sentHttpResponse) this.sentHttpResponse = reply;
       return;
     }
-    this.localResponse = reply;
+    this.sentHttpResponse = reply;
     r.replaceWith(HeaderMap.from([[":status", "503"]]), EMPTY);
   }
 
@@ -322,7 +326,7 @@ export class HttpStream implements StreamHandler {
   /** After a local response (or a reset), upstream data is never seen by the filter. */
   private ignored(dir: number): boolean {
     if (this.deliveringLocal) return false;
-    return dir === 0 ? this.ended : this.localResponse !== null || this.resetReason !== null;
+    return dir === 0 ? this.ended : this.sentHttpResponse !== null || this.resetReason !== null;
   }
 
   /** Deferred proxy_continue_stream: resume iteration and deliver what the host held. */
@@ -413,17 +417,17 @@ export class HttpStream implements StreamHandler {
     return Status.Ok;
   }
 
-  sendLocalResponse(r: LocalReply): void {
-    this.vm.defer(() => this.applyLocalResponse(r));
+  sendHttpResponse(r: SentHttpResponse): void {
+    this.vm.defer(() => this.applySentResponse(r));
   }
 
-  private applyLocalResponse(r: LocalReply): void {
+  private applySentResponse(r: SentHttpResponse): void {
     if (this.completed) return;
-    if (this.localResponse) {
+    if (this.sentHttpResponse) {
       this.env.log(3, `proxy_send_local_response called again on stream ${this.ctx.id}; the first response stands (Envoy misbehaves here: envoy#28826)`, this.ctx.id, this.vm.index);
       return;
     }
-    this.localResponse = r;
+    this.sentHttpResponse = r;
     this.ended = true;
     this.req.stoppedAt = this.req.stoppedAt ?? "headers";
     this.req.pendingBody = [];

@@ -7,7 +7,7 @@ import { toBuffer, type Bytesish } from "./bytes.js";
 import type { HeaderMap } from "./headers.js";
 import { encodeInt64, encodeProperty, lookupIn, propertyBytes, propertyPath, type PropertyInput, type PropertyValue } from "./properties.js";
 import type { StreamEnv } from "./http.js";
-import type { BufferSlot, LocalResponse, StreamContext, StreamHandler } from "./types.js";
+import type { BufferSlot, SentHttpResponse, StreamContext, StreamHandler } from "./types.js";
 import type { Vm } from "./vm.js";
 
 const EMPTY = Buffer.alloc(0);
@@ -233,7 +233,7 @@ export class TcpConnection implements StreamHandler {
     if (type === StreamType.Upstream) this.vm.defer(() => void (this.closedBy.upstream ??= "wasm_upstream_close"));
     return Status.Ok;
   }
-  sendLocalResponse(_r: LocalResponse): void {
+  sendHttpResponse(_r: SentHttpResponse): void {
     // No HTTP on a TCP connection: Envoy has no decoder callbacks and ignores it.
   }
   guestSetProperty(key: string, value: Buffer): number {

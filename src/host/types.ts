@@ -37,30 +37,26 @@ export interface BufferSlot {
   readonly mutable: boolean;
 }
 
-export interface LocalResponse {
-  status: number;
-  /** Headers the plugin added (names lower-cased), decoded as UTF-8. */
-  readonly headers: Array<[string, string]>;
-  /** The same headers as exact bytes. */
-  readonly headerBytes: Array<[Buffer, Buffer]>;
-  body: Buffer;
-  details: string;
-  /** -1 when the guest did not set a gRPC status (the SDKs pass -1 for plain HTTP). */
-  grpcStatus: number;
-}
-
-/** A local reply as the host keeps it: the header map is decoded only when a test looks. */
-export class LocalReply implements LocalResponse {
+/**
+ * The HTTP response a filter sent itself (the SDK's sendHttpResponse, ABI proxy_send_local_response,
+ * Envoy's local reply), or the 503 of a failed stream. The header map is decoded only when a test
+ * looks.
+ */
+export class SentHttpResponse {
   constructor(
     public status: number,
     /** @internal */ readonly map: HeaderMap,
     public body: Buffer,
+    /** Response code details (whitespace replaced by "_", as Envoy does). */
     public details: string,
+    /** -1 when the guest did not set a gRPC status (the SDKs pass -1 for plain HTTP). */
     public grpcStatus: number,
   ) {}
+  /** Headers the plugin added (names lower-cased), decoded as UTF-8. */
   get headers(): Array<[string, string]> {
     return this.map.toPairs();
   }
+  /** The same headers as exact bytes. */
   get headerBytes(): Array<[Buffer, Buffer]> {
     return this.map.toBytePairs();
   }
@@ -85,7 +81,8 @@ export interface StreamHandler {
   buffer(type: number): BufferSlot | null;
   continueStream(type: number): number;
   closeStream(type: number): number;
-  sendLocalResponse(r: LocalReply): void;
+  /** proxy_send_local_response on this stream (applied once the callback returns). */
+  sendHttpResponse(r: SentHttpResponse): void;
   property(key: string): PropertyValue | undefined;
   guestSetProperty(key: string, value: Buffer): number;
 }

@@ -34,7 +34,7 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
   }
 
   protected endOutcome(): string {
-    const local = this.stream?.localResponse;
+    const local = this.stream?.sentHttpResponse;
     return local ? local.details || "local_reply" : "upstream";
   }
 
@@ -404,7 +404,7 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
       else this.sendDirect(503, "", "wasm_fail_stream");
       return;
     }
-    const local = stream.localResponse;
+    const local = stream.sentHttpResponse;
     if (local && !this.localSeen) {
       this.localSeen = true;
       this.outcome = local.details || "local_reply";

@@ -148,11 +148,11 @@ for (const debug of [false, true]) {
       const critical = host.logMessages(LogLevel.Critical);
       if (message === null) {
         assert.deepEqual(critical, []);
-        assert.equal(http.localResponse, null);
+        assert.equal(http.sentHttpResponse, null);
         continue;
       }
       assert.ok(critical[0]?.startsWith(message), `${p}: ${JSON.stringify(critical)}`);
-      assert.equal(http.localResponse?.status, 503, "fail-closed answers 503");
+      assert.equal(http.sentHttpResponse?.status, 503, "fail-closed answers 503");
       // The next stream gets a fresh VM and is served.
       const next = host.httpStream();
       assert.equal(next.requestHeaders([[":path", "/ok"]], true), Action.Continue);

@@ -59,7 +59,7 @@ test("auth-callout: 2xx resumes the request with x-user from the auth answer; a 
   assert.equal(http.requestBody("payload", true), Action.Pause);
   call.respond({ headers: [[":status", "200"], ["x-user", "alice"], ["x-other", "not copied"]] });
   assert.equal(http.request.paused, false);
-  assert.equal(http.localResponse, null);
+  assert.equal(http.sentHttpResponse, null);
   assert.deepEqual(http.request.headerValues("x-user"), ["alice"]);
   assert.equal(http.request.header("x-other"), undefined);
   assert.equal(http.request.forwardedBody.toString(), "payload", "the held body went upstream after the resume");
@@ -81,14 +81,14 @@ test("auth-callout: any other answer is a 403 with the reason; the upstream neve
   const { host } = await start();
   let { http, call } = request(host, "Bearer bad");
   call.respond({ headers: [[":status", "401"], ["x-auth-reason", "token expired"]], body: "internal details" });
-  assert.equal(http.localResponse?.status, 403);
-  assert.equal(http.localResponse?.body.toString(), "access denied: token expired\n");
+  assert.equal(http.sentHttpResponse?.status, 403);
+  assert.equal(http.sentHttpResponse?.body.toString(), "access denied: token expired\n");
   assert.equal(http.request.forwardedBody.length, 0);
   assert.equal(http.requestBody("late body", true), Action.Pause, "the filter never sees data after its local reply");
   ({ http, call } = request(host, null));
   call.respond({ headers: [[":status", "500"]] });
-  assert.equal(http.localResponse?.status, 403);
-  assert.equal(http.localResponse?.body.toString(), "access denied: auth service answered 500\n");
+  assert.equal(http.sentHttpResponse?.status, 403);
+  assert.equal(http.sentHttpResponse?.body.toString(), "access denied: auth service answered 500\n");
   assert.equal(metric(host, "denied"), 2);
 });
 
@@ -96,8 +96,8 @@ test("auth-callout: a failed or timed-out call answers 503 (fail closed)", async
   const { host } = await start();
   const { http, call } = request(host, "Bearer good");
   call.fail();
-  assert.equal(http.localResponse?.status, 503);
-  assert.equal(http.localResponse?.body.toString(), "auth service unavailable\n");
+  assert.equal(http.sentHttpResponse?.status, 503);
+  assert.equal(http.sentHttpResponse?.body.toString(), "auth service unavailable\n");
   assert.equal(metric(host, "failed"), 1);
   assert.deepEqual(host.logMessages(LogLevel.Warn), ["auth-callout: the call to 'auth' failed (timeout or reset); answering 503"]);
 });
@@ -108,7 +108,7 @@ test("auth-callout: a cluster Envoy does not know is refused at dispatch: 503 at
   const http = host.httpStream();
   assert.equal(http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"]], true), Action.Pause);
   assert.equal(host.httpCalls.length, 0);
-  assert.equal(http.localResponse?.status, 503);
+  assert.equal(http.sentHttpResponse?.status, 503);
   assert.deepEqual(host.logMessages(LogLevel.Warn), ["auth-callout: cannot call cluster 'nope' (status 2); answering 503"]);
 });
 
@@ -124,9 +124,9 @@ test("auth-callout: concurrent streams each get their own answer, whatever the o
   b.call.respond({ headers: [[":status", "200"], ["x-user", "bob"]] });
   assert.equal(a.http.request.paused, true, "a is still waiting");
   a.call.respond({ headers: [[":status", "200"], ["x-user", "alice"]] });
-  assert.equal(c.http.localResponse?.status, 403);
-  assert.equal(b.http.localResponse, null);
-  assert.equal(a.http.localResponse, null);
+  assert.equal(c.http.sentHttpResponse?.status, 403);
+  assert.equal(b.http.sentHttpResponse, null);
+  assert.equal(a.http.sentHttpResponse, null);
   assert.deepEqual(b.http.request.headerValues("x-user"), ["bob"]);
   assert.deepEqual(a.http.request.headerValues("x-user"), ["alice"]);
   assert.equal(a.http.request.paused, false);

@@ -88,7 +88,7 @@ test("grpc-callout: pauses the request, calls the service with a protobuf CheckR
 
   call.respond(encodeString(1, "alice"));
   assert.equal(http.request.paused, false, "the filter resumed the request");
-  assert.equal(http.localResponse, null);
+  assert.equal(http.sentHttpResponse, null);
   assert.equal(http.request.header("x-auth-subject"), "alice");
   assert.equal(metric(host, "grpc_callout.allowed"), 1);
   assert.equal(http.responseHeaders([[":status", "200"]], true), Action.Continue);
@@ -123,8 +123,8 @@ test("grpc-callout: PERMISSION_DENIED and UNAUTHENTICATED become a local 403 wit
   for (const [code, message] of [[7, "token expired"], [16, "no credentials"]] as const) {
     const { http } = request(host, [["authorization", "Bearer old"]]);
     host.grpcCalls[0].close(code, message);
-    assert.equal(http.localResponse?.status, 403);
-    assert.equal(http.localResponse?.body.toString(), `access denied: ${message}\n`);
+    assert.equal(http.sentHttpResponse?.status, 403);
+    assert.equal(http.sentHttpResponse?.body.toString(), `access denied: ${message}\n`);
     assert.equal(http.request.forwardedBody.length, 0);
     http.complete();
   }
@@ -136,13 +136,13 @@ test("grpc-callout: other statuses fail closed with 503 and the status message",
   const host = await start();
   const { http } = request(host);
   host.grpcCalls[0].close(14, "no healthy upstream");
-  assert.equal(http.localResponse?.status, 503);
-  assert.equal(http.localResponse?.body.toString(), "authorization service unavailable: status 14: no healthy upstream\n");
+  assert.equal(http.sentHttpResponse?.status, 503);
+  assert.equal(http.sentHttpResponse?.body.toString(), "authorization service unavailable: status 14: no healthy upstream\n");
   assert.deepEqual(host.logMessages(LogLevel.Warn), ["grpc-callout: authorization failed: status 14: no healthy upstream"]);
 
   const timeout = request(host);
   host.grpcCalls[0].close(4);
-  assert.equal(timeout.http.localResponse?.body.toString(), "authorization service unavailable: status 4: gRPC status 4\n");
+  assert.equal(timeout.http.sentHttpResponse?.body.toString(), "authorization service unavailable: status 4: gRPC status 4\n");
   assert.equal(metric(host, "grpc_callout.failed"), 2);
 });
 
@@ -150,13 +150,13 @@ test("grpc-callout: fail_open lets the request through when the service fails, b
   const host = await start({ ...CONFIG, fail_open: true });
   const down = request(host);
   host.grpcCalls[0].close(14, "unavailable");
-  assert.equal(down.http.localResponse, null);
+  assert.equal(down.http.sentHttpResponse, null);
   assert.equal(down.http.request.paused, false);
   assert.deepEqual(host.logMessages(LogLevel.Warn), ["grpc-callout: authorization failed: status 14: unavailable; letting the request through"]);
 
   const no = request(host);
   host.grpcCalls[0].close(7, "nope");
-  assert.equal(no.http.localResponse?.status, 403);
+  assert.equal(no.http.sentHttpResponse?.status, 403);
 });
 
 test("grpc-callout: a call the host refuses (unknown cluster) answers 503 at once, or continues with fail_open", async () => {
@@ -164,22 +164,22 @@ test("grpc-callout: a call the host refuses (unknown cluster) answers 503 at onc
   const a = request(closed);
   assert.equal(a.action, Action.Pause);
   assert.equal(closed.grpcCalls.length, 0);
-  assert.equal(a.http.localResponse?.status, 503);
+  assert.equal(a.http.sentHttpResponse?.status, 503);
   // Envoy answers ParseFailure (4) for a cluster name it does not know.
-  assert.equal(a.http.localResponse?.body.toString(), "authorization service unavailable: the call could not be made (status 4)\n");
+  assert.equal(a.http.sentHttpResponse?.body.toString(), "authorization service unavailable: the call could not be made (status 4)\n");
 
   const open = await start({ ...CONFIG, cluster: "missing", fail_open: true });
   const b = request(open);
   assert.equal(b.action, Action.Continue);
-  assert.equal(b.http.localResponse, null);
+  assert.equal(b.http.sentHttpResponse, null);
 });
 
 test("grpc-callout: a response that is not a valid message fails closed", async () => {
   const host = await start();
   const { http } = request(host);
   host.grpcCalls[0].respond(Buffer.from([0x0a, 0x05, 0x61])); // says 5 bytes, has 1
-  assert.equal(http.localResponse?.status, 503);
-  assert.equal(http.localResponse?.body.toString(), "authorization service unavailable: the response is not a CheckResponse\n");
+  assert.equal(http.sentHttpResponse?.status, 503);
+  assert.equal(http.sentHttpResponse?.body.toString(), "authorization service unavailable: the response is not a CheckResponse\n");
 });
 
 test("grpc-callout: concurrent calls answered out of order reach the right streams", async () => {
@@ -193,8 +193,8 @@ test("grpc-callout: concurrent calls answered out of order reach the right strea
   assert.equal(first.http.request.paused, true);
   assert.equal(second.http.request.header("x-auth-subject"), "user-two");
   c1.close(7, "denied one");
-  assert.equal(first.http.localResponse?.status, 403);
-  assert.equal(second.http.localResponse, null);
+  assert.equal(first.http.sentHttpResponse?.status, 403);
+  assert.equal(second.http.sentHttpResponse, null);
 });
 
 test("grpc-callout: strings of any length and non-ASCII text are encoded as protobuf expects", async () => {
@@ -323,8 +323,8 @@ test("grpc-callout: the filter's CheckRequest is understood by a real gRPC serve
         assert.equal(http.request.paused, false);
         assert.equal(http.request.header("x-auth-subject"), "demo-user");
       }],
-      [[], (http) => assert.equal(http.localResponse?.body.toString(), "access denied: missing token\n")],
-      [[["authorization", "Bearer stolen"]], (http) => assert.equal(http.localResponse?.body.toString(), "access denied: unknown token\n")],
+      [[], (http) => assert.equal(http.sentHttpResponse?.body.toString(), "access denied: missing token\n")],
+      [[["authorization", "Bearer stolen"]], (http) => assert.equal(http.sentHttpResponse?.body.toString(), "access denied: unknown token\n")],
     ];
     for (const [headers, check] of cases) {
       const { http } = request(host, [...headers, ["x-request-id", "r-1"]]);
@@ -394,7 +394,7 @@ test("ProtoWriter writes every wire type as protobuf does; ProtoReader reads the
     const http = host.httpStream();
     http.requestHeaders([[":method", "POST"], [":path", "/"], [":authority", "a"]], false);
     http.requestBody(body, true);
-    return http.localResponse!;
+    return http.sentHttpResponse!;
   };
   const written = run(Buffer.alloc(0)).body;
   const f64 = Buffer.alloc(8);

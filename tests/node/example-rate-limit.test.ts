@@ -34,7 +34,7 @@ function send(host: Host, headers: Array<[string, string]> = [], address = "10.0
   return http;
 }
 
-const passed = (http: HttpStream) => http.localResponse === null;
+const passed = (http: HttpStream) => http.sentHttpResponse === null;
 const count = (host: Host, name: string) => host.metric(`rate_limit.${name}`, "counter")?.value ?? 0;
 
 test("rate-limit: a client gets `capacity` requests, then 429 with retry-after; other clients are separate", async (t) => {
@@ -43,7 +43,7 @@ test("rate-limit: a client gets `capacity` requests, then 429 with retry-after; 
   assert.equal(host.tickPeriod, 2500);
   const results = [0, 1, 2, 3, 4].map(() => send(host));
   assert.deepEqual(results.map(passed), [true, true, true, false, false]);
-  const refused = results[3].localResponse!;
+  const refused = results[3].sentHttpResponse!;
   assert.equal(refused.status, 429);
   assert.equal(refused.body.toString(), "rate limit exceeded\n");
   assert.deepEqual(refused.headers.filter(([k]) => k === "retry-after"), [["retry-after", "3"]]);
@@ -91,7 +91,7 @@ test("rate-limit: ticks refill `refill_tokens` per elapsed period, up to capacit
   // retry-after: the next refill is due 1000 ms after the last one; 400 ms later that is 1 s.
   clock.advance(400);
   const http = send(host);
-  assert.deepEqual(http.localResponse?.headers.filter(([k]) => k === "retry-after"), [["retry-after", "1"]]);
+  assert.deepEqual(http.sentHttpResponse?.headers.filter(([k]) => k === "retry-after"), [["retry-after", "1"]]);
 });
 
 test("rate-limit: many concurrent streams take exactly `capacity` tokens", async (t) => {
@@ -101,7 +101,7 @@ test("rate-limit: many concurrent streams take exactly `capacity` tokens", async
   // Headers of all streams arrive before any stream ends.
   for (const s of streams) s.requestHeaders([[":method", "GET"], [":path", "/"]], false);
   assert.equal(streams.filter(passed).length, 50);
-  assert.ok(streams.slice(50).every((s) => s.localResponse?.status === 429));
+  assert.ok(streams.slice(50).every((s) => s.sentHttpResponse?.status === 429));
   for (const s of streams) s.complete();
 });
 

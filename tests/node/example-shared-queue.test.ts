@@ -134,10 +134,10 @@ test("shared-queue: messages it cannot parse are counted as malformed, not fatal
   const aggregator = await aggregatorHost();
   aggregator.startPlugin();
   for (const m of ["garbage", "999 GET a", "20 GET a", "2x0 GET a", "", "200 GET"]) {
-    assert.equal(aggregator.enqueue("request_summaries", m, "aggregator"), true);
+    assert.equal(aggregator.enqueueSharedQueue("request_summaries", m, "aggregator"), true);
   }
-  aggregator.enqueue("request_summaries", Buffer.from([0xff, 0xfe, 0x20, 0x31]), "aggregator");
-  aggregator.enqueue("request_summaries", "204 DELETE ok.example.com", "aggregator");
+  aggregator.enqueueSharedQueue("request_summaries", Buffer.from([0xff, 0xfe, 0x20, 0x31]), "aggregator");
+  aggregator.enqueueSharedQueue("request_summaries", "204 DELETE ok.example.com", "aggregator");
   assert.equal(count(aggregator, "request_summary.malformed"), 7);
   assert.equal(count(aggregator, "request_summary.requests"), 1);
   assert.equal(aggregator.failed, false);
@@ -146,8 +146,8 @@ test("shared-queue: messages it cannot parse are counted as malformed, not fatal
 test("shared-queue: counting authorities is bounded", async () => {
   const aggregator = await aggregatorHost({ pluginConfig: JSON.stringify({ top: 1 }) });
   aggregator.startPlugin();
-  for (let i = 0; i < 1005; i++) aggregator.enqueue("request_summaries", `200 GET host-${i}`, "aggregator");
-  aggregator.enqueue("request_summaries", "200 GET host-7", "aggregator");
+  for (let i = 0; i < 1005; i++) aggregator.enqueueSharedQueue("request_summaries", `200 GET host-${i}`, "aggregator");
+  aggregator.enqueueSharedQueue("request_summaries", "200 GET host-7", "aggregator");
   aggregator.tick();
   assert.deepEqual(aggregator.logMessages(LogLevel.Info), ["request summary: 1006 requests (2xx 1006); top authorities: host-7 (2), (other) (5)"]);
 });

@@ -16,7 +16,7 @@ test("x-service-name answers 200 itself with the header and body, and logs host 
     [":scheme", "http"],
   ], true);
   assert.equal(action, Action.Pause);
-  const local = http.localResponse;
+  const local = http.sentHttpResponse;
   assert.ok(local, "the filter sent a local response");
   assert.equal(local.status, 200);
   assert.deepEqual(local.headers.filter(([k]) => k === "x-service-name"), [["x-service-name", "my-custom-service"]]);
@@ -51,7 +51,7 @@ test("x-service-name: a disabled info level costs no proxy_log call", async () =
   const http = host.httpStream();
   http.requestHeaders([[":authority", "a"], [":path", "/"]], true);
   assert.equal(host.hostCalls().proxy_log ?? 0, 0);
-  assert.equal(http.localResponse?.status, 200);
+  assert.equal(http.sentHttpResponse?.status, 200);
 });
 
 test("add-header adds x-service-name to the upstream response and lets it through", async () => {
@@ -65,7 +65,7 @@ test("add-header adds x-service-name to the upstream response and lets it throug
   assert.equal(http.response.header("content-type"), "text/plain");
   assert.equal(http.responseBody("upstream body", true), Action.Continue);
   assert.equal(http.response.body.toString(), "upstream body");
-  assert.equal(http.localResponse, null);
+  assert.equal(http.sentHttpResponse, null);
   http.complete();
 });
 

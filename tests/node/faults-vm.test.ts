@@ -38,7 +38,7 @@ function served(host: Host): void {
   assert.equal(s.requestHeaders([[":path", "/ok"], [":method", "GET"]], true), Action.Continue);
   assert.equal(s.responseHeaders([[":status", "200"]], true), Action.Continue);
   assert.equal(s.response.header("x-fault-vm"), "ok", "the filter ran");
-  assert.equal(s.localResponse, null);
+  assert.equal(s.sentHttpResponse, null);
   s.complete();
 }
 
@@ -101,9 +101,9 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
       const { s, actions } = faultyStream(host, where);
       failedIn(host, callback, abortMessage(where));
       if (policy === "fail-closed") {
-        assert.equal(s.localResponse?.status, 503);
-        assert.equal(s.localResponse?.details, "wasm_fail_stream");
-        assert.equal(s.localResponse?.grpcStatus, 14);
+        assert.equal(s.sentHttpResponse?.status, 503);
+        assert.equal(s.sentHttpResponse?.details, "wasm_fail_stream");
+        assert.equal(s.sentHttpResponse?.grpcStatus, 14);
         assert.deepEqual(actions.slice(phase), Array(PHASES.length - phase).fill(Action.Pause), "nothing passes after the failure");
         if (where.startsWith("request") || where === "response_headers") {
           // The response headers have not gone downstream: the client gets the 503 instead.
@@ -117,7 +117,7 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
         }
       } else {
         assert.equal(s.bypassed, true);
-        assert.equal(s.localResponse, null);
+        assert.equal(s.sentHttpResponse, null);
         assert.equal(s.resetReason, null);
         assert.deepEqual(actions.slice(phase), Array(PHASES.length - phase).fill(Action.Continue), "the rest passes, filter skipped");
         assert.equal(s.request.body.toString(), "req-body");
@@ -145,7 +145,7 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
     host.httpCalls[0].respond({ body: "allowed" });
     failedIn(host, "proxy_on_http_call_response", abortMessage("http_call_response"));
     assert.equal(s.request.paused, true, "nothing resumes the stream");
-    assert.equal(s.localResponse, null);
+    assert.equal(s.sentHttpResponse, null);
     assert.doesNotThrow(() => s.complete());
     nextOnFreshVm(host);
     untouched(p);
@@ -162,7 +162,7 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
     const action = inFlight.responseHeaders([[":status", "200"]], true);
     if (policy === "fail-closed") {
       assert.equal(action, Action.Pause);
-      assert.equal(inFlight.localResponse?.status, 503);
+      assert.equal(inFlight.sentHttpResponse?.status, 503);
       assert.equal(inFlight.response.header(":status"), "503");
     } else {
       assert.equal(action, Action.Continue);
@@ -186,7 +186,7 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
     const action = s.requestHeaders([[":path", "/"]], true);
     if (policy === "fail-closed") {
       assert.equal(action, Action.Pause);
-      assert.equal(s.localResponse?.status, 503);
+      assert.equal(s.sentHttpResponse?.status, 503);
     } else {
       assert.equal(action, Action.Continue);
       assert.equal(s.bypassed, true);
@@ -224,7 +224,7 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
     const action = s.requestHeaders([[":path", "/"], ["x-fault", "proc_exit"]], true);
     failedIn(host, "proxy_on_request_headers", null, "proc_exit");
     assert.equal(host.failures[0].message, "proc_exit(3)");
-    if (policy === "fail-closed") assert.equal(s.localResponse?.status, 503), assert.equal(action, Action.Pause);
+    if (policy === "fail-closed") assert.equal(s.sentHttpResponse?.status, 503), assert.equal(action, Action.Pause);
     else assert.equal(s.bypassed, true), assert.equal(action, Action.Continue);
     s.complete();
     nextOnFreshVm(host);
@@ -243,7 +243,7 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
     assert.match(host.failures[0].message, /unreachable/);
     assert.ok(host.memoryBytes <= LIMIT_PAGES * 65536, `memory ${host.memoryBytes} within the ceiling`);
     assert.ok(host.memoryBytes > before, "it did grow up to the ceiling");
-    if (policy === "fail-closed") assert.equal(s.localResponse?.status, 503), assert.equal(action, Action.Pause);
+    if (policy === "fail-closed") assert.equal(s.sentHttpResponse?.status, 503), assert.equal(action, Action.Pause);
     else assert.equal(s.bypassed, true), assert.equal(action, Action.Continue);
     s.complete();
     nextOnFreshVm(host);

@@ -293,8 +293,8 @@ test("SDK maps: the SDK's parser takes arbitrary and damaged bytes without trapp
       host.callForeignFunction(1, b);
       assert.deepEqual(host.failures, [], "no trap");
       const model = sdkModel(b);
-      assert.equal(host.sharedData("sdk-count")?.value.toString(), String(model.count));
-      const out = host.sharedData("sdk-out")!.value;
+      assert.equal(host.getSharedData("sdk-count")?.value.toString(), String(model.count));
+      const out = host.getSharedData("sdk-out")!.value;
       assert.deepEqual(asPairs(decode(out)), model.pairs);
       // Whatever the host itself accepts, the SDK reads the same way.
       const hostView = decode(b);

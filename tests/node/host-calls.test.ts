@@ -207,7 +207,7 @@ test("every 0.2.1 host function and WASI function answers a valid call (the tabl
   const table = calls(w2);
   const got = host.logMessages(LogLevel.Info).filter((m) => /^[a-z_]+=\d+$/.test(m));
   assert.deepEqual(got, Object.entries(table).map(([n, [, st]]) => `${n}=${st}`));
-  assert.equal(s.localResponse?.status, 418);
+  assert.equal(s.sentHttpResponse?.status, 418);
   assert.equal(s.resetReason, "wasm_close_stream");
   assert.equal(host.failures.length, 0);
   assert.deepEqual(Object.keys(host.hostCalls()).sort(), [...expectedNames].sort());

@@ -131,12 +131,12 @@ test("local response: sent from request headers, ends the iteration, passes thro
   const http = host.httpStream();
   assert.equal(http.requestHeaders([[":path", "/"]]), Action.Pause);
   assert.equal(http.requestBody("data", true), Action.Pause);
-  assert.deepEqual(http.localResponse && {
-    status: http.localResponse.status,
-    headers: http.localResponse.headers,
-    body: http.localResponse.body.toString(),
-    details: http.localResponse.details,
-    grpcStatus: http.localResponse.grpcStatus,
+  assert.deepEqual(http.sentHttpResponse && {
+    status: http.sentHttpResponse.status,
+    headers: http.sentHttpResponse.headers,
+    body: http.sentHttpResponse.body.toString(),
+    details: http.sentHttpResponse.details,
+    grpcStatus: http.sentHttpResponse.grpcStatus,
   }, { status: 403, headers: [["x-why", "policy"]], body: "nope", details: "access_denied", grpcStatus: -1 });
   assert.equal(http.response.header(":status"), "403");
   assert.equal(http.response.header("x-seen"), "yes");
@@ -321,8 +321,8 @@ test("local response from the response path: replaces a response whose headers a
   const a = host.httpStream();
   a.requestHeaders([[":path", "/"]], true);
   assert.equal(a.responseHeaders([[":status", "200"], ["x-deny", "1"]]), Action.Pause);
-  assert.equal(a.localResponse?.status, 502);
-  assert.equal(a.localResponse?.details, "upstream_denied");
+  assert.equal(a.sentHttpResponse?.status, 502);
+  assert.equal(a.sentHttpResponse?.details, "upstream_denied");
   assert.deepEqual(a.response.headers, [[":status", "502"], ["content-length", "7"], ["content-type", "text/plain"]]);
   assert.equal(a.response.body.toString(), "blocked");
   assert.equal(a.resetReason, null);

@@ -77,11 +77,11 @@ test("reconfigure: a configuration that traps fails only its canary; the running
   // The stream in flight goes on through the running VM, unharmed.
   assert.equal(inFlight.responseHeaders([[":status", "200"]], true), Action.Continue);
   assert.equal(inFlight.response.header("x-filter"), "ran");
-  assert.equal(inFlight.localResponse, null);
+  assert.equal(inFlight.sentHttpResponse, null);
   inFlight.complete();
   // The queue the canary registered again still notifies the running VM.
   host.clearLogs();
-  assert.equal(host.enqueue("q", "m"), true);
+  assert.equal(host.enqueueSharedQueue("q", "m"), true);
   assert.deepEqual(host.logMessages(LogLevel.Info), [`queue ready on root ${host.rootContextId}`]);
   // New streams run on the same VM with the running configuration; the refused one is not retried.
   const next = host.httpStream();

@@ -125,5 +125,5 @@ test("an exception from an embedder callback (a foreign function) fails that VM 
   assert.equal(s.requestHeaders([]), Action.Pause);
   assert.equal(host.failures[0].kind, "host_error");
   assert.match(host.failures[0].message, /embedder bug/);
-  assert.equal(s.localResponse?.status, 503);
+  assert.equal(s.sentHttpResponse?.status, 503);
 });

@@ -84,7 +84,7 @@ test("every host function checks every pointer: a bad one gives INVALID_MEMORY_A
   const notInvalid = [...results].filter(([, st]) => st !== Status.InvalidMemoryAccess).map(([l, st]) => l + st);
   // Every lookup succeeds, so each call reaches the bad pointer and must report it.
   assert.deepEqual(notInvalid, []);
-  assert.equal(s.localResponse, null, "no local response from a call with a bad pointer");
+  assert.equal(s.sentHttpResponse, null, "no local response from a call with a bad pointer");
   assert.ok(cases.length > 60, `${cases.length} cases`);
 });
 
@@ -168,7 +168,7 @@ test("malformed or oversized maps from the guest are rejected with BAD_ARGUMENT 
     `empty_ok=${Status.BadArgument}`, // request trailers are not available in request headers
   ]);
   assert.deepEqual(s.request.headers, [["keep", "me"]]);
-  assert.equal(s.localResponse, null);
+  assert.equal(s.sentHttpResponse, null);
   assert.equal(host.httpCalls.length, 0);
   assert.ok(host.logMessages(LogLevel.Warn).some((m) => m.includes("1025 pairs")));
 });

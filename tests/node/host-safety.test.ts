@@ -44,7 +44,7 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
     name: "proxy_on_http_call_response", sig: "(param i32 i32 i32 i32 i32)",
     drive: (h) => { h.httpStream().requestHeaders([[":path", "/"]]); h.httpCalls[0].respond({ body: "ok" }); },
   },
-  { name: "proxy_on_queue_ready", sig: "(param i32 i32)", drive: (h) => { h.startPlugin(); h.enqueue("q", "msg"); } },
+  { name: "proxy_on_queue_ready", sig: "(param i32 i32)", drive: (h) => { h.startPlugin(); h.enqueueSharedQueue("q", "msg"); } },
   { name: "proxy_on_foreign_function", sig: "(param i32 i32 i32)", drive: (h) => { h.startPlugin(); h.callForeignFunction(7, "args"); } },
   {
     name: "proxy_on_grpc_receive", sig: "(param i32 i32 i32)",
@@ -113,9 +113,9 @@ test("fail-closed: the stream that hit the trap gets a 503 local reply, later ca
   const host = await createHost({ wasm: await everyCallback("proxy_on_request_headers") });
   const s = host.httpStream();
   assert.equal(s.requestHeaders([[":path", "/"]]), Action.Pause);
-  assert.equal(s.localResponse?.status, 503);
-  assert.equal(s.localResponse?.details, "wasm_fail_stream");
-  assert.equal(s.localResponse?.grpcStatus, 14);
+  assert.equal(s.sentHttpResponse?.status, 503);
+  assert.equal(s.sentHttpResponse?.details, "wasm_fail_stream");
+  assert.equal(s.sentHttpResponse?.grpcStatus, 14);
   assert.equal(s.requestBody("x", true), Action.Pause);
   s.complete(); // log/done/delete are skipped on a failed VM, and nothing throws
   assert.equal(host.logs.filter((l) => l.level === LogLevel.Critical).length, 2); // module's message + the host's
@@ -129,7 +129,7 @@ test("fail-closed in the response path is Envoy's sendLocalReply: the 503 replac
   assert.equal(s.requestHeaders([[":path", "/"]], true), Action.Continue);
   assert.equal(s.responseHeaders([[":status", "200"], ["x-up", "1"]]), Action.Pause);
   assert.deepEqual(s.response.headers, [[":status", "503"]]);
-  assert.equal(s.localResponse?.details, "wasm_fail_stream");
+  assert.equal(s.sentHttpResponse?.details, "wasm_fail_stream");
   assert.equal(s.resetReason, null);
   assert.equal(s.responseBody("upstream body", false), Action.Pause);
   assert.equal(s.responseTrailers([["t", "1"]]), Action.Pause);
@@ -160,7 +160,7 @@ test("fail-closed in the response path is Envoy's sendLocalReply: the 503 replac
   assert.equal(host.failures[0]?.callback, "proxy_on_response_body");
   assert.equal(s.response.header(":status"), "200");
   assert.equal(s.resetReason, "wasm_fail_stream");
-  assert.equal(s.localResponse?.status, 503);
+  assert.equal(s.sentHttpResponse?.status, 503);
   assert.deepEqual(host.logMessages(LogLevel.Info), [], "the trailers callback is not run on the failed VM");
   s.complete();
 
@@ -172,7 +172,7 @@ test("fail-closed in the response path is Envoy's sendLocalReply: the 503 replac
   assert.equal(s.responseBody("x", false), Action.Pause);
   assert.equal(s.response.header(":status"), "200");
   assert.equal(s.resetReason, "wasm_fail_stream");
-  assert.equal(s.localResponse?.status, 503);
+  assert.equal(s.sentHttpResponse?.status, 503);
   assert.equal(s.responseBody("y", true), Action.Pause);
   s.complete();
 });
@@ -182,7 +182,7 @@ test("fail-open: the failing filter is bypassed for that stream", async () => {
   const s = host.httpStream();
   assert.equal(s.requestHeaders([[":path", "/"]]), Action.Continue);
   assert.equal(s.requestBody("abc", true), Action.Continue);
-  assert.equal(s.localResponse, null);
+  assert.equal(s.sentHttpResponse, null);
   assert.equal(s.bypassed, true);
   assert.equal(s.request.body.toString(), "abc");
   assert.equal(s.responseHeaders([[":status", "200"]], true), Action.Continue);
@@ -194,7 +194,7 @@ test("reloadOnFailure false keeps the failed VM: later streams get 503 (Envoy FA
   const s = host.httpStream();
   assert.equal(host.vmCount, 1);
   assert.equal(s.requestHeaders([[":path", "/"]]), Action.Pause);
-  assert.equal(s.localResponse?.status, 503);
+  assert.equal(s.sentHttpResponse?.status, 503);
 });
 
 test("a stream on the failed VM keeps failing while a new stream runs on a fresh VM", async () => {
@@ -206,7 +206,7 @@ test("a stream on the failed VM keeps failing while a new stream runs on a fresh
   a.responseHeaders([[":status", "200"]]);
   assert.equal(host.failed, true);
   assert.equal(b.responseHeaders([[":status", "200"]]), Action.Pause); // same VM: fail-closed
-  assert.equal(b.localResponse?.status, 503);
+  assert.equal(b.sentHttpResponse?.status, 503);
   const c = host.httpStream();
   c.requestHeaders([], true);
   assert.equal(c.responseHeaders([[":status", "500"]]), Action.Pause); // a fresh VM, same bug
@@ -220,7 +220,7 @@ test("proc_exit fails the VM like a trap, with its exit code", async () => {
   assert.equal(s.requestHeaders([]), Action.Pause);
   assert.equal(host.failures[0].kind, "proc_exit");
   assert.equal(host.failures[0].message, "proc_exit(3)");
-  assert.equal(s.localResponse?.status, 503);
+  assert.equal(s.sentHttpResponse?.status, 503);
 });
 
 test("unbounded recursion (stack overflow) is a trap, not a crash", async () => {

@@ -34,9 +34,9 @@ test("shared data: CAS semantics, keyed by vm_id, visible to every VM of that vm
   b.clearLogs();
   s.responseHeaders([]);
   assert.deepEqual(b.logMessages(), ["v2"]);
-  assert.equal(a.sharedData("k")?.value.toString(), "v2");
-  assert.equal(other.sharedData("k"), undefined);
-  const cas = a.sharedData("k")!.cas;
+  assert.equal(a.getSharedData("k")?.value.toString(), "v2");
+  assert.equal(other.getSharedData("k"), undefined);
+  const cas = a.getSharedData("k")!.cas;
   assert.equal(a.setSharedData("k", "from-test", cas + 100), false);
   assert.equal(a.setSharedData("k", "from-test", cas), true);
 });
@@ -70,7 +70,7 @@ test("shared queues: register, resolve by vm_id, enqueue from another VM, proxy_
   assert.deepEqual(c.logMessages(), ["registered=1", "ready root=1", "job-1", `again=${Status.Empty}`]);
   // The test can enqueue too, and inspect a queue.
   c.clearLogs();
-  assert.equal(c.enqueue("jobs", "job-2"), true);
+  assert.equal(c.enqueueSharedQueue("jobs", "job-2"), true);
   assert.deepEqual(c.logMessages(), ["ready root=1", "job-2", `again=${Status.Empty}`]);
   assert.deepEqual(c.queue("jobs"), { token: 1, messages: [] });
 });

@@ -34,8 +34,8 @@ test("onTimeLimit fail: the stream gets the 503 wasm_fail_stream reply and the n
   const host = await createHost({ wasm: await loopForever(), timeLimitMs: 100, onTimeLimit: "fail" });
   const s = host.httpStream();
   assert.equal(s.requestHeaders(REQUEST, true), Action.Pause);
-  assert.equal(s.localResponse?.status, 503);
-  assert.equal(s.localResponse?.details, "wasm_fail_stream");
+  assert.equal(s.sentHttpResponse?.status, 503);
+  assert.equal(s.sentHttpResponse?.details, "wasm_fail_stream");
   assert.equal(host.failures[0].kind, "time_limit");
   host.httpStream();
   assert.equal(host.vmCount, 2);
@@ -46,7 +46,7 @@ test("fail-open: past the limit the stream continues without the filter", async 
   const host = await createHost({ wasm: await loopForever(), timeLimitMs: 100, onTimeLimit: "fail", failurePolicy: "fail-open" });
   const s = host.httpStream();
   assert.equal(s.requestHeaders(REQUEST, true), Action.Continue);
-  assert.equal(s.localResponse, null);
+  assert.equal(s.sentHttpResponse, null);
   assert.equal(host.failures[0].kind, "time_limit");
 });
 
@@ -103,5 +103,5 @@ test("an allocator that calls back into an allocating host function is a trap th
     host.failures[0].message,
     /the module's allocator called a host function that allocates \(re-entrant proxy_on_memory_allocate\)/,
   );
-  assert.equal(s.localResponse?.status, 503);
+  assert.equal(s.sentHttpResponse?.status, 503);
 });

@@ -163,14 +163,14 @@ test("api-ctx-http: resetHttpRequest resets the stream", async () => {
   const http = host.httpStream();
   http.requestHeaders([[":method", "GET"], [":path", "/reset"], [":authority", "a"]], false);
   assert.equal(http.resetReason, "wasm_close_stream");
-  assert.equal(http.localResponse, null);
+  assert.equal(http.sentHttpResponse, null);
 });
 
 test("api-ctx-http: sendHttpResponseBytes answers with exact header and body bytes; a null body is empty", async () => {
   const host = await startFilter(HTTP);
   let http = host.httpStream();
   http.requestHeaders([[":method", "GET"], [":path", "/bytes"], [":authority", "a"]], true);
-  const r = http.localResponse;
+  const r = http.sentHttpResponse;
   assert.ok(r);
   assert.equal(r.status, 418);
   assert.deepEqual(r.headerBytes.map(([k, v]) => [k.toString(), hex(v)]), [["x-b", "ff"]]);
@@ -179,16 +179,16 @@ test("api-ctx-http: sendHttpResponseBytes answers with exact header and body byt
 
   http = host.httpStream();
   http.requestHeaders([[":method", "GET"], [":path", "/bytes-null"], [":authority", "a"]], true);
-  assert.equal(http.localResponse?.status, 204);
-  assert.equal(http.localResponse?.body.length, 0);
-  assert.deepEqual(http.localResponse?.headers, []);
+  assert.equal(http.sentHttpResponse?.status, 204);
+  assert.equal(http.sentHttpResponse?.body.length, 0);
+  assert.deepEqual(http.sentHttpResponse?.headers, []);
 });
 
 test("api-ctx-http: sendGrpcResponse answers HTTP 200 with the gRPC status, message and metadata", async () => {
   const host = await startFilter(HTTP);
   const http = host.httpStream();
   http.requestHeaders([[":method", "POST"], [":path", "/grpc"], [":authority", "a"], ["content-type", "application/grpc"]], true);
-  const r = http.localResponse;
+  const r = http.sentHttpResponse;
   assert.ok(r);
   assert.equal(r.status, 200);
   assert.equal(r.grpcStatus, 7); // PERMISSION_DENIED
@@ -343,7 +343,7 @@ test("api-ctx-codec: ProtoReader reads double, float and fixed fields; ProtoWrit
   const http = host.httpStream();
   http.requestHeaders([[":method", "POST"], [":path", "/"], [":authority", "a"]], false);
   http.requestBody(msg, true);
-  const r = http.localResponse;
+  const r = http.sentHttpResponse;
   assert.ok(r, host.logMessages().join("\n"));
   // Each accessor gives the value for its own wire type and 0 for the others.
   const dBits = bits64(d);

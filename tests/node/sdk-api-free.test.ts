@@ -128,7 +128,7 @@ test("free: sendLocalResponse answers with status, details, body and headers", a
   const host = await start("stream");
   const http = host.httpStream();
   assert.equal(http.requestHeaders(GET("/local"), true), Action.Pause);
-  const reply = http.localResponse!;
+  const reply = http.sentHttpResponse!;
   assert.equal(reply.status, 418);
   assert.equal(reply.details, "short_and_stout"); // Envoy replaces whitespace in details
   assert.equal(reply.body.toString(), "teapot");
@@ -142,7 +142,7 @@ test("free: sendLocalResponseBytes sends byte headers exactly, no body, and a gR
   const host = await start("stream");
   const http = host.httpStream();
   assert.equal(http.requestHeaders(GET("/local-bytes"), true), Action.Pause);
-  const reply = http.localResponse!;
+  const reply = http.sentHttpResponse!;
   assert.equal(reply.status, 403);
   assert.equal(reply.details, "denied");
   assert.equal(reply.body.length, 0);
@@ -155,7 +155,7 @@ test("free: closeStream resets the stream from a request or a response callback"
   const req = host.httpStream();
   req.requestHeaders(GET("/close"), true);
   assert.equal(req.resetReason, "wasm_close_stream");
-  assert.equal(req.localResponse, null);
+  assert.equal(req.sentHttpResponse, null);
 
   const res = host.httpStream();
   res.requestHeaders(GET("/"), true);

@@ -32,7 +32,7 @@ test("ProtoWriter writes uint64, int64, sint64, fixed64 and fixed32 as the wire 
     ...key(4, 1), ...le(0x0102030405060708n, 8),
     ...key(5, 5), ...le(0xa0b0c0d0n, 4),
   ];
-  assert.equal(Object.fromEntries(http.localResponse!.headers)["x-written"], hex(expected));
+  assert.equal(Object.fromEntries(http.sentHttpResponse!.headers)["x-written"], hex(expected));
 });
 
 test("ProtoReader reads uint64, int64 and sint64 fields, including 64-bit extremes", async () => {
@@ -46,7 +46,7 @@ test("ProtoReader reads uint64, int64 and sint64 fields, including 64-bit extrem
   ];
   const http = host.httpStream();
   http.requestHeaders([[":path", "/"], ["x-proto", hex(message)]], true);
-  const h = Object.fromEntries(http.localResponse!.headers);
+  const h = Object.fromEntries(http.sentHttpResponse!.headers);
   assert.equal(h["x-uint64"], "18446744073709551615");
   assert.equal(h["x-int64"], "-5");
   assert.equal(h["x-sint64"], "-9223372036854775808");
@@ -54,5 +54,5 @@ test("ProtoReader reads uint64, int64 and sint64 fields, including 64-bit extrem
   // A truncated varint is malformed, not a trap.
   const bad = host.httpStream();
   bad.requestHeaders([[":path", "/"], ["x-proto", hex([...key(1, 0), 0xff, 0xff])]], true);
-  assert.equal(Object.fromEntries(bad.localResponse!.headers)["x-malformed"], "1");
+  assert.equal(Object.fromEntries(bad.sentHttpResponse!.headers)["x-malformed"], "1");
 });

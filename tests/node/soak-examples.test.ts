@@ -91,7 +91,7 @@ function httpRequest(host: Host, plugin: Plugin, i: number): void {
     else s.requestBody(`"pad":"${"x".repeat(i % 200)}"}`, true);
     answerCallouts(host);
   }
-  if (s.localResponse === null && s.resetReason === null) {
+  if (s.sentHttpResponse === null && s.resetReason === null) {
     const status = i % 50 === 0 ? "503" : i % 20 === 0 ? "404" : "200";
     s.responseHeaders([[":status", status], ["content-type", i % 2 ? "text/html" : "application/json"], ["server", "upstream"]], false);
     s.responseBody(`<p>${"body ".repeat(1 + (i % 300))}</p>`, i % 6 !== 3);

@@ -2,7 +2,7 @@
 // / get_status).
 import { Status as S } from "../../abi.js";
 import { decodePairs } from "../pairs.js";
-import { LocalReply } from "../types.js";
+import { SentHttpResponse } from "../types.js";
 import { mapFromPairs, rejectPairs, u, type HostCallState } from "./state.js";
 
 /** Resumes a paused stream; on a root context nothing happens (Envoy: no callbacks there). */
@@ -46,7 +46,7 @@ export function proxy_send_local_response(
   if (c.kind === "stream") {
     // Envoy replaces whitespace in details with "_" (StringUtil::replaceAllEmptySpace).
     const text = details === "" ? "" : Buffer.from(details, "latin1").toString("utf8").replace(/\s/g, "_");
-    c.handler.sendLocalResponse(new LocalReply(u(code), headers, body, text, grpc | 0));
+    c.handler.sendHttpResponse(new SentHttpResponse(u(code), headers, body, text, grpc | 0));
   }
   vm.stopNext = true;
   return S.Ok;
