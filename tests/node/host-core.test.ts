@@ -52,7 +52,7 @@ test("lifecycle: Envoy's order of callbacks (an HTTP stream logs before done/del
     "done",
     "delete",
   ]);
-  assert.deepEqual(host.logs[0], { level: LogLevel.Info, message: "init", contextId: 0, vm: 0 });
+  assert.deepEqual(host.logs[0], { level: LogLevel.Info, message: "init", contextId: 0, vm: 0, source: "filter" });
 });
 
 test("header maps: get/add/replace/remove, NOT_FOUND for a missing header, order and lower-casing", async () => {
