@@ -18,6 +18,12 @@ interface RunFlags {
   timeout?: string;
   bufferLimit?: string;
   accessLog: boolean;
+  timeLimit: string;
+  maxMemory: string;
+  maxLogMessage: string;
+  maxLogPerStream: string;
+  maxHeaders: string;
+  maxRequestHeaders: string;
 }
 
 export function register(program: Command): void {
@@ -39,6 +45,12 @@ export function register(program: Command): void {
     .option("--timeout <duration>", "route timeout from the end of the request to the end of the upstream response (Envoy: 15s); 0 disables", "15s")
     .option("--buffer-limit <bytes>", "bytes the filter may hold per direction (Envoy: 1MiB)", "1MiB")
     .option("--no-access-log", "do not print a line per request")
+    .option("--time-limit <duration>", "how long one call into the filter may run before its VM is failed (503, or through with --fail-open); 0 = no limit", "500ms")
+    .option("--max-memory <bytes>", "the filter VM's memory ceiling (Envoy: 1GiB)", "1GiB")
+    .option("--max-log-message <bytes>", "bytes of one log message kept (proxy_log or a WASI write)", "64KiB")
+    .option("--max-log-per-stream <bytes>", "bytes of log output kept per request", "1MiB")
+    .option("--max-headers <count>", "request headers allowed before a 431 (Envoy's max_headers_count)", "100")
+    .option("--max-request-headers <bytes>", "bytes of request headers allowed before a 431 (Envoy's max_request_headers_kb)", "60KiB")
     .action(async (filter: string, flags: RunFlags) => {
       const proxy = await startProxy({
         filter,
@@ -56,6 +68,12 @@ export function register(program: Command): void {
         timeout: flags.timeout,
         bufferLimit: flags.bufferLimit,
         accessLog: flags.accessLog,
+        timeLimit: flags.timeLimit,
+        maxMemory: flags.maxMemory,
+        maxLogMessage: flags.maxLogMessage,
+        maxLogPerStream: flags.maxLogPerStream,
+        maxHeaders: flags.maxHeaders,
+        maxRequestHeaders: flags.maxRequestHeaders,
       });
       const target = proxy.upstream ?? "(no upstream: requests the filter lets through get 503)";
       process.stdout.write(`proxy-wasm-as: serving ${filter} on ${proxy.url} -> ${target}${flags.watch ? " (watching for changes)" : ""}\n`);

@@ -9,6 +9,7 @@ import { createHost } from "../host/create-host.js";
 import type { SharedState } from "../host/shared.js";
 import { Instance, type InstanceEnv } from "./instance.js";
 import type { Logger } from "./log.js";
+import type { RunLimits } from "./limit-options.js";
 
 export interface ReloadEvent {
   ok: boolean;
@@ -28,6 +29,7 @@ export interface PluginSettings {
   failOpen: boolean;
   /** Cluster names callouts may use. */
   upstreams: string[];
+  limits: RunLimits;
 }
 
 export class FilterGenerations {
@@ -98,6 +100,12 @@ export class FilterGenerations {
       failurePolicy: s.failOpen ? "fail-open" : "fail-closed",
       upstreams: s.upstreams,
       reloadOnFailure: true,
+      // Past the time limit the VM fails like a trap (503 or fail-open) and the proxy keeps serving.
+      timeLimitMs: s.limits.timeLimitMs,
+      onTimeLimit: "fail",
+      memoryLimitPages: s.limits.memoryLimitPages,
+      logBytesPerMessage: s.limits.logBytesPerMessage,
+      logBytesPerStream: s.limits.logBytesPerStream,
       shared,
       onLog: (e) => this.logger.filter(e),
     });

@@ -168,10 +168,10 @@ export function parseBytes(value: string | number, flag: string): number {
     if (!Number.isInteger(value) || value <= 0) throw new UserError(`${flag} must be a positive number of bytes, not ${value}`);
     return value;
   }
-  const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(value);
-  if (!m || Number(m[1]) === 0) throw new UserError(`${flag} ${JSON.stringify(value)} is not a size: use e.g. 1048576, 64KiB or 1MiB`);
+  const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
+  if (!m || Number(m[1]) === 0) throw new UserError(`${flag} ${JSON.stringify(value)} is not a size: use e.g. 1048576, 64KiB, 1MiB or 1GiB`);
   const unit = (m[2] ?? "b").toLowerCase();
-  const mult = unit.startsWith("k") ? 1024 : unit.startsWith("m") ? 1024 * 1024 : 1;
+  const mult = unit.startsWith("k") ? 1024 : unit.startsWith("m") ? 1024 * 1024 : unit.startsWith("g") ? 1024 * 1024 * 1024 : 1;
   return Number(m[1]) * mult;
 }
 

@@ -28,11 +28,12 @@ import {
   type LogLevelName,
 } from "./options.js";
 import { createProxyServer, listenOn } from "./server.js";
+import { parseLimits, type LimitFlags } from "./limit-options.js";
 
 export { MAX_HEADER_BYTES } from "./server.js";
 export type { ReloadEvent } from "./generations.js";
 
-export interface ProxyOptions {
+export interface ProxyOptions extends LimitFlags {
   /** The filter: a .wasm module, an AssemblyScript entry (.ts, built first), or module bytes. */
   filter: string | Uint8Array;
   /** Where requests the filter lets through go: http(s)://HOST:PORT. None: they get a 503. */
@@ -103,6 +104,7 @@ async function checkOptions(options: ProxyOptions) {
     bufferLimit: options.bufferLimit === undefined ? DEFAULT_BUFFER_LIMIT : parseBytes(options.bufferLimit, "--buffer-limit"),
     pluginConfig: await readConfigArg(options.config, "--config"),
     vmConfig: await readConfigArg(options.vmConfig, "--vm-config"),
+    limits: parseLimits(options),
     watching,
   };
   if (watching && options.filter instanceof Uint8Array) throw new UserError("--watch needs a file to watch (a .ts entry or a .wasm path), not module bytes");
@@ -132,6 +134,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     logLevel: o.level,
     failOpen: options.failOpen === true,
     upstreams: [...o.clusters.keys()],
+    limits: o.limits,
   };
   const builds = new FilterGenerations(
     settings,
@@ -167,7 +170,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     arrived: () => active++,
     serve: (req, res, connectionId) => new Exchange(exchangeEnv, builds.current, req, res, connectionId).start(),
     refused: (s) => exchangeEnv.onFinished(s),
-  });
+  }, o.limits);
   const port = await listenOn(server, o.listen).catch(async (e) => {
     await builds.close();
     agents.http.destroy();

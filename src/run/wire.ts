@@ -58,6 +58,30 @@ const ASCII = /^[\x00-\x7f]*$/;
 
 
 /** Envoy's view of an HTTP/1.1 request: pseudo-headers first, connection headers gone, its own headers added. */
+/** Connection tokens that are not header names (Envoy's sanitizeConnectionHeader skips them). */
+const CONNECTION_OPTIONS = new Set(["close", "keep-alive", "upgrade", "http2-settings"]);
+
+/**
+ * The headers a request's Connection header nominates as hop-by-hop, which Envoy removes before any
+ * filter (Utility::sanitizeConnectionHeader), or null when Envoy refuses the request (400): ten or
+ * more tokens, or a nominated X-Forwarded-For/-Host/-Proto or pseudo-header. `te` stays when it
+ * says `trailers`.
+ */
+export function nominatedHeaders(req: http.IncomingMessage): Set<string> | null {
+  const out = new Set<string>();
+  const connection = req.headers.connection;
+  if (connection === undefined) return out;
+  const tokens = connection.split(",").map((t) => t.trim().toLowerCase()).filter((t) => t !== "");
+  if (tokens.length >= 10) return null;
+  for (const t of tokens) {
+    if (CONNECTION_OPTIONS.has(t) || t === "connection") continue;
+    if (t === "x-forwarded-for" || t === "x-forwarded-host" || t === "x-forwarded-proto" || t.startsWith(":")) return null;
+    if (t === "te" && /(^|,)\s*trailers\s*(,|$)/i.test(String(req.headers.te ?? ""))) continue;
+    out.add(t);
+  }
+  return out;
+}
+
 export function requestPairs(req: http.IncomingMessage): Pair[] {
   let path = req.url ?? "/";
   let authority = req.headers.host ?? "";
@@ -80,10 +104,11 @@ export function requestPairs(req: http.IncomingMessage): Pair[] {
   let hasProto = false;
   let hasId = false;
   const raw = req.rawHeaders;
+  const nominated = nominatedHeaders(req) ?? new Set();
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = raw[i].toLowerCase();
     const v = raw[i + 1];
-    if (k === "host" || HOP_BY_HOP.has(k)) continue;
+    if (k === "host" || HOP_BY_HOP.has(k) || nominated.has(k)) continue;
     // Envoy answers 100-continue itself and removes the header (proxy_100_continue: false).
     if (k === "expect" && v.toLowerCase() === "100-continue") continue;
     if (k === "te" && v.toLowerCase() !== "trailers") continue;

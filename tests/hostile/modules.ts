@@ -20,8 +20,6 @@ function onRequestHeaders(body: string, extra = "", pages = 2): Promise<Uint8Arr
 /** Spins forever in proxy_on_request_headers. */
 export const loopForever = (): Promise<Uint8Array> => onRequestHeaders("(loop $l (br $l))");
 
-
-
 /** Logs `count` messages of 1 MiB each (zero bytes) per request. */
 export const logFlood = (count = 4000): Promise<Uint8Array> =>
   onRequestHeaders(

@@ -1,0 +1,41 @@
+// The hostile filters and hostile HTTP input against `proxy-wasm-as run` as a separate process (the
+// cases `npm run hostile` reports): every request gets an answer, the process stays under 1.5 GiB,
+// and SIGTERM ends it within 3 s even while a request is stuck in the filter.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { CASES, runCase } from "../hostile/cases.js";
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "pwa-hostile-run-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const expected: Record<string, { status: number; note?: string }> = {
+  "loop-forever": { status: 503 },
+  "log-flood": { status: 200 },
+  "wasi-amplify": { status: 200 },
+  "memory-grow": { status: 200 },
+  "many-headers": { status: 431 },
+  "big-headers": { status: 431 },
+  connect: { status: 403 },
+  "hop-by-hop": { status: 200, note: "upstream saw x-secret: no" },
+};
+
+for (const c of CASES) {
+  test(`run: ${c.name} (${c.tried}): an answer per request, bounded memory, out within 3 s of SIGTERM`, async () => {
+    const want = expected[c.name];
+    assert.ok(want, `no expectation for case ${c.name}`);
+    const r = await runCase(c, 2, dir);
+    assert.equal(r.answers, `${want.status} ×2`);
+    assert.ok(r.peakRssMiB < 1536, `peak RSS ${r.peakRssMiB} MiB`);
+    assert.ok(r.exitMs < 3000, `exit took ${r.exitMs} ms`);
+    if (want.note) assert.equal(r.note, want.note);
+    if (c.harness) assert.doesNotMatch(r.harness, /^continued; \d+ log entries, (\d{8,}) chars/, "the harness keeps the log caps");
+  });
+}
