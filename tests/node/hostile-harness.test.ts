@@ -50,11 +50,10 @@ test("fail-open: past the limit the stream continues without the filter", async 
   assert.equal(host.failures[0].kind, "time_limit");
 });
 
-test("timeLimitMs 0 turns the limit off (the module is not instrumented); bad values are one clear line", async () => {
+test("timeLimitMs 0 turns the limit off; bad values are one clear line", async () => {
   const wasm = await logFlood(1);
   const host = await createHost({ wasm, timeLimitMs: 0 });
   assert.equal(host.httpStream().requestHeaders(REQUEST, true), Action.Continue);
-  assert.equal(host.originalOffset(1234), 1234);
   await assert.rejects(createHost({ wasm, timeLimitMs: -1 }), /timeLimitMs must be an integer from 0 to 2147483647, not -1/);
   await assert.rejects(createHost({ wasm, onTimeLimit: "hang" as never }), /onTimeLimit must be "throw" or "fail", not "hang"/);
   await assert.rejects(createHost({ wasm, logBytesPerStream: 0 }), /logBytesPerStream must be an integer from 1/);
