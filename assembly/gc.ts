@@ -17,6 +17,7 @@
 //   first, so collections are as rare as the garbage allows, and streams that leave none of their
 //   own (only their context object) cause about two per thousand streams.
 // With the incremental runtime none of this runs.
+// @ts-ignore: asc resolves AssemblyScript's runtime module "rt/tlsf"; tsc (check:assembly, editors) cannot see it.
 import { ROOT } from "rt/tlsf";
 
 let depth: i32 = 0;
