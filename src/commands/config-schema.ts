@@ -17,7 +17,9 @@ export function register(program: Command): void {
       const { bytes } = await readWasmModule(file, { verify: false });
       const schema = embeddedConfigSchema(bytes);
       if (schema === null) {
-        throw new UserError(`${file} declares no configuration schema: put a config.schema.json beside the filter's entry .ts and build again`);
+        throw new UserError(
+          `${file} declares no configuration schema: put a config.schema.json beside the filter's entry .ts and build again`,
+        );
       }
       if (flags.check !== undefined) {
         checkConfigAgainstModule(bytes, await readConfigArg(flags.check, "--check"), "--check", file);

@@ -24,7 +24,11 @@ export function register(program: Command): void {
     .option("--name <name>", "resource name (default: from the file or image name)")
     .option("-n, --namespace <namespace>", "Kubernetes namespace")
     .option("--selector <label=value>", "workload label to match (repeatable)", collect)
-    .option("--target-ref <kind/name>", "Gateway, GatewayClass, Service or ServiceEntry (WasmPlugin); Gateway, HTTPRoute or GRPCRoute (Envoy Gateway); repeatable", collect)
+    .option(
+      "--target-ref <kind/name>",
+      "Gateway, GatewayClass, Service or ServiceEntry (WasmPlugin); Gateway, HTTPRoute or GRPCRoute (Envoy Gateway); repeatable",
+      collect,
+    )
     .option("--phase <phase>", "AUTHN, AUTHZ or STATS (default: just before the router)")
     .option("--priority <n>", "order within the phase; higher runs first")
     .option("--fail-strategy <strategy>", "FAIL_CLOSE (default), FAIL_OPEN or FAIL_RELOAD")
@@ -32,6 +36,10 @@ export function register(program: Command): void {
     .option("--pull-secret <secret>", "Secret with registry credentials, in the resource's namespace")
     .option("--plugin-name <root-id>", "Envoy root_id (WasmPlugin pluginName, Envoy Gateway rootID)")
     .option("--type <type>", "HTTP or NETWORK (default: read from the module's callbacks; needed when it has both kinds)")
+    .option("--env <name=value>", "environment variable of the filter's VM, read with WASI environ_get (repeatable)", collect)
+    .option("--host-env <name>", "pass the proxy's own environment variable to the VM (repeatable)", collect)
+    .option("--match-mode <mode>", "CLIENT (outbound, gateways), SERVER (inbound) or CLIENT_AND_SERVER (default)")
+    .option("--match-port <port>", "apply only to traffic on this port (repeatable)", collect)
     .option("--upstream <host:port>", "envoy.yaml: where Envoy forwards requests (or, for a network filter, connections)")
     .option("--listen <[host:]port>", "envoy.yaml: listener address (default 0.0.0.0:10000)")
     .option("--admin-port <port>", "envoy.yaml: admin port on 127.0.0.1 (default 9901)")

@@ -1,7 +1,14 @@
 // `proxy-wasm-as push <filter.wasm> <registry>/<repo>:<tag>`: build the Wasm image and push it
 // through the OCI distribution API (no Docker needed); print the digest to deploy.
 import type { Command } from "commander";
-import { addBuildOptions, addRegistryOptions, parseBuildFlags, registryOptions, type BuildFlags, type RegistryFlags } from "../oci/cli-options.js";
+import {
+  addBuildOptions,
+  addRegistryOptions,
+  parseBuildFlags,
+  registryOptions,
+  type BuildFlags,
+  type RegistryFlags,
+} from "../oci/cli-options.js";
 import { buildImage } from "../oci/image.js";
 import { pushImage } from "../oci/push.js";
 import { parseReference } from "../oci/reference.js";
@@ -47,7 +54,9 @@ export function register(program: Command): void {
     .action(async (file: string, target: string, flags: PushFlags) => {
       const ref = parseReference(target);
       if (ref.tag === undefined) {
-        throw new UserError(`${JSON.stringify(target)} has no tag; push to REGISTRY/REPOSITORY:TAG, e.g. ${ref.registry}/${ref.repository}:v1`);
+        throw new UserError(
+          `${JSON.stringify(target)} has no tag; push to REGISTRY/REPOSITORY:TAG, e.g. ${ref.registry}/${ref.repository}:v1`,
+        );
       }
       if (ref.digest) {
         throw new UserError(`${JSON.stringify(target)} names a digest; push to a tag (the digest is computed from the image)`);

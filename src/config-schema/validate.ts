@@ -23,7 +23,9 @@ export function compileConfigSchema(schema: Schema, where: string): ValidateFunc
   try {
     if (!ajv.validateSchema(schema as object)) {
       const e = ajv.errors?.[0];
-      throw new UserError(`${where} is not a valid JSON Schema: ${e ? `${fieldPath(e.instancePath) || "(top level)"} ${e.message}` : "rejected"}`);
+      throw new UserError(
+        `${where} is not a valid JSON Schema: ${e ? `${fieldPath(e.instancePath) || "(top level)"} ${e.message}` : "rejected"}`,
+      );
     }
     return ajv.compile(schema as object);
   } catch (err) {
@@ -85,11 +87,18 @@ export function checkConfigAgainstModule(wasm: Uint8Array, config: string | Uint
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${flag} is not JSON (${(err as Error).message.split("\n")[0]}), but ${moduleName} declares a JSON Schema for its configuration`);
+    throw new UserError(
+      `${flag} is not JSON (${(err as Error).message.split("\n")[0]}), but ${moduleName} declares a JSON Schema for its configuration`,
+    );
   }
   const problems = configProblems(compileConfigSchema(schema, `the configuration schema in ${moduleName}`), value);
   if (problems.length > 0) {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).join("; ")}${problems.length > 4 ? "; …" : ""})` : "";
-    throw new UserError(`${flag} does not match the configuration schema of ${moduleName}: ${problems[0]}${more}; \`proxy-wasm-as config-schema\` prints the schema`);
+    const more =
+      problems.length > 1
+        ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).join("; ")}${problems.length > 4 ? "; …" : ""})`
+        : "";
+    throw new UserError(
+      `${flag} does not match the configuration schema of ${moduleName}: ${problems[0]}${more}; \`proxy-wasm-as config-schema\` prints the schema`,
+    );
   }
 }

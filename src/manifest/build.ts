@@ -15,6 +15,9 @@ import {
   parsePort,
   parsePriority,
   parsePullPolicy,
+  parseEnv,
+  parseMatchMode,
+  parseMatchPorts,
   parseSecretName,
   parseSelector,
   parseTargetRef,
@@ -50,6 +53,10 @@ export interface ManifestFlags extends BuildFlags, RegistryFlags {
   pullSecret?: string;
   pluginName?: string;
   type?: string;
+  env?: string[];
+  hostEnv?: string[];
+  matchMode?: string;
+  matchPort?: string[];
   upstream?: string;
   listen?: string;
   adminPort?: string;
@@ -68,6 +75,21 @@ const ONLY_FOR: Partial<Record<FlagName, { flag: string; kinds: ManifestKind[]; 
   priority: { flag: "--priority", kinds: ["wasmplugin"], why: "only WasmPlugin orders plugins by priority" },
   pullPolicy: { flag: "--pull-policy", kinds: ["wasmplugin", "envoy-gateway"], why: "an EnvoyFilter cannot set the agent's pull policy" },
   pullSecret: { flag: "--pull-secret", kinds: ["wasmplugin", "envoy-gateway"], why: "an EnvoyFilter cannot pass an image pull secret" },
+  env: {
+    flag: "--env",
+    kinds: ["wasmplugin", "envoyfilter", "envoy"],
+    why: "Envoy Gateway passes only the proxy's own variables (--host-env)",
+  },
+  matchMode: {
+    flag: "--match-mode",
+    kinds: ["wasmplugin", "envoyfilter"],
+    why: "envoy.yaml has one listener and Envoy Gateway selects routes with --target-ref",
+  },
+  matchPort: {
+    flag: "--match-port",
+    kinds: ["wasmplugin", "envoyfilter"],
+    why: "envoy.yaml has one listener (--listen) and Envoy Gateway selects routes with --target-ref",
+  },
   namespace: { flag: "--namespace", kinds: ["wasmplugin", "envoyfilter", "envoy-gateway"], why: "envoy.yaml is not a Kubernetes resource" },
   upstream: { flag: "--upstream", kinds: ["envoy"], why: "the mesh or gateway routes to upstreams itself" },
   listen: { flag: "--listen", kinds: ["envoy"], why: "only envoy.yaml opens its own listener" },
@@ -101,7 +123,9 @@ function checkFlagsFit(kind: ManifestKind, flags: ManifestFlags): void {
   }
   const fail = flags.failStrategy ? parseFailStrategy(flags.failStrategy) : undefined;
   if (fail === "FAIL_RELOAD" && (kind === "envoyfilter" || kind === "envoy-gateway")) {
-    throw new UserError(`--fail-strategy FAIL_RELOAD is not available for --kind ${kind}; use FAIL_CLOSE or FAIL_OPEN, or --kind wasmplugin`);
+    throw new UserError(
+      `--fail-strategy FAIL_RELOAD is not available for --kind ${kind}; use FAIL_CLOSE or FAIL_OPEN, or --kind wasmplugin`,
+    );
   }
 }
 
@@ -122,26 +146,42 @@ interface Resolved {
   wasm?: Buffer;
 }
 
-async function resolveSource(kind: ManifestKind, file: string | undefined, flags: ManifestFlags, warn: (l: string) => void): Promise<Resolved> {
+async function resolveSource(
+  kind: ManifestKind,
+  file: string | undefined,
+  flags: ManifestFlags,
+  warn: (l: string) => void,
+): Promise<Resolved> {
   const local = file ? (await readWasmModule(file, { verify: false })).bytes : undefined;
   const source = await resolveModuleSource(kind, file, flags, warn);
   return { source: source.source, wasm: local ?? source.wasm };
 }
 
-async function resolveModuleSource(kind: ManifestKind, file: string | undefined, flags: ManifestFlags, warn: (l: string) => void): Promise<Resolved> {
+async function resolveModuleSource(
+  kind: ManifestKind,
+  file: string | undefined,
+  flags: ManifestFlags,
+  warn: (l: string) => void,
+): Promise<Resolved> {
   if (kind === "envoy") {
-    if (!file) throw new UserError("--kind envoy needs the .wasm file: Envoy loads it from disk (manifest FILTER.wasm --kind envoy --upstream HOST:PORT)");
+    if (!file)
+      throw new UserError(
+        "--kind envoy needs the .wasm file: Envoy loads it from disk (manifest FILTER.wasm --kind envoy --upstream HOST:PORT)",
+      );
     if (flags.sha256) throw new UserError("--sha256 does not apply to --kind envoy: Envoy reads the local file as it is");
     return { source: { type: "local", path: flags.modulePath ?? resolvePath(file) } };
   }
   if (!!flags.image === !!flags.url) {
-    throw new UserError(`${flags.image ? "--image and --url exclude each other" : "say where proxies get the module"}: pass --image REGISTRY/REPOSITORY:TAG (an image you pushed) or --url https://…/filter.wasm`);
+    throw new UserError(
+      `${flags.image ? "--image and --url exclude each other" : "say where proxies get the module"}: pass --image REGISTRY/REPOSITORY:TAG (an image you pushed) or --url https://…/filter.wasm`,
+    );
   }
   const explicit = flags.sha256 !== undefined ? parseSha(flags.sha256) : undefined;
 
   if (flags.url !== undefined) {
     if (flags.resolve) throw new UserError("--resolve reads an image digest from a registry; it works with --image, not --url");
-    if (!DEFAULT_BUILD(flags)) throw new UserError("--variant, --created and --annotation describe an image; they work with --image, not --url");
+    if (!DEFAULT_BUILD(flags))
+      throw new UserError("--variant, --created and --annotation describe an image; they work with --image, not --url");
     let scheme: string;
     try {
       scheme = new URL(flags.url).protocol.replace(/:$/, "");
@@ -166,13 +206,17 @@ async function resolveModuleSource(kind: ManifestKind, file: string | undefined,
 
   const ref = parseReference(flags.image!);
   if (ref.tag === undefined && ref.digest === undefined) {
-    throw new UserError(`--image ${JSON.stringify(flags.image)} has no tag or digest; write REGISTRY/REPOSITORY:TAG (Istio would pull :latest on every change)`);
+    throw new UserError(
+      `--image ${JSON.stringify(flags.image)} has no tag or digest; write REGISTRY/REPOSITORY:TAG (Istio would pull :latest on every change)`,
+    );
   }
   const pinned = ref.digest?.slice("sha256:".length);
   if (pinned && explicit && pinned !== explicit) {
-    throw new UserError(`--image is pinned to sha256:${pinned} but --sha256 is ${explicit}; Istio would refuse the module, drop one of them`);
+    throw new UserError(
+      `--image is pinned to sha256:${pinned} but --sha256 is ${explicit}; Istio would refuse the module, drop one of them`,
+    );
   }
-  let sha = pinned ?? explicit;
+  const sha = pinned ?? explicit;
   const build = parseBuildFlags(flags);
   const localDigest = async (path: string) => {
     const input = await readWasmModule(path, { verify: false });
@@ -189,7 +233,9 @@ async function resolveModuleSource(kind: ManifestKind, file: string | undefined,
       // Istio pulls by the digest and ignores the tag; say so when they no longer name one image.
       const tagged = await resolveManifest(client, ref.tag);
       if (tagged.digest !== resolved.digest) {
-        warn(`warning: ${ref.registry}/${ref.repository}:${ref.tag} now holds ${tagged.digest}, not the pinned ${resolved.digest}; proxies pull the pinned digest`);
+        warn(
+          `warning: ${ref.registry}/${ref.repository}:${ref.tag} now holds ${tagged.digest}, not the pinned ${resolved.digest}; proxies pull the pinned digest`,
+        );
       }
     }
     if (sha && sha !== remote) {
@@ -198,7 +244,9 @@ async function resolveModuleSource(kind: ManifestKind, file: string | undefined,
     if (file) {
       const local = await localDigest(file);
       if (local !== remote) {
-        warn(`warning: ${formatReference(ref)} (sha256:${remote}) is not the image ${file} builds to with these flags (sha256:${local}); writing the registry's digest`);
+        warn(
+          `warning: ${formatReference(ref)} (sha256:${remote}) is not the image ${file} builds to with these flags (sha256:${local}); writing the registry's digest`,
+        );
       }
     }
     return { source: { type: "oci", ref, sha256: remote }, wasm };
@@ -207,7 +255,9 @@ async function resolveModuleSource(kind: ManifestKind, file: string | undefined,
     if (file) {
       const local = await localDigest(file);
       if (local !== sha) {
-        warn(`warning: ${file} builds to sha256:${local} with these flags, not the given sha256:${sha}; writing the given digest (--resolve checks it against the registry)`);
+        warn(
+          `warning: ${file} builds to sha256:${local} with these flags, not the given sha256:${sha}; writing the given digest (--resolve checks it against the registry)`,
+        );
       }
     }
     return { source: { type: "oci", ref, sha256: sha } };
@@ -226,19 +276,29 @@ export interface BuiltManifests {
   yaml: string;
 }
 
-export async function buildManifests(file: string | undefined, flags: ManifestFlags, warn: (line: string) => void): Promise<BuiltManifests> {
+export async function buildManifests(
+  file: string | undefined,
+  flags: ManifestFlags,
+  warn: (line: string) => void,
+): Promise<BuiltManifests> {
   const kind = parseKind(flags.kind);
   checkFlagsFit(kind, flags);
 
-  const allowedRefKinds = kind === "envoy-gateway" ? ["Gateway", "HTTPRoute", "GRPCRoute"] : ["Gateway", "GatewayClass", "Service", "ServiceEntry"];
+  const allowedRefKinds =
+    kind === "envoy-gateway" ? ["Gateway", "HTTPRoute", "GRPCRoute"] : ["Gateway", "GatewayClass", "Service", "ServiceEntry"];
   const selector = flags.selector?.length ? parseSelector(flags.selector) : undefined;
   const targetRefs = flags.targetRef?.length ? flags.targetRef.map((t) => parseTargetRef(t, allowedRefKinds)) : undefined;
   if (selector && targetRefs) {
-    throw new UserError("--selector and --target-ref exclude each other: a WasmPlugin selects workloads by labels or targets Gateways/Services, not both");
+    throw new UserError(
+      "--selector and --target-ref exclude each other: a WasmPlugin selects workloads by labels or targets Gateways/Services, not both",
+    );
   }
-  if (targetRefs && targetRefs.length > 16) throw new UserError(`--target-ref is given ${targetRefs.length} times; Istio and Envoy Gateway accept at most 16`);
+  if (targetRefs && targetRefs.length > 16)
+    throw new UserError(`--target-ref is given ${targetRefs.length} times; Istio and Envoy Gateway accept at most 16`);
   if (kind === "envoy-gateway" && !targetRefs) {
-    throw new UserError("--kind envoy-gateway needs --target-ref KIND/NAME (Gateway, HTTPRoute or GRPCRoute), e.g. --target-ref HTTPRoute/backend");
+    throw new UserError(
+      "--kind envoy-gateway needs --target-ref KIND/NAME (Gateway, HTTPRoute or GRPCRoute), e.g. --target-ref HTTPRoute/backend",
+    );
   }
   if (kind === "envoy" && !flags.upstream) {
     throw new UserError("--kind envoy needs --upstream HOST:PORT, the service Envoy forwards requests to (e.g. --upstream 127.0.0.1:8080)");
@@ -262,7 +322,9 @@ export async function buildManifests(file: string | undefined, flags: ManifestFl
   }
   const type = choosePluginType(resolved.wasm, flags.type !== undefined ? parsePluginType(flags.type) : undefined, warn);
   if (type === "NETWORK" && kind === "envoy-gateway") {
-    throw new UserError("this is a network (TCP) filter, and Envoy Gateway's EnvoyExtensionPolicy runs Wasm only as HTTP filters; use --kind wasmplugin, envoyfilter or envoy");
+    throw new UserError(
+      "this is a network (TCP) filter, and Envoy Gateway's EnvoyExtensionPolicy runs Wasm only as HTTP filters; use --kind wasmplugin, envoyfilter or envoy",
+    );
   }
   if (source.type === "url" && source.url.startsWith("file:") && flags.pullSecret) {
     throw new UserError("--pull-secret applies to OCI images, not file:// modules");
@@ -290,9 +352,22 @@ export async function buildManifests(file: string | undefined, flags: ManifestFl
     ...(flags.pluginName !== undefined ? { pluginName: flags.pluginName } : {}),
     // Written when it is not Istio's default, or when the user asked for it.
     ...(type === "NETWORK" || flags.type !== undefined ? { type } : {}),
+    ...(flags.env?.length || flags.hostEnv?.length ? { env: parseEnv(flags.env ?? [], flags.hostEnv ?? []) } : {}),
+    ...(flags.matchMode !== undefined || flags.matchPort?.length
+      ? {
+          match: {
+            ...(flags.matchMode !== undefined ? { mode: parseMatchMode(flags.matchMode) } : {}),
+            ...(flags.matchPort?.length ? { ports: parseMatchPorts(flags.matchPort) } : {}),
+          },
+        }
+      : {}),
     ...(flags.upstream !== undefined ? { upstream: parseHostPort(flags.upstream, "--upstream") } : {}),
     ...(flags.listen !== undefined
-      ? { listen: /^\d+$/.test(flags.listen) ? { host: "0.0.0.0", port: parsePort(flags.listen, "--listen") } : parseHostPort(flags.listen, "--listen") }
+      ? {
+          listen: /^\d+$/.test(flags.listen)
+            ? { host: "0.0.0.0", port: parsePort(flags.listen, "--listen") }
+            : parseHostPort(flags.listen, "--listen"),
+        }
       : {}),
     ...(flags.adminPort !== undefined ? { adminPort: parsePort(flags.adminPort, "--admin-port") } : {}),
   };

@@ -7,6 +7,14 @@ export type Phase = "UNSPECIFIED_PHASE" | "AUTHN" | "AUTHZ" | "STATS";
 export type FailStrategy = "FAIL_CLOSE" | "FAIL_OPEN" | "FAIL_RELOAD";
 export type PullPolicy = "IfNotPresent" | "Always";
 export type PluginType = "HTTP" | "NETWORK";
+export type MatchMode = "CLIENT" | "SERVER" | "CLIENT_AND_SERVER";
+
+/** One WASI environment variable of the VM: a literal (INLINE) or copied from the proxy's (HOST). */
+export interface EnvVar {
+  name: string;
+  valueFrom: "INLINE" | "HOST";
+  value?: string;
+}
 
 export interface TargetRef {
   group: string;
@@ -33,7 +41,8 @@ export function nameRuleBroken(value: string, kind: "subdomain" | "label"): stri
   }
   const parts = kind === "subdomain" ? value.split(".") : [value];
   if (parts.some((p) => p.length === 0)) return `it has an empty part between dots; ${rule} has no '..' and does not start or end with '.'`;
-  if (parts.some((p) => !/^[a-z0-9]/.test(p) || !/[a-z0-9]$/.test(p))) return `${rule} must start and end with a letter or digit${kind === "subdomain" ? " (each dot-separated part too)" : ""}`;
+  if (parts.some((p) => !/^[a-z0-9]/.test(p) || !/[a-z0-9]$/.test(p)))
+    return `${rule} must start and end with a letter or digit${kind === "subdomain" ? " (each dot-separated part too)" : ""}`;
   return null;
 }
 
@@ -55,8 +64,15 @@ export function parseSecretName(value: string, flag = "--pull-secret"): string {
 
 /** A resource name derived from a file name: "My_Filter.wasm" → "my-filter". */
 export function nameFromFile(path: string): string | undefined {
-  const base = path.split(/[\\/]/).pop()!.replace(/\.wasm$/i, "");
-  const name = base.toLowerCase().replace(/[^a-z0-9.-]+/g, "-").replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "").slice(0, 253);
+  const base = path
+    .split(/[\\/]/)
+    .pop()!
+    .replace(/\.wasm$/i, "");
+  const name = base
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, "-")
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "")
+    .slice(0, 253);
   return DNS_SUBDOMAIN.test(name) ? name : undefined;
 }
 
@@ -68,8 +84,7 @@ function checkLabelKey(key: string, item: string): void {
   const slash = key.lastIndexOf("/");
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  const ok =
-    (prefix === undefined || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix))) && name.length <= 63 && LABEL_NAME.test(name);
+  const ok = (prefix === undefined || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix))) && name.length <= 63 && LABEL_NAME.test(name);
   if (!ok) {
     throw new UserError(
       `--selector ${JSON.stringify(item)}: ${JSON.stringify(key)} is not a label key: use [prefix/]name with letters, digits, '-', '_' and '.' (e.g. app=reviews or app.kubernetes.io/name=reviews)`,
@@ -90,7 +105,9 @@ export function parseSelector(items: string[]): Record<string, string> {
     }
     checkLabelKey(key, item);
     if (value.length > 63 || !(value === "" || LABEL_NAME.test(value))) {
-      throw new UserError(`--selector ${JSON.stringify(item)}: ${JSON.stringify(value)} is not a label value: up to 63 letters, digits, '-', '_' and '.'`);
+      throw new UserError(
+        `--selector ${JSON.stringify(item)}: ${JSON.stringify(value)} is not a label value: up to 63 letters, digits, '-', '_' and '.'`,
+      );
     }
     if (key in labels && labels[key] !== value) {
       throw new UserError(`--selector gives label ${key} twice (${labels[key]} and ${value}); a workload has one value per label`);
@@ -120,7 +137,9 @@ export function parseTargetRef(item: string, allowedKinds: readonly string[]): T
   const kind = dot > 0 ? kindPart.slice(0, dot) : kindPart;
   const group = dot > 0 ? kindPart.slice(dot + 1) : KNOWN_GROUPS[kind];
   if (!allowedKinds.includes(kind)) {
-    throw new UserError(`--target-ref ${JSON.stringify(item)}: kind ${kind} cannot be targeted here; use one of ${allowedKinds.join(", ")} (${example})`);
+    throw new UserError(
+      `--target-ref ${JSON.stringify(item)}: kind ${kind} cannot be targeted here; use one of ${allowedKinds.join(", ")} (${example})`,
+    );
   }
   if (group === undefined || (group !== "" && !DNS_SUBDOMAIN.test(group))) {
     throw new UserError(`--target-ref ${JSON.stringify(item)}: unknown API group for ${kind}; write KIND.GROUP/NAME`);
@@ -139,7 +158,9 @@ export function parsePhase(value: string): Phase {
   const v = normalizeEnum(value);
   const phase = v === "UNSPECIFIED" ? "UNSPECIFIED_PHASE" : v;
   if (!["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"].includes(phase)) {
-    throw new UserError(`--phase ${JSON.stringify(value)} is not an Istio phase: use AUTHN, AUTHZ or STATS (or leave it out to run just before the router)`);
+    throw new UserError(
+      `--phase ${JSON.stringify(value)} is not an Istio phase: use AUTHN, AUTHZ or STATS (or leave it out to run just before the router)`,
+    );
   }
   return phase as Phase;
 }
@@ -148,7 +169,9 @@ export function parseFailStrategy(value: string): FailStrategy {
   const v = normalizeEnum(value);
   const s = v === "CLOSE" || v === "FAIL_CLOSED" ? "FAIL_CLOSE" : v === "OPEN" ? "FAIL_OPEN" : v === "RELOAD" ? "FAIL_RELOAD" : v;
   if (!["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"].includes(s)) {
-    throw new UserError(`--fail-strategy ${JSON.stringify(value)} is not a fail strategy: use FAIL_CLOSE (default), FAIL_OPEN or FAIL_RELOAD`);
+    throw new UserError(
+      `--fail-strategy ${JSON.stringify(value)} is not a fail strategy: use FAIL_CLOSE (default), FAIL_OPEN or FAIL_RELOAD`,
+    );
   }
   return s as FailStrategy;
 }
@@ -169,7 +192,9 @@ export function parsePluginType(value: string): PluginType {
 export function parsePriority(value: string): number {
   const n = Number(value);
   if (!/^[-+]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) {
-    throw new UserError(`--priority ${JSON.stringify(value)} must be a whole number between -2147483648 and 2147483647 (higher runs first)`);
+    throw new UserError(
+      `--priority ${JSON.stringify(value)} must be a whole number between -2147483648 and 2147483647 (higher runs first)`,
+    );
   }
   return n;
 }
@@ -198,7 +223,9 @@ export function parseConfig(value: string): PluginConfig {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${where} is not JSON (${(err as Error).message.split("\n")[0]}); pass a JSON value, e.g. --config '{"header":"x-demo"}' or --config @config.json`);
+    throw new UserError(
+      `${where} is not JSON (${(err as Error).message.split("\n")[0]}); pass a JSON value, e.g. --config '{"header":"x-demo"}' or --config @config.json`,
+    );
   }
   return { value: parsed, json: JSON.stringify(parsed) };
 }
@@ -215,6 +242,56 @@ export function parseHostPort(value: string, flag: string): { host: string; port
 
 export function parsePort(value: string, flag: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 65535) throw new UserError(`${flag} ${JSON.stringify(value)} must be a port number between 1 and 65535`);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 65535)
+    throw new UserError(`${flag} ${JSON.stringify(value)} must be a port number between 1 and 65535`);
   return n;
+}
+
+/** --env NAME=VALUE and --host-env NAME (both repeatable) → the VM's environment, names unique. */
+export function parseEnv(inline: string[], host: string[]): EnvVar[] {
+  const out: EnvVar[] = [];
+  const seen = new Set<string>();
+  const add = (name: string, flag: string, item: string, v: EnvVar) => {
+    if (name.length === 0 || name.length > 256 || /[=\0]/.test(name)) {
+      throw new UserError(
+        `${flag} ${JSON.stringify(item)}: the variable name must be 1 to 256 characters without '=' (e.g. ${flag === "--env" ? "--env LOG_FORMAT=json" : "--host-env POD_NAME"})`,
+      );
+    }
+    if (seen.has(name)) throw new UserError(`${flag} ${JSON.stringify(item)}: ${name} is given twice; a VM has one value per variable`);
+    seen.add(name);
+    out.push(v);
+  };
+  for (const item of inline) {
+    const eq = item.indexOf("=");
+    if (eq < 0)
+      throw new UserError(
+        `--env ${JSON.stringify(item)} must be NAME=VALUE (e.g. --env LOG_FORMAT=json); --host-env NAME copies the proxy's own variable`,
+      );
+    const name = item.slice(0, eq);
+    const value = item.slice(eq + 1);
+    if (value.length > 2048) throw new UserError(`--env ${name}=…: the value has ${value.length} characters; Istio accepts at most 2048`);
+    add(name, "--env", item, { name, valueFrom: "INLINE", value });
+  }
+  for (const name of host) add(name, "--host-env", name, { name, valueFrom: "HOST" });
+  if (out.length > 256) throw new UserError(`--env/--host-env give ${out.length} variables; Istio accepts at most 256`);
+  return out;
+}
+
+export function parseMatchMode(value: string): MatchMode {
+  const v = normalizeEnum(value);
+  const mode = v === "OUTBOUND" ? "CLIENT" : v === "INBOUND" ? "SERVER" : v === "BOTH" ? "CLIENT_AND_SERVER" : v;
+  if (!["CLIENT", "SERVER", "CLIENT_AND_SERVER"].includes(mode)) {
+    throw new UserError(
+      `--match-mode ${JSON.stringify(value)} is not a traffic direction: use CLIENT (outbound, and gateways), SERVER (inbound) or CLIENT_AND_SERVER (default)`,
+    );
+  }
+  return mode as MatchMode;
+}
+
+/** --match-port N (repeatable): distinct port numbers. */
+export function parseMatchPorts(items: string[]): number[] {
+  const ports = items.map((p) => parsePort(p, "--match-port"));
+  const dup = ports.find((p, i) => ports.indexOf(p) !== i);
+  if (dup !== undefined) throw new UserError(`--match-port ${dup} is given twice`);
+  return ports;
 }

@@ -8,7 +8,7 @@
 //   envoy-gateway  an Envoy Gateway EnvoyExtensionPolicy (gateway.envoyproxy.io/v1alpha1).
 // Only real API: no `wasm:` block in a VirtualService, no `extensionProviders[].wasm`.
 import { Document } from "yaml";
-import type { FailStrategy, Phase, PluginConfig, PluginType, PullPolicy, TargetRef } from "./flags.js";
+import type { EnvVar, FailStrategy, MatchMode, Phase, PluginConfig, PluginType, PullPolicy, TargetRef } from "./flags.js";
 import { formatReference, type ImageReference } from "../oci/reference.js";
 
 export type ManifestKind = "wasmplugin" | "envoyfilter" | "envoy" | "envoy-gateway";
@@ -36,6 +36,10 @@ export interface ManifestSpec {
   pullSecret?: string;
   pluginName?: string;
   type?: PluginType;
+  /** The VM's WASI environment (read with environ_get, not proxy_get_buffer). */
+  env?: EnvVar[];
+  /** Which traffic the filter applies to (WasmPlugin match, EnvoyFilter context and port). */
+  match?: { mode?: MatchMode; ports?: number[] };
   upstream?: { host: string; port: number };
   listen?: { host: string; port: number };
   adminPort?: number;
@@ -82,8 +86,32 @@ export function wasmPlugin(s: ManifestSpec): object {
       ...(s.failStrategy ? { failStrategy: s.failStrategy } : {}),
       ...(s.pluginName ? { pluginName: s.pluginName } : {}),
       ...(s.type ? { type: s.type } : {}),
+      ...(s.env?.length ? { vmConfig: { env: s.env } } : {}),
+      ...(s.match
+        ? {
+            match: [
+              {
+                ...(s.match.mode ? { mode: s.match.mode } : {}),
+                ...(s.match.ports ? { ports: s.match.ports.map((number) => ({ number })) } : {}),
+              },
+            ],
+          }
+        : {}),
       // Istio requires a Struct: istiod sends it to the plugin as JSON text.
       ...(s.config ? { pluginConfig: s.config.value } : {}),
+    },
+  };
+}
+
+/** VmConfig.environment_variables: HOST names in host_env_keys, INLINE pairs in key_values. */
+function environmentVariables(s: ManifestSpec): object {
+  const host = (s.env ?? []).filter((e) => e.valueFrom === "HOST").map((e) => e.name);
+  const inline = (s.env ?? []).filter((e) => e.valueFrom === "INLINE");
+  if (host.length === 0 && inline.length === 0) return {};
+  return {
+    environment_variables: {
+      ...(host.length ? { host_env_keys: host } : {}),
+      ...(inline.length ? { key_values: Object.fromEntries(inline.map((e) => [e.name, e.value ?? ""])) } : {}),
     },
   };
 }
@@ -93,7 +121,7 @@ function envoyPluginConfig(s: ManifestSpec, name: string, code: object): object 
   return {
     name,
     ...(s.pluginName ? { root_id: s.pluginName } : {}),
-    vm_config: { runtime: "envoy.wasm.runtime.v8", code },
+    vm_config: { runtime: "envoy.wasm.runtime.v8", code, ...environmentVariables(s) },
     ...(s.config ? { configuration: { "@type": STRING_VALUE, value: s.config.json } } : {}),
     // fail_open works on every Envoy; failure_policy (FAIL_RELOAD) needs Envoy >= 1.33.
     ...(s.failStrategy === "FAIL_OPEN" ? { fail_open: true } : {}),
@@ -154,23 +182,27 @@ export function envoyFilters(s: ManifestSpec): object[] {
     metadata: metadata(s),
     spec: {
       ...workloadSelector,
-      configPatches: [
-        {
-          applyTo,
-          match: { listener: { filterChain: { filter } } },
-          patch: {
-            operation: "INSERT_BEFORE",
-            value: {
-              name: extName,
-              config_discovery: {
-                // Wait for the module instead of serving traffic without the filter.
-                config_source: { ads: {}, initial_fetch_timeout: "0s" },
-                type_urls: [`${TYPE_PREFIX}${wasmFilterType(s)}`],
-              },
+      // One patch per --match-port (an EnvoyFilter match names one port); the direction is the context.
+      configPatches: (s.match?.ports ?? [undefined]).map((port) => ({
+        applyTo,
+        match: {
+          ...(s.match?.mode && s.match.mode !== "CLIENT_AND_SERVER"
+            ? { context: s.match.mode === "CLIENT" ? "SIDECAR_OUTBOUND" : "SIDECAR_INBOUND" }
+            : {}),
+          listener: { ...(port !== undefined ? { portNumber: port } : {}), filterChain: { filter } },
+        },
+        patch: {
+          operation: "INSERT_BEFORE",
+          value: {
+            name: extName,
+            config_discovery: {
+              // Wait for the module instead of serving traffic without the filter.
+              config_source: { ads: {}, initial_fetch_timeout: "0s" },
+              type_urls: [`${TYPE_PREFIX}${wasmFilterType(s)}`],
             },
           },
         },
-      ],
+      })),
     },
   };
   return [extensionConfig, discoveredFilter];
@@ -189,7 +221,10 @@ function httpConnectionManager(s: ManifestSpec & { source: { type: "local"; path
       http_filters: [
         {
           name: "envoy.filters.http.wasm",
-          typed_config: { "@type": `${TYPE_PREFIX}${WASM_HTTP_FILTER}`, config: envoyPluginConfig(s, s.name, { local: { filename: s.source.path } }) },
+          typed_config: {
+            "@type": `${TYPE_PREFIX}${WASM_HTTP_FILTER}`,
+            config: envoyPluginConfig(s, s.name, { local: { filename: s.source.path } }),
+          },
         },
         { name: "envoy.filters.http.router", typed_config: { "@type": `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router` } },
       ],
@@ -202,11 +237,18 @@ function tcpFilters(s: ManifestSpec & { source: { type: "local"; path: string } 
   return [
     {
       name: "envoy.filters.network.wasm",
-      typed_config: { "@type": `${TYPE_PREFIX}${WASM_NETWORK_FILTER}`, config: envoyPluginConfig(s, s.name, { local: { filename: s.source.path } }) },
+      typed_config: {
+        "@type": `${TYPE_PREFIX}${WASM_NETWORK_FILTER}`,
+        config: envoyPluginConfig(s, s.name, { local: { filename: s.source.path } }),
+      },
     },
     {
       name: "envoy.filters.network.tcp_proxy",
-      typed_config: { "@type": `${TYPE_PREFIX}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, stat_prefix: "ingress_tcp", cluster: "upstream" },
+      typed_config: {
+        "@type": `${TYPE_PREFIX}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
+        stat_prefix: "ingress_tcp",
+        cluster: "upstream",
+      },
     },
   ];
 }
@@ -280,6 +322,7 @@ export function envoyExtensionPolicy(s: ManifestSpec): object {
           // Envoy Gateway hands any JSON value to the plugin as a JSON string.
           ...(s.config ? { config: s.config.value } : {}),
           ...(s.failStrategy === "FAIL_OPEN" ? { failOpen: true } : {}),
+          ...(s.env?.length ? { env: { hostKeys: s.env.map((e) => e.name) } } : {}),
         },
       ],
     },

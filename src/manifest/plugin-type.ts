@@ -53,7 +53,10 @@ export function exportedKind(wasm: Uint8Array): ExportedKind {
  */
 export function choosePluginType(wasm: Uint8Array | undefined, given: PluginType | undefined, warn: (line: string) => void): PluginType {
   if (!wasm) {
-    if (!given) warn("note: without the .wasm the filter type cannot be read from its exports; writing an HTTP filter (pass --type NETWORK for a TCP filter)");
+    if (!given)
+      warn(
+        "note: without the .wasm the filter type cannot be read from its exports; writing an HTTP filter (pass --type NETWORK for a TCP filter)",
+      );
     return given ?? "HTTP";
   }
   const found = exportedKind(wasm);
@@ -61,7 +64,9 @@ export function choosePluginType(wasm: Uint8Array | undefined, given: PluginType
     const wrong = given === "HTTP" ? found.network : found.http;
     const right = given === "HTTP" ? found.http : found.network;
     if (wrong.length > 0 && right.length === 0) {
-      warn(`warning: --type ${given}, but the module exports only ${given === "HTTP" ? "network" : "HTTP"} callbacks (${wrong.join(", ")}); Envoy will never call them`);
+      warn(
+        `warning: --type ${given}, but the module exports only ${given === "HTTP" ? "network" : "HTTP"} callbacks (${wrong.join(", ")}); Envoy will never call them`,
+      );
     }
     return given;
   }

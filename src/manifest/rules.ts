@@ -130,7 +130,7 @@ export function urlRuleAccepts(url: string): boolean {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
-const has = (o: Obj, k: string) => Object.prototype.hasOwnProperty.call(o, k) && o[k] !== null && o[k] !== undefined;
+const has = (o: Obj, k: string) => Object.hasOwn(o, k) && o[k] !== null && o[k] !== undefined;
 
 function duplicates(list: unknown, key: string, path: string): RuleViolation[] {
   if (!Array.isArray(list)) return [];
@@ -152,20 +152,21 @@ export function checkWasmPluginRules(doc: unknown): RuleViolation[] {
   const spec = doc.spec;
 
   const targeting = ["selector", "targetRef", "targetRefs"].filter((k) => has(spec, k)).length;
-  if (targeting > 1) out.push({ path: "spec", message: "Invalid value: \"object\": only one of targetRefs or selector can be set" });
+  if (targeting > 1) out.push({ path: "spec", message: 'Invalid value: "object": only one of targetRefs or selector can be set' });
 
   if (typeof spec.url === "string" && !urlRuleAccepts(spec.url)) {
-    out.push({ path: "spec.url", message: "Invalid value: \"string\": url must have schema one of [http, https, file, oci]" });
+    out.push({ path: "spec.url", message: 'Invalid value: "string": url must have schema one of [http, https, file, oci]' });
   }
 
   if (isObj(spec.selector) && isObj(spec.selector.matchLabels)) {
     const labels = spec.selector.matchLabels;
     const path = "spec.selector.matchLabels";
-    if (!Object.keys(labels).every((k) => !k.includes("*"))) out.push({ path, message: "Invalid value: \"object\": wildcard not allowed in label key match" });
-    if (!Object.keys(labels).every((k) => k.length !== 0)) out.push({ path, message: "Invalid value: \"object\": key must not be empty" });
+    if (!Object.keys(labels).every((k) => !k.includes("*")))
+      out.push({ path, message: 'Invalid value: "object": wildcard not allowed in label key match' });
+    if (!Object.keys(labels).every((k) => k.length !== 0)) out.push({ path, message: 'Invalid value: "object": key must not be empty' });
     for (const [k, v] of Object.entries(labels)) {
       if (typeof v === "string" && v.includes("*")) {
-        out.push({ path: `${path}[${k}]`, message: "Invalid value: \"string\": wildcard not allowed in label value match" });
+        out.push({ path: `${path}[${k}]`, message: 'Invalid value: "string": wildcard not allowed in label value match' });
       }
     }
   }
@@ -175,7 +176,7 @@ export function checkWasmPluginRules(doc: unknown): RuleViolation[] {
   if (Array.isArray(spec.targetRefs)) spec.targetRefs.forEach((r, i) => refs.push([`spec.targetRefs[${i}]`, r]));
   for (const [path, ref] of refs) {
     if (isObj(ref) && typeof ref.namespace === "string" && ref.namespace.length !== 0) {
-      out.push({ path: `${path}.namespace`, message: "Invalid value: \"string\": cross namespace referencing is not currently supported" });
+      out.push({ path: `${path}.namespace`, message: 'Invalid value: "string": cross namespace referencing is not currently supported' });
     }
   }
 
@@ -183,7 +184,7 @@ export function checkWasmPluginRules(doc: unknown): RuleViolation[] {
   if (Array.isArray(env)) {
     env.forEach((e, i) => {
       if (isObj(e) && (has(e, "valueFrom") ? e.valueFrom : "") === "HOST" && has(e, "value")) {
-        out.push({ path: `spec.vmConfig.env[${i}]`, message: "Invalid value: \"object\": value may only be set when valueFrom is INLINE" });
+        out.push({ path: `spec.vmConfig.env[${i}]`, message: 'Invalid value: "object": value may only be set when valueFrom is INLINE' });
       }
     });
     out.push(...duplicates(env, "name", "spec.vmConfig.env"));

@@ -80,7 +80,8 @@ export function gunzip(data: Uint8Array, maxBytes: number): Buffer {
   try {
     return gunzipSync(data, { maxOutputLength: maxBytes });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new TooLargeError(`it unpacks to more than ${maxBytes} bytes`);
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+      throw new TooLargeError(`it unpacks to more than ${maxBytes} bytes`);
     throw err;
   }
 }

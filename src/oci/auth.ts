@@ -54,7 +54,10 @@ export function loadDockerConfig(path: string): DockerConfig | null {
 
 /** The host part of a docker config key ("https://index.docker.io/v1/" → "docker.io"). */
 export function normalizeConfigKey(key: string): string {
-  const host = key.replace(/^[a-z]+:\/\//i, "").split("/")[0].toLowerCase();
+  const host = key
+    .replace(/^[a-z]+:\/\//i, "")
+    .split("/")[0]
+    .toLowerCase();
   return host === "index.docker.io" || host === "registry-1.docker.io" ? DOCKER_HUB : host;
 }
 

@@ -16,10 +16,16 @@ export interface BuildFlags {
 export function addBuildOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option("--variant <variant>", "image format: compat (one tar+gzip layer with plugin.wasm) or oci (two layers: runtime config + raw module)").default("compat"),
+      new Option(
+        "--variant <variant>",
+        "image format: compat (one tar+gzip layer with plugin.wasm) or oci (two layers: runtime config + raw module)",
+      ).default("compat"),
     )
     .option("--created <time>", "record this RFC 3339 creation time (default: none, so the digest depends only on the module)")
-    .option("--annotation <key=value>", "add a manifest annotation (repeatable)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    .option("--annotation <key=value>", "add a manifest annotation (repeatable)", (v: string, prev: string[] | undefined) => [
+      ...(prev ?? []),
+      v,
+    ]);
 }
 
 function collectAnnotations(list: string[] | undefined): Record<string, string> | undefined {
@@ -29,7 +35,9 @@ function collectAnnotations(list: string[] | undefined): Record<string, string> 
     const eq = item.indexOf("=");
     const key = eq < 0 ? "" : item.slice(0, eq).trim();
     if (eq <= 0 || key === "") {
-      throw new UserError(`--annotation ${JSON.stringify(item)} must be KEY=VALUE, e.g. org.opencontainers.image.source=https://github.com/acme/filter`);
+      throw new UserError(
+        `--annotation ${JSON.stringify(item)} must be KEY=VALUE, e.g. org.opencontainers.image.source=https://github.com/acme/filter`,
+      );
     }
     if (key === VARIANT_ANNOTATION || key === CREATED_ANNOTATION) {
       throw new UserError(`--annotation ${key} is set by ${key === VARIANT_ANNOTATION ? "--variant" : "--created"}; use that flag instead`);
@@ -75,11 +83,17 @@ export function addRegistryOptions(cmd: Command): Command {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }
 
 /** Credentials from the flags, else from the docker config, else none (anonymous). */
-export async function credentialsFor(registry: string, flags: RegistryFlags, warn: (line: string) => void): Promise<Credentials | undefined> {
+export async function credentialsFor(
+  registry: string,
+  flags: RegistryFlags,
+  warn: (line: string) => void,
+): Promise<Credentials | undefined> {
   if (flags.password !== undefined && flags.passwordStdin) {
     throw new UserError("--password and --password-stdin exclude each other; use --password-stdin");
   }
@@ -92,7 +106,8 @@ export async function credentialsFor(registry: string, flags: RegistryFlags, war
   if (flags.username !== undefined || password !== undefined) {
     if (flags.username === undefined) throw new UserError("--password needs --username");
     if (password === undefined) throw new UserError("--username needs --password-stdin (or --password)");
-    if (flags.password !== undefined) warn("warning: --password on the command line is visible to other processes; prefer --password-stdin");
+    if (flags.password !== undefined)
+      warn("warning: --password on the command line is visible to other processes; prefer --password-stdin");
     return { kind: "basic", username: flags.username, password, source: "--username/--password" };
   }
   const path = dockerConfigPath();

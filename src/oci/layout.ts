@@ -47,9 +47,7 @@ async function existingIndex(dir: string): Promise<IndexJson | null> {
   }
   if (entries.length === 0) return null;
   if (!entries.includes("oci-layout")) {
-    throw new UserError(
-      `refusing to write into ${dir}: it is not empty and not an OCI layout; pass a new or empty directory`,
-    );
+    throw new UserError(`refusing to write into ${dir}: it is not empty and not an OCI layout; pass a new or empty directory`);
   }
   try {
     const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as IndexJson;

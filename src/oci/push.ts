@@ -31,7 +31,9 @@ export interface PushResult {
 async function verifyStored(client: RegistryClient, ref: ImageReference, image: BuiltImage): Promise<void> {
   const where = `${ref.registry}/${ref.repository}`;
   const unstored = (what: string) =>
-    new UserError(`registry ${ref.registry} accepted the push but ${what} when read back; it did not store the image, so nothing can pull it: check the registry (or its storage) and push again`);
+    new UserError(
+      `registry ${ref.registry} accepted the push but ${what} when read back; it did not store the image, so nothing can pull it: check the registry (or its storage) and push again`,
+    );
   const back = await client.manifestIfPresent(image.digest);
   if (back === null) throw unstored(`${where}@${image.digest} is not there (404)`);
   if (!back.equals(image.manifestBytes)) throw unstored(`${where}@${image.digest} came back with other content`);

@@ -18,10 +18,13 @@ const DOCKER_HUB_API = "registry-1.docker.io";
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
 function bad(input: string, why: string): UserError {
-  return new UserError(`${JSON.stringify(input)} is not an image reference: ${why} (expected REGISTRY/REPOSITORY:TAG, e.g. ghcr.io/acme/my-filter:v1)`);
+  return new UserError(
+    `${JSON.stringify(input)} is not an image reference: ${why} (expected REGISTRY/REPOSITORY:TAG, e.g. ghcr.io/acme/my-filter:v1)`,
+  );
 }
 
 export function parseReference(input: string): ImageReference {

@@ -6,6 +6,7 @@ import { digestOf, formatBytes, type Digest } from "./digest.js";
 import { MANIFEST_ACCEPT } from "./media-types.js";
 import { apiHost, isLoopback, type ImageReference } from "./reference.js";
 import { UserError } from "../errors.js";
+import { discard, errorDetail, networkError } from "./registry-errors.js";
 
 export interface RegistryOptions {
   /** Talk plain HTTP instead of HTTPS (for local and test registries only). */
@@ -30,39 +31,6 @@ function short(digest: string): string {
   return `${digest.slice(0, "sha256:".length + 12)}`;
 }
 
-async function errorDetail(res: Response): Promise<string> {
-  let text = "";
-  try {
-    text = (await res.text()).slice(0, 4096);
-  } catch {
-    return "";
-  }
-  try {
-    const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-    const e = body.errors?.[0];
-    if (e && (e.code || e.message)) return `: ${[e.code, e.message].filter(Boolean).join(" ")}`;
-  } catch {
-    // not the distribution error format
-  }
-  const line = text.trim().split("\n")[0]?.trim() ?? "";
-  return line ? `: ${line.slice(0, 200)}` : "";
-}
-
-async function discard(res: Response): Promise<void> {
-  try {
-    await res.body?.cancel();
-  } catch {
-    // already consumed or closed
-  }
-}
-
-function causeOf(err: unknown): { code?: string; message: string } {
-  let e = err as { code?: string; message?: string; cause?: unknown } | undefined;
-  // fetch wraps the socket error: TypeError("fetch failed", { cause }).
-  while (e?.cause && typeof e.cause === "object") e = e.cause as typeof e;
-  return { code: e?.code, message: e?.message ?? String(err) };
-}
-
 export class RegistryClient {
   readonly registry: string;
   readonly repository: string;
@@ -85,41 +53,13 @@ export class RegistryClient {
     return `${this.base}${path}`;
   }
 
-  private networkError(err: unknown, action: string): UserError {
-    if (err instanceof UserError) return err;
-    const { code, message } = causeOf(err);
-    const host = this.registry;
-    const name = (err as Error)?.name;
-    if (name === "TimeoutError" || name === "AbortError") {
-      return new UserError(
-        `registry ${host} did not answer within ${Math.round((this.opts.timeoutMs ?? 120_000) / 1000)} s during ${action}; nothing was tagged, try again (or raise --timeout)`,
-      );
-    }
-    if (!this.opts.insecure && (/^ERR_SSL_|^EPROTO$/.test(code ?? "") || /wrong version number|packet length too long|http request/i.test(message))) {
-      return new UserError(
-        `cannot talk HTTPS to registry ${host}: it answered the TLS handshake with something else, most likely plain HTTP; if it is a local or test registry you trust, pass --insecure to use plain HTTP`,
-      );
-    }
-    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code ?? "")) {
-      return new UserError(
-        `the TLS certificate of registry ${host} is not trusted (${code}); add its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`,
-      );
-    }
-    switch (code) {
-      case "ECONNREFUSED":
-        return new UserError(`cannot connect to registry ${host} (connection refused) during ${action}: is it running, and is the host:port right?`);
-      case "ENOTFOUND":
-      case "EAI_AGAIN":
-        return new UserError(`cannot resolve the registry host ${host} (${code}): check the name`);
-      default:
-        return new UserError(
-          `the connection to registry ${host} failed during ${action} (${code ?? message}); nothing was tagged, try again`,
-        );
-    }
-  }
-
   /** One HTTP exchange; never follows auth or redirects, only maps network failures to UserError. */
-  private async exchange(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer }, action: string): Promise<Response> {
+  private async exchange(
+    method: string,
+    url: string,
+    init: { headers?: Record<string, string>; body?: Buffer },
+    action: string,
+  ): Promise<Response> {
     const headers: Record<string, string> = { "User-Agent": USER_AGENT, ...(init.headers ?? {}) };
     // Credentials go to the registry's own origin only, never to a storage redirect target.
     if (this.authorization && new URL(url).origin === new URL(this.base).origin) {
@@ -136,7 +76,7 @@ export class RegistryClient {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
       });
     } catch (err) {
-      throw this.networkError(err, action);
+      throw networkError(err, action, this.registry, this.opts);
     }
   }
 
@@ -144,13 +84,19 @@ export class RegistryClient {
    * One request, following redirects (registries send blob uploads and downloads to their storage):
    * 307/308 repeat the method and body, 301/302/303 turn into a GET without a body as browsers do.
    */
-  private async follow(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer }, action: string): Promise<Response> {
+  private async follow(
+    method: string,
+    url: string,
+    init: { headers?: Record<string, string>; body?: Buffer },
+    action: string,
+  ): Promise<Response> {
     for (let hops = 0; ; hops++) {
       const res = await this.exchange(method, url, init, action);
       const location = res.headers.get("location");
       if (![301, 302, 303, 307, 308].includes(res.status) || !location) return res;
       await discard(res);
-      if (hops === MAX_REDIRECTS) throw new UserError(`registry ${this.registry} redirected ${action} more than ${MAX_REDIRECTS} times; it is misconfigured`);
+      if (hops === MAX_REDIRECTS)
+        throw new UserError(`registry ${this.registry} redirected ${action} more than ${MAX_REDIRECTS} times; it is misconfigured`);
       url = new URL(location, url).toString();
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method !== "GET" && method !== "HEAD")) {
         method = "GET";
@@ -160,7 +106,12 @@ export class RegistryClient {
   }
 
   /** Sends a request, answering one 401 challenge with the configured credentials. */
-  private async send(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer }, action: string): Promise<Response> {
+  private async send(
+    method: string,
+    url: string,
+    init: { headers?: Record<string, string>; body?: Buffer },
+    action: string,
+  ): Promise<Response> {
     let res = await this.follow(method, url, init, action);
     if (res.status === 401) {
       const header = res.headers.get("www-authenticate") ?? "";
@@ -251,7 +202,7 @@ export class RegistryClient {
         res = await fetch(realmUrl, { headers, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000) });
       }
     } catch (err) {
-      throw this.networkError(err, tokenAction);
+      throw networkError(err, tokenAction, this.registry, this.opts);
     }
     if (res.status === 401 || res.status === 403) {
       const detail = await errorDetail(res);
@@ -262,7 +213,9 @@ export class RegistryClient {
     }
     if (!res.ok) {
       const detail = await errorDetail(res);
-      throw new UserError(`the token server ${realmUrl.origin} of registry ${this.registry} failed with ${res.status} ${res.statusText}${detail}; try again`);
+      throw new UserError(
+        `the token server ${realmUrl.origin} of registry ${this.registry} failed with ${res.status} ${res.statusText}${detail}; try again`,
+      );
     }
     let body: { token?: string; access_token?: string };
     try {
@@ -340,7 +293,8 @@ export class RegistryClient {
     if (res.status !== 202) throw await this.failure(res, action);
     await discard(res);
     const location = res.headers.get("location");
-    if (!location) throw new UserError(`registry ${this.registry} started an upload without a Location header; it is not a distribution-spec registry`);
+    if (!location)
+      throw new UserError(`registry ${this.registry} started an upload without a Location header; it is not a distribution-spec registry`);
     return new URL(location, this.base).toString();
   }
 
@@ -372,7 +326,9 @@ export class RegistryClient {
       }
       if (res.status !== 413) throw await this.failure(res, action);
       await discard(res);
-      this.opts.warn?.(`registry ${this.registry} refused ${formatBytes(bytes.length)} in one request (413); uploading in ${formatBytes(FALLBACK_CHUNK_SIZE)} chunks`);
+      this.opts.warn?.(
+        `registry ${this.registry} refused ${formatBytes(bytes.length)} in one request (413); uploading in ${formatBytes(FALLBACK_CHUNK_SIZE)} chunks`,
+      );
       chunkSize = FALLBACK_CHUNK_SIZE;
     }
     let location = await this.startUpload(digest);
@@ -395,7 +351,9 @@ export class RegistryClient {
       await discard(res);
       const range = res.headers.get("range");
       if (range && !new RegExp(`^(bytes=)?0-${end}$`).test(range)) {
-        throw new UserError(`registry ${this.registry} acknowledged ${range} after bytes ${offset}-${end} of blob ${short(digest)}; the upload is out of step, try again`);
+        throw new UserError(
+          `registry ${this.registry} acknowledged ${range} after bytes ${offset}-${end} of blob ${short(digest)}; the upload is out of step, try again`,
+        );
       }
       const next = res.headers.get("location");
       if (next) location = new URL(next, this.base).toString();
@@ -425,17 +383,24 @@ export class RegistryClient {
     try {
       return Buffer.from(await res.arrayBuffer());
     } catch (err) {
-      throw this.networkError(err, action);
+      throw networkError(err, action, this.registry, this.opts);
     }
   }
 
   /** GET a manifest (any of the four manifest/index types); the digest is computed from the bytes. */
   async getManifest(reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: Digest }> {
     const action = `fetching the manifest of ${this.repository}${reference.startsWith("sha256:") ? "@" : ":"}${reference}`;
-    const res = await this.send("GET", this.url(`/v2/${this.repository}/manifests/${reference}`), { headers: { Accept: MANIFEST_ACCEPT.join(", ") } }, action);
+    const res = await this.send(
+      "GET",
+      this.url(`/v2/${this.repository}/manifests/${reference}`),
+      { headers: { Accept: MANIFEST_ACCEPT.join(", ") } },
+      action,
+    );
     if (res.status === 404) {
       const detail = await errorDetail(res);
-      throw new UserError(`${this.registry}/${this.repository}${reference.startsWith("sha256:") ? "@" : ":"}${reference} does not exist (404${detail}); push it first or check the tag`);
+      throw new UserError(
+        `${this.registry}/${this.repository}${reference.startsWith("sha256:") ? "@" : ":"}${reference} does not exist (404${detail}); push it first or check the tag`,
+      );
     }
     if (!res.ok) throw await this.failure(res, action);
     const bytes = await this.body(res, action);
@@ -449,7 +414,12 @@ export class RegistryClient {
   /** GET a manifest's bytes by digest as stored (no digest check), or null when the registry answers 404. */
   async manifestIfPresent(digest: Digest): Promise<Buffer | null> {
     const action = `reading back manifest ${short(digest)}`;
-    const res = await this.send("GET", this.url(`/v2/${this.repository}/manifests/${digest}`), { headers: { Accept: MANIFEST_ACCEPT.join(", ") } }, action);
+    const res = await this.send(
+      "GET",
+      this.url(`/v2/${this.repository}/manifests/${digest}`),
+      { headers: { Accept: MANIFEST_ACCEPT.join(", ") } },
+      action,
+    );
     if (res.status === 404) {
       await discard(res);
       return null;
@@ -465,7 +435,9 @@ export class RegistryClient {
     if (!res.ok) throw await this.failure(res, action);
     const bytes = await this.body(res, action);
     if (digestOf(bytes) !== digest) {
-      throw new UserError(`blob ${short(digest)} from registry ${this.registry} does not match its digest (got ${short(digestOf(bytes))}); refusing it`);
+      throw new UserError(
+        `blob ${short(digest)} from registry ${this.registry} does not match its digest (got ${short(digestOf(bytes))}); refusing it`,
+      );
     }
     return bytes;
   }

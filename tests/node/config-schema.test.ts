@@ -52,11 +52,20 @@ test("build refuses a schema that is not JSON or not JSON Schema, naming the fil
   await writeFile(join(dir, "config.schema.json"), "{ type: object }");
   await assert.rejects(embedConfigSchema(entry, plain), /config\.schema\.json is not JSON \(.*\); it must hold the JSON Schema/);
   await writeFile(join(dir, "config.schema.json"), '{"type":"strin"}');
-  await assert.rejects(embedConfigSchema(entry, plain), /config\.schema\.json is not a valid JSON Schema: type must be equal to one of the allowed values/);
+  await assert.rejects(
+    embedConfigSchema(entry, plain),
+    /config\.schema\.json is not a valid JSON Schema: type must be equal to one of the allowed values/,
+  );
   // Draft 2020-12 keywords work when the schema says so.
-  await writeFile(join(dir, "config.schema.json"), '{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"array","prefixItems":[{"type":"string"}]}');
+  await writeFile(
+    join(dir, "config.schema.json"),
+    '{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"array","prefixItems":[{"type":"string"}]}',
+  );
   const out = await embedConfigSchema(entry, plain);
-  assert.throws(() => checkConfigAgainstModule(out.wasm, "[1]", "--config"), /--config does not match the configuration schema of the filter: \[0\]: must be string/);
+  assert.throws(
+    () => checkConfigAgainstModule(out.wasm, "[1]", "--config"),
+    /--config does not match the configuration schema of the filter: \[0\]: must be string/,
+  );
   await rm(join(dir, "config.schema.json"));
   assert.equal((await embedConfigSchema(entry, plain)).wasm, plain, "no schema file: the module is unchanged");
 });
@@ -67,16 +76,34 @@ test("config-schema prints the schema; --check tells whether a configuration mat
   assert.deepEqual(JSON.parse(printed.stdout), JSON.parse(readFileSync(schemaFile, "utf8")));
   const ok = await runCli(["config-schema", wasmPath, "--check", '{"request":{"set":{"x-env":"prod"}}}']);
   assert.equal(ok.code, 0, ok.stderr);
-  assertFailed(await runCli(["config-schema", wasmPath, "--check", '{"request":{"add":{"x-a":1}}}']), /--check does not match .*: request\.add\.x-a: must be string/);
+  assertFailed(
+    await runCli(["config-schema", wasmPath, "--check", '{"request":{"add":{"x-a":1}}}']),
+    /--check does not match .*: request\.add\.x-a: must be string/,
+  );
   const plain = join(dir, "plain.wasm");
   await writeFile(plain, await wat("plain"));
-  assertFailed(await runCli(["config-schema", plain]), /plain\.wasm declares no configuration schema: put a config\.schema\.json beside the filter's entry \.ts and build again/);
+  assertFailed(
+    await runCli(["config-schema", plain]),
+    /plain\.wasm declares no configuration schema: put a config\.schema\.json beside the filter's entry \.ts and build again/,
+  );
 });
 
 test("manifest refuses a pluginConfig that breaks the schema, naming the field, and writes nothing", async () => {
   const out = join(dir, "plugin.yaml");
-  const bad = await runCli(["manifest", wasmPath, "--image", "r.example.com/ch:v1", "--config", '{"request":{"remove":["x-a",3]},"respnse":{}}', "-o", out]);
-  assertFailed(bad, /--config does not match the configuration schema of .*config-headers\.wasm: respnse: is not a known field \(and 1 more: request\.remove\[1\]: must be string\)/);
+  const bad = await runCli([
+    "manifest",
+    wasmPath,
+    "--image",
+    "r.example.com/ch:v1",
+    "--config",
+    '{"request":{"remove":["x-a",3]},"respnse":{}}',
+    "-o",
+    out,
+  ]);
+  assertFailed(
+    bad,
+    /--config does not match the configuration schema of .*config-headers\.wasm: respnse: is not a known field \(and 1 more: request\.remove\[1\]: must be string\)/,
+  );
   assert.equal(existsSync(out), false, "nothing was written");
   await assert.rejects(
     buildManifests(wasmPath, { kind: "envoy", upstream: "127.0.0.1:1", config: '{"request":{"add":{"X-Up":"v"}}}' }, () => {}),
@@ -93,6 +120,11 @@ test("run refuses a --config that breaks the schema at start-up, naming the fiel
     startProxy({ filter: wasm, listen: "127.0.0.1:0", config: '{"response":{"set":{"cache-control":["no-store"]}}}', log: () => {} }),
     /--config does not match the configuration schema of \S+: response\.set\.cache-control: must be string/,
   );
-  const proxy = await startProxy({ filter: wasm, listen: "127.0.0.1:0", config: '{"response":{"set":{"cache-control":"no-store"}}}', log: () => {} });
+  const proxy = await startProxy({
+    filter: wasm,
+    listen: "127.0.0.1:0",
+    config: '{"response":{"set":{"cache-control":"no-store"}}}',
+    log: () => {},
+  });
   await proxy.close();
 });

@@ -26,7 +26,9 @@ function checkTyped(f: Filter, where: string, out: string[]): void {
 /** Every problem Envoy would reject a listener for, as one line each (empty when it loads). */
 export function checkListenerChains(bootstrap: unknown): string[] {
   const out: string[] = [];
-  const listeners = (bootstrap as { static_resources?: { listeners?: { name?: string; filter_chains?: { filters?: Filter[] }[] }[] } })?.static_resources?.listeners ?? [];
+  const listeners =
+    (bootstrap as { static_resources?: { listeners?: { name?: string; filter_chains?: { filters?: Filter[] }[] }[] } })?.static_resources
+      ?.listeners ?? [];
   for (const l of listeners) {
     for (const [ci, chain] of (l.filter_chains ?? []).entries()) {
       const filters = chain.filters ?? [];
@@ -44,7 +46,8 @@ export function checkListenerChains(bootstrap: unknown): string[] {
             checkTyped(h, where, out);
             if (h.name?.startsWith("envoy.filters.network.")) out.push(`${where}: network filter ${h.name} in http_filters`);
           });
-          if (http[http.length - 1]?.name !== "envoy.filters.http.router") out.push(`${where}: http_filters must end with envoy.filters.http.router`);
+          if (http[http.length - 1]?.name !== "envoy.filters.http.router")
+            out.push(`${where}: http_filters must end with envoy.filters.http.router`);
         }
       });
     }

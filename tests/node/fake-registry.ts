@@ -68,7 +68,6 @@ export function pushed(r: Run): { digest: string; reference: string } {
   return { digest, reference };
 }
 
-
 export type Hook = (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean;
 
 /** Just enough of the distribution API for push and pull, with hooks to misbehave. */
@@ -108,9 +107,7 @@ export class FakeRegistry {
     const expected = this.auth.scheme === "basic" ? this.basic() : "Bearer t0k3n";
     if (req.headers.authorization === expected) return true;
     const challenge =
-      this.auth.scheme === "basic"
-        ? `Basic realm="fake"`
-        : `Bearer realm="http://${this.host}/token",service="fake-registry"`;
+      this.auth.scheme === "basic" ? `Basic realm="fake"` : `Bearer realm="http://${this.host}/token",service="fake-registry"`;
     res.writeHead(401, { "WWW-Authenticate": challenge, "Content-Type": "application/json" });
     res.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }));
     return false;
@@ -121,7 +118,8 @@ export class FakeRegistry {
     this.requests.push(`${req.method} ${url.pathname}`);
     if (this.hook(req, res, body)) return;
     if (url.pathname === "/token") {
-      const ok = req.headers.authorization === this.basic() && url.searchParams.getAll("scope").includes("repository:filters/demo:pull,push");
+      const ok =
+        req.headers.authorization === this.basic() && url.searchParams.getAll("scope").includes("repository:filters/demo:pull,push");
       res.writeHead(ok ? 200 : 401, { "Content-Type": "application/json" });
       res.end(ok ? JSON.stringify({ token: "t0k3n" }) : "{}");
       return;

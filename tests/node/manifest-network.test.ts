@@ -28,7 +28,12 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), "pwa-manifest-net-"));
   const wabt = await wabtInit();
   const base = await readFile(join(ROOT, "tests/fixtures/oci/filter.wat"), "utf8");
-  const variants: Record<string, string[]> = { http: STREAM.http, network: STREAM.network, both: [...STREAM.http, ...STREAM.network], root: [] };
+  const variants: Record<string, string[]> = {
+    http: STREAM.http,
+    network: STREAM.network,
+    both: [...STREAM.http, ...STREAM.network],
+    root: [],
+  };
   for (const [name, exports] of Object.entries(variants)) {
     const funcs = exports.map((e) => `  (func (export "${e}") (param i32 i32 i32) (result i32) i32.const 0)`).join("\n");
     const mod = wabt.parseWat(`${name}.wat`, base.replace(/\)\s*$/, `${funcs}\n)`));
@@ -40,7 +45,8 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 const warnings: string[] = [];
-const build = (file: string | undefined, flags: ManifestFlags) => buildManifests(file, { variant: "compat", ...flags }, (l) => warnings.push(l));
+const build = (file: string | undefined, flags: ManifestFlags) =>
+  buildManifests(file, { variant: "compat", ...flags }, (l) => warnings.push(l));
 const image = { image: "registry.example.com/filters/tcp:v1" };
 
 test("the exports say which kind of filter a module is", () => {
@@ -67,7 +73,10 @@ test("--type overrides the exports, with a warning when they disagree; both kind
   const forced = (await build(files.network, { ...image, type: "http" })).docs[0] as { spec: Record<string, unknown> };
   assert.equal(forced.spec.type, "HTTP");
   assert.match(warnings.join("\n"), /--type HTTP, but the module exports only network callbacks \(proxy_on_new_connection/);
-  await assert.rejects(build(files.both, image), /exports both HTTP callbacks \(proxy_on_request_headers, proxy_on_response_headers\) and network callbacks .*--type HTTP or --type NETWORK/);
+  await assert.rejects(
+    build(files.both, image),
+    /exports both HTTP callbacks \(proxy_on_request_headers, proxy_on_response_headers\) and network callbacks .*--type HTTP or --type NETWORK/,
+  );
   const chosen = (await build(files.both, { ...image, type: "NETWORK" })).docs[0] as { spec: Record<string, unknown> };
   assert.equal(chosen.spec.type, "NETWORK");
   warnings.length = 0;
@@ -78,9 +87,15 @@ test("--type overrides the exports, with a warning when they disagree; both kind
 test("envoy.yaml: the network Wasm filter before tcp_proxy to the upstream, and the chain loads", async () => {
   const boot = (await build(files.network, { kind: "envoy", upstream: "127.0.0.1:6379", config: '{"peek_bytes":16}' })).docs[0] as any;
   const filters = boot.static_resources.listeners[0].filter_chains[0].filters;
-  assert.deepEqual(filters.map((f: { name: string }) => f.name), ["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]);
+  assert.deepEqual(
+    filters.map((f: { name: string }) => f.name),
+    ["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"],
+  );
   assert.equal(filters[0].typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm");
-  assert.deepEqual(filters[0].typed_config.config.configuration, { "@type": "type.googleapis.com/google.protobuf.StringValue", value: '{"peek_bytes":16}' });
+  assert.deepEqual(filters[0].typed_config.config.configuration, {
+    "@type": "type.googleapis.com/google.protobuf.StringValue",
+    value: '{"peek_bytes":16}',
+  });
   assert.equal(filters[1].typed_config.cluster, boot.static_resources.clusters[0].name);
   assert.deepEqual(checkListenerChains(boot), []);
   const http = (await build(files.http, { kind: "envoy", upstream: "127.0.0.1:8080" })).docs[0];
@@ -89,14 +104,24 @@ test("envoy.yaml: the network Wasm filter before tcp_proxy to the upstream, and 
 
 test("the chain checker refuses what Envoy refuses", () => {
   const chain = (filters: object[]) => ({ static_resources: { listeners: [{ name: "l", filter_chains: [{ filters }] }] } });
-  const wasm = { name: "envoy.filters.network.wasm", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm", config: { vm_config: { code: {} } } } };
-  const tcp = { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy" } };
+  const wasm = {
+    name: "envoy.filters.network.wasm",
+    typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm", config: { vm_config: { code: {} } } },
+  };
+  const tcp = {
+    name: "envoy.filters.network.tcp_proxy",
+    typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy" },
+  };
   assert.match(checkListenerChains(chain([tcp, wasm])).join("\n"), /terminal filter envoy\.filters\.network\.tcp_proxy must be the last/);
-  assert.match(checkListenerChains(chain([{ ...wasm, name: "envoy.filters.http.wasm" }, tcp])).join("\n"), /typed_config is .*network\.wasm\.v3\.Wasm, not .*http\.wasm/);
+  assert.match(
+    checkListenerChains(chain([{ ...wasm, name: "envoy.filters.http.wasm" }, tcp])).join("\n"),
+    /typed_config is .*network\.wasm\.v3\.Wasm, not .*http\.wasm/,
+  );
 });
 
 test("EnvoyFilter: the ECDS config has the network Wasm type and the patch inserts a NETWORK_FILTER before tcp_proxy", async () => {
-  const [config, filter] = (await build(files.network, { kind: "envoyfilter", ...image, namespace: "db", selector: ["app=redis"] })).docs as any[];
+  const [config, filter] = (await build(files.network, { kind: "envoyfilter", ...image, namespace: "db", selector: ["app=redis"] }))
+    .docs as any[];
   const ecds = config.spec.configPatches[0];
   assert.equal(ecds.applyTo, "EXTENSION_CONFIG");
   assert.equal(ecds.patch.value.typed_config.type_url, "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm");
@@ -111,5 +136,8 @@ test("EnvoyFilter: the ECDS config has the network Wasm type and the patch inser
 });
 
 test("Envoy Gateway refuses a network filter: its Wasm extensions are HTTP filters", async () => {
-  await assert.rejects(build(files.network, { kind: "envoy-gateway", ...image, targetRef: ["Gateway/eg"] }), /network \(TCP\) filter, and Envoy Gateway's EnvoyExtensionPolicy runs Wasm only as HTTP filters/);
+  await assert.rejects(
+    build(files.network, { kind: "envoy-gateway", ...image, targetRef: ["Gateway/eg"] }),
+    /network \(TCP\) filter, and Envoy Gateway's EnvoyExtensionPolicy runs Wasm only as HTTP filters/,
+  );
 });

@@ -114,7 +114,15 @@ describe("a real registry (docker-registry)", () => {
       const image = await cli(["image", filterPath, "--out", join(dir, `layout-${variant}`), "--variant", variant, "--json"]);
       const expected = JSON.parse(image.stdout).digest as string;
       // The oci variant goes up in small chunks to exercise the PATCH upload path.
-      const r = await cli(["push", filterPath, target, "--insecure", "--variant", variant, ...(variant === "oci" ? ["--chunk-size", "100"] : [])]);
+      const r = await cli([
+        "push",
+        filterPath,
+        target,
+        "--insecure",
+        "--variant",
+        variant,
+        ...(variant === "oci" ? ["--chunk-size", "100"] : []),
+      ]);
       const { digest, reference } = pushed(r);
       assert.equal(digest, expected, "push and image build the same image");
       assert.equal(reference, `${reg.open}/filters/${variant}@${digest}`);
@@ -133,7 +141,10 @@ describe("a real registry (docker-registry)", () => {
       assert.equal(info.status, 0, info.stderr);
       const parsed = JSON.parse(info.stdout);
       assert.equal(parsed.Digest, digest);
-      assert.deepEqual(parsed.Layers, pulled.manifest.layers.map((l) => l.digest));
+      assert.deepEqual(
+        parsed.Layers,
+        pulled.manifest.layers.map((l) => l.digest),
+      );
       const raw = skopeoInspect(`${reg.open}/filters/${variant}:v1`, true);
       assert.equal(`sha256:${createHash("sha256").update(raw.stdout).digest("hex")}`, digest);
       assert.deepEqual(
@@ -212,13 +223,17 @@ describe("a real registry (docker-registry)", () => {
       await cli(["push", filterPath, target, "--insecure", "-u", reg.user!, "--password-stdin"], { input: "wrong" }),
       /refused the credentials from --username\/--password/,
     );
-    const viaStdin = pushed(await cli(["push", filterPath, target, "--insecure", "-u", reg.user!, "--password-stdin"], { input: `${reg.password}\n` }));
+    const viaStdin = pushed(
+      await cli(["push", filterPath, target, "--insecure", "-u", reg.user!, "--password-stdin"], { input: `${reg.password}\n` }),
+    );
 
     const dockerConfig = join(dir, "docker-config");
     await mkdir(dockerConfig, { recursive: true });
     const auth = Buffer.from(`${reg.user}:${reg.password}`).toString("base64");
     await writeFile(join(dockerConfig, "config.json"), JSON.stringify({ auths: { [`http://${reg.auth}`]: { auth } } }));
-    const viaConfig = pushed(await cli(["push", filterPath, `${reg.auth}/filters/auth:v2`, "--insecure"], { env: { DOCKER_CONFIG: dockerConfig } }));
+    const viaConfig = pushed(
+      await cli(["push", filterPath, `${reg.auth}/filters/auth:v2`, "--insecure"], { env: { DOCKER_CONFIG: dockerConfig } }),
+    );
     assert.equal(viaConfig.digest, viaStdin.digest);
 
     const client = new RegistryClient(parseReference(target), {
@@ -230,7 +245,6 @@ describe("a real registry (docker-registry)", () => {
 });
 
 // ---- fake registries that refuse ----------------------------------------------------------
-
 
 describe("registries that refuse", () => {
   let fake: FakeRegistry;
@@ -270,7 +284,10 @@ describe("registries that refuse", () => {
       res.end(JSON.stringify({ errors: [{ code: "NAME_UNKNOWN", message: "repository name not known to registry" }] }));
       return true;
     };
-    assertFailed(await push(), /404 Not Found to starting the upload of blob sha256:[a-f0-9]{12}: NAME_UNKNOWN repository name not known to registry: check the repository name/);
+    assertFailed(
+      await push(),
+      /404 Not Found to starting the upload of blob sha256:[a-f0-9]{12}: NAME_UNKNOWN repository name not known to registry: check the repository name/,
+    );
   });
 
   test("500 when storing the manifest: the blobs went up, but nothing is reported as pushed", async () => {
@@ -280,7 +297,10 @@ describe("registries that refuse", () => {
       res.writeHead(500, { "Content-Type": "text/plain" }).end("storage backend unavailable\n");
       return true;
     };
-    assertFailed(await push(), /answered 500 Internal Server Error to storing the manifest as filters\/demo:v1: storage backend unavailable; nothing was tagged/);
+    assertFailed(
+      await push(),
+      /answered 500 Internal Server Error to storing the manifest as filters\/demo:v1: storage backend unavailable; nothing was tagged/,
+    );
     assert.equal(fake.blobs.size, 2, "the blobs were uploaded before the failure");
     assert.equal(fake.manifests.size, 0);
   });
@@ -292,7 +312,10 @@ describe("registries that refuse", () => {
       req.socket.destroy();
       return true;
     };
-    assertFailed(await push(), /connection to registry 127\.0\.0\.1:\d+ failed during the upload of blob sha256:[a-f0-9]{12} .*nothing was tagged, try again/);
+    assertFailed(
+      await push(),
+      /connection to registry 127\.0\.0\.1:\d+ failed during the upload of blob sha256:[a-f0-9]{12} .*nothing was tagged, try again/,
+    );
     assert.equal(fake.manifests.size, 0);
   });
 
@@ -334,10 +357,14 @@ describe("registries that refuse", () => {
     fake.auth = { scheme: "bearer", user: "alice", password: "s3cret" };
     // Anonymous: the token server refuses, and the user is told to log in.
     assertFailed(await push(), /requires authentication .*docker login/);
-    const good = await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure", "-u", "alice", "--password-stdin"], { input: "s3cret" });
+    const good = await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure", "-u", "alice", "--password-stdin"], {
+      input: "s3cret",
+    });
     pushed(good);
     assert.ok(fake.requests.includes("GET /token"));
-    const bad = await cli(["push", filterPath, `${fake.host}/filters/demo:v2`, "--insecure", "-u", "alice", "--password-stdin"], { input: "nope" });
+    const bad = await cli(["push", filterPath, `${fake.host}/filters/demo:v2`, "--insecure", "-u", "alice", "--password-stdin"], {
+      input: "nope",
+    });
     assertFailed(bad, /token server http:\/\/127\.0\.0\.1:\d+ of registry .* refused the credentials from --username\/--password \(401/);
   });
 
@@ -357,7 +384,11 @@ describe("registries that refuse", () => {
     const config = join(dir, "helper-config");
     await mkdir(config, { recursive: true });
     await writeFile(join(config, "config.json"), JSON.stringify({ credHelpers: { [fake.host]: "pwatest" } }));
-    pushed(await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure"], { env: { DOCKER_CONFIG: config, PATH: `${bin}${delimiter}${process.env.PATH}` } }));
+    pushed(
+      await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure"], {
+        env: { DOCKER_CONFIG: config, PATH: `${bin}${delimiter}${process.env.PATH}` },
+      }),
+    );
     // A helper that is configured but not installed is a warning, then anonymous access.
     await writeFile(join(config, "config.json"), JSON.stringify({ credsStore: "not-installed-anywhere" }));
     const r = await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure"], { env: { DOCKER_CONFIG: config } });
@@ -382,7 +413,13 @@ describe("registries that refuse", () => {
           })),
         }),
       );
-    fake.manifests.set("multi", { bytes: index([["linux", "arm64"], ["linux", "amd64"]]), type: "application/vnd.oci.image.index.v1+json" });
+    fake.manifests.set("multi", {
+      bytes: index([
+        ["linux", "arm64"],
+        ["linux", "amd64"],
+      ]),
+      type: "application/vnd.oci.image.index.v1+json",
+    });
     fake.manifests.set("arm-only", { bytes: index([["linux", "arm64"]]), type: "application/vnd.oci.image.index.v1+json" });
     const client = new RegistryClient(parseReference(`${fake.host}/filters/demo:multi`), { insecure: true });
     const got = await pullWasm(client, "multi");
@@ -398,8 +435,14 @@ describe("registries that refuse", () => {
     reset();
     assertFailed(await cli(["push", filterPath, `${fake.host}/filters/demo`, "--insecure"]), /has no tag; push to .*:v1/);
     assertFailed(await cli(["push", filterPath, `${fake.host}/Filters/demo:v1`, "--insecure"]), /repository names must be lowercase/);
-    assertFailed(await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure", "--chunk-size", "0"]), /--chunk-size "0" must be a positive size/);
-    assertFailed(await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure", "--password", "x"]), /--password needs --username/);
+    assertFailed(
+      await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure", "--chunk-size", "0"]),
+      /--chunk-size "0" must be a positive size/,
+    );
+    assertFailed(
+      await cli(["push", filterPath, `${fake.host}/filters/demo:v1`, "--insecure", "--password", "x"]),
+      /--password needs --username/,
+    );
     assert.deepEqual(fake.requests, []);
   });
 });
@@ -429,8 +472,15 @@ describe("references and docker config lookups", () => {
     assert.equal(user("127.0.0.1:5000"), "local");
     assert.equal(user("GHCR.io"), "gh");
     assert.equal(user("quay.io"), undefined);
-    assert.deepEqual(credentialsFromDockerConfig({ auths: { "r.io": { identitytoken: "t" } } }, "r.io", "c"), { kind: "identity-token", token: "t", source: "c" });
-    assert.throws(() => credentialsFromDockerConfig({ auths: { "r.io": { auth: Buffer.from("nocolon").toString("base64") } } }, "r.io", "c"), /does not decode to user:password/);
+    assert.deepEqual(credentialsFromDockerConfig({ auths: { "r.io": { identitytoken: "t" } } }, "r.io", "c"), {
+      kind: "identity-token",
+      token: "t",
+      source: "c",
+    });
+    assert.throws(
+      () => credentialsFromDockerConfig({ auths: { "r.io": { auth: Buffer.from("nocolon").toString("base64") } } }, "r.io", "c"),
+      /does not decode to user:password/,
+    );
   });
 });
 
@@ -438,11 +488,19 @@ describe("WWW-Authenticate parsing", () => {
   test("reads Bearer parameters with quoted commas and several challenges", () => {
     assert.deepEqual(
       parseChallenges('Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push"'),
-      [{ scheme: "bearer", params: { realm: "https://auth.example.com/token", service: "registry.example.com", scope: "repository:a/b:pull,push" } }],
+      [
+        {
+          scheme: "bearer",
+          params: { realm: "https://auth.example.com/token", service: "registry.example.com", scope: "repository:a/b:pull,push" },
+        },
+      ],
     );
-    assert.deepEqual(parseChallenges('Basic realm="x", Bearer realm="y"').map((c) => [c.scheme, c.params.realm]), [
-      ["basic", "x"],
-      ["bearer", "y"],
-    ]);
+    assert.deepEqual(
+      parseChallenges('Basic realm="x", Bearer realm="y"').map((c) => [c.scheme, c.params.realm]),
+      [
+        ["basic", "x"],
+        ["bearer", "y"],
+      ],
+    );
   });
 });

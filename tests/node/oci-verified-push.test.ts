@@ -53,10 +53,15 @@ test("a registry that answers 2xx to everything and stores nothing fails the pus
   fake.hook = (req, res) => {
     if (req.url === "/v2/") return false;
     const status = req.method === "POST" ? 202 : req.method === "PUT" ? 201 : 200;
-    res.writeHead(status, req.method === "POST" ? { Location: "/v2/filters/demo/blobs/uploads/x" } : {}).end(req.method === "GET" ? "{}" : undefined);
+    res
+      .writeHead(status, req.method === "POST" ? { Location: "/v2/filters/demo/blobs/uploads/x" } : {})
+      .end(req.method === "GET" ? "{}" : undefined);
     return true;
   };
-  assertFailed(await push(), /registry 127\.0\.0\.1:\d+ accepted the push but 127\.0\.0\.1:\d+\/filters\/demo@sha256:[a-f0-9]{64} came back with other content when read back; it did not store the image/);
+  assertFailed(
+    await push(),
+    /registry 127\.0\.0\.1:\d+ accepted the push but 127\.0\.0\.1:\d+\/filters\/demo@sha256:[a-f0-9]{64} came back with other content when read back; it did not store the image/,
+  );
   reset();
   // Blobs stored, manifest PUT answered 201 and dropped.
   fake.hook = (req, res) => {
@@ -102,10 +107,16 @@ test("--resolve checks a pinned @sha256: reference against the registry", async 
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(parse(ok.stdout).spec.sha256, digest.slice(7));
   const missing = `sha256:${"e".repeat(64)}`;
-  assertFailed(await cli(["manifest", "--image", `${fake.host}/filters/demo@${missing}`, "--resolve", "--insecure", "--name", "demo"]), /filters\/demo@sha256:e{64} does not exist \(404\)/);
+  assertFailed(
+    await cli(["manifest", "--image", `${fake.host}/filters/demo@${missing}`, "--resolve", "--insecure", "--name", "demo"]),
+    /filters\/demo@sha256:e{64} does not exist \(404\)/,
+  );
   // A registry that serves other bytes for the pinned digest is refused.
   fake.manifests.set(missing, { bytes: Buffer.from("{}"), type: "application/vnd.oci.image.manifest.v1+json" });
-  assertFailed(await cli(["manifest", "--image", `${fake.host}/filters/demo@${missing}`, "--resolve", "--insecure", "--name", "demo"]), /returned a manifest with digest sha256:[a-f0-9]{64} for sha256:e{64}; refusing it/);
+  assertFailed(
+    await cli(["manifest", "--image", `${fake.host}/filters/demo@${missing}`, "--resolve", "--insecure", "--name", "demo"]),
+    /returned a manifest with digest sha256:[a-f0-9]{64} for sha256:e{64}; refusing it/,
+  );
   // The tag moved on: the pinned digest is written, with a warning.
   await writeFile(join(dir, "other.wasm"), await wat("another build"));
   pushed(await cli(["push", join(dir, "other.wasm"), `${fake.host}/filters/demo:v1`, "--insecure"]));
@@ -136,7 +147,12 @@ test("a gzip bomb in a layer stops at the bound with a clear error", async () =>
   const bomb = Buffer.concat(parts);
   assert.ok(bomb.length < 2 * 1024 * 1024 && 300 * 1024 * 1024 > MAX_UNPACKED_LAYER);
   const digest = `sha256:${createHash("sha256").update(bomb).digest("hex")}` as const;
-  const manifest = { schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest, size: 2 }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest, size: bomb.length }] };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest, size: 2 },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest, size: bomb.length }],
+  };
   const before = process.memoryUsage().rss;
   await assert.rejects(
     extractWasmLikeIstio(manifest as never, async () => bomb),
@@ -157,10 +173,16 @@ test("Kubernetes names are refused with the rule they break", async () => {
   assert.match(nameRuleBroken("x".repeat(64), "label")!, /at most 63/);
   const img = ["--image", "ghcr.io/acme/filter:v1"];
   const cases: [string[], RegExp][] = [
-    [["--pull-secret", "My_Creds"], /--pull-secret "My_Creds" is not a valid Secret name: "M" is not allowed; a DNS-1123 subdomain has only lowercase letters, digits, '-' and '\.' \(e\.g\. registry-creds\)/],
+    [
+      ["--pull-secret", "My_Creds"],
+      /--pull-secret "My_Creds" is not a valid Secret name: "M" is not allowed; a DNS-1123 subdomain has only lowercase letters, digits, '-' and '\.' \(e\.g\. registry-creds\)/,
+    ],
     [["--pull-secret", ""], /--pull-secret "" is not a valid Secret name: it is empty/],
     [["--namespace", "team.a"], /--namespace "team\.a" is not a valid namespace: "\." is not allowed; a DNS-1123 label/],
-    [["--name", "filter-"], /--name "filter-" is not a valid Kubernetes name: a DNS-1123 subdomain must start and end with a letter or digit/],
+    [
+      ["--name", "filter-"],
+      /--name "filter-" is not a valid Kubernetes name: a DNS-1123 subdomain must start and end with a letter or digit/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const r = await cli(["manifest", filterPath, ...img, ...args]);

@@ -13,9 +13,17 @@ import { repoRoot } from "./helpers.js";
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));
 // The user's npm and node, without the settings of an enclosing `npm test` or test runner.
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT"));
-env.PATH = (process.env.PATH ?? "").split(path.delimiter).filter((p) => !p.includes("node_modules")).join(path.delimiter);
+env.PATH = (process.env.PATH ?? "")
+  .split(path.delimiter)
+  .filter((p) => !p.includes("node_modules"))
+  .join(path.delimiter);
 const sh = (cmd: string, args: string[], cwd: string, timeout = 240_000) =>
-  spawnSync(cmd, args, { cwd, encoding: "utf8", timeout, env: { ...env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" } });
+  spawnSync(cmd, args, {
+    cwd,
+    encoding: "utf8",
+    timeout,
+    env: { ...env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" },
+  });
 
 let shipped: Map<string, number>;
 before(() => {
@@ -36,14 +44,30 @@ test("package.json says what a registry page and a user need: licence, repositor
 });
 
 test("the tarball ships the licence, the README, the docs, the SDK, the CLI and the examples, and no tests or build output", () => {
-  for (const f of ["LICENSE", "README.md", "package.json", "index.ts", "asconfig.json", "assembly/index.ts", "dist/src/cli.js", "docs/deploy.md", "docs/config-schema.md", "examples/tcp-logger/index.ts", "examples/config-headers/config.schema.json"]) {
+  for (const f of [
+    "LICENSE",
+    "README.md",
+    "package.json",
+    "index.ts",
+    "asconfig.json",
+    "assembly/index.ts",
+    "dist/src/cli.js",
+    "docs/deploy.md",
+    "docs/config-schema.md",
+    "examples/tcp-logger/index.ts",
+    "examples/config-headers/config.schema.json",
+  ]) {
     assert.ok(shipped.has(f), `${f} is not in the tarball`);
   }
-  for (const f of shipped.keys()) assert.doesNotMatch(f, /^(tests|bench|tools|\.ci|\.tmp|dist\/tests)\/|^examples\/[^/]+\/build\/|\.wasm$/, `${f} should not ship`);
+  for (const f of shipped.keys())
+    assert.doesNotMatch(f, /^(tests|bench|tools|\.ci|\.tmp|dist\/tests)\/|^examples\/[^/]+\/build\/|\.wasm$/, `${f} should not ship`);
   // Every `files` entry names something that exists.
   for (const entry of pkg.files.filter((f: string) => !f.startsWith("!"))) {
     const prefix = entry.replace(/\/$/, "");
-    assert.ok([...shipped.keys()].some((f) => f === prefix || f.startsWith(`${prefix}/`)), `files lists ${entry}, which ships nothing`);
+    assert.ok(
+      [...shipped.keys()].some((f) => f === prefix || f.startsWith(`${prefix}/`)),
+      `files lists ${entry}, which ships nothing`,
+    );
   }
   // The bin and every export resolve inside the tarball.
   for (const target of [...Object.values(pkg.bin as Record<string, string>), ...Object.values(pkg.exports as Record<string, string>)]) {
@@ -77,12 +101,17 @@ test("the README's and docs' relative links point at files that ship", () => {
       const link = m[1];
       if (/^[a-z]+:/.test(link)) continue;
       const target = path.posix.normalize(path.posix.join(path.posix.dirname(doc), link)).replace(/\/$/, "");
-      assert.ok(shipped.has(target) || [...shipped.keys()].some((f) => f.startsWith(`${target}/`)), `${doc} links to ${link}, which does not ship`);
+      assert.ok(
+        shipped.has(target) || [...shipped.keys()].some((f) => f.startsWith(`${target}/`)),
+        `${doc} links to ${link}, which does not ship`,
+      );
     }
   }
 });
 
-test("a user's path: install the tarball in an empty project, init, npm install, build, test, verify, config-schema, manifest", { timeout: 600_000 }, () => {
+test("a user's path: install the tarball in an empty project, init, npm install, build, test, verify, config-schema, manifest", {
+  timeout: 600_000,
+}, () => {
   const parent = mkdtempSync(path.join(os.tmpdir(), "pwa-package-"));
   let r = sh("npm", ["pack", "--ignore-scripts", "--pack-destination", parent], repoRoot);
   assert.equal(r.status, 0, r.stderr);
@@ -113,7 +142,11 @@ test("a user's path: install the tarball in an empty project, init, npm install,
   r = sh(own, ["config-schema", "build/headers.wasm"], project);
   const hasSchema = existsSync(path.join(project, "assembly", "config.schema.json"));
   assert.equal(r.status === 0, hasSchema, r.stderr);
-  r = sh(own, ["manifest", "build/headers.wasm", "--image", "registry.example.com/headers:v1", "--config", '{"request":{"set":{"x-env":"prod"}}}'], project);
+  r = sh(
+    own,
+    ["manifest", "build/headers.wasm", "--image", "registry.example.com/headers:v1", "--config", '{"request":{"set":{"x-env":"prod"}}}'],
+    project,
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /kind: WasmPlugin/);
 });
