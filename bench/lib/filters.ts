@@ -34,7 +34,7 @@ export const SEED_HOST_CALLS: Record<SeedName, Record<string, number>> = {
 export const PEER_SDK = "@gcoredev/proxy-wasm-sdk-as";
 
 /** Our release flags, passed to the peer build for a size-only comparison at equal flags. */
-export const OUR_FLAGS_FOR_PEER = ["--optimizeLevel", "3", "--shrinkLevel", "2", "--converge", "--noAssert"];
+export const OUR_FLAGS_FOR_PEER = ["--optimizeLevel", "3", "--shrinkLevel", "2", "--noAssert"];
 
 export interface ModuleSize {
   raw: number;

@@ -309,7 +309,7 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     "",
     `Release builds: ours with \`proxy-wasm-as build\`; the peer's with its own release configuration`,
     "(`asc --config asconfig.json --target release`, extending @assemblyscript/wasi-shim, `-O3`), and",
-    "once more with our release flags (`-O3 --shrinkLevel 2 --converge --noAssert`) for a comparison at",
+    "once more with our release flags (`-O3 --shrinkLevel 2 --noAssert`) for a comparison at",
     "equal flags. gzip is level 9.",
     "",
     renderTable(sizeTable(r)),

@@ -101,7 +101,7 @@ test("the asconfig preset carries exactly the wrapper's flags", () => {
   assert.deepEqual(preset.options.use, [flag(COMMON_FLAGS, "--use")]);
   assert.equal(String(preset.targets.release.optimizeLevel), flag(RELEASE_FLAGS, "--optimizeLevel"));
   assert.equal(String(preset.targets.release.shrinkLevel), flag(RELEASE_FLAGS, "--shrinkLevel"));
-  assert.equal(preset.targets.release.converge, RELEASE_FLAGS.includes("--converge"));
+  assert.equal(preset.targets.release.converge ?? false, RELEASE_FLAGS.includes("--converge"));
   assert.equal(preset.targets.release.noAssert, RELEASE_FLAGS.includes("--noAssert"));
   assert.equal(preset.targets.debug.debug, DEBUG_FLAGS.includes("--debug"));
   assert.deepEqual(preset.entries, ["./assembly/exports.ts"]);
