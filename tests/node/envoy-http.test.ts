@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { repoRoot } from "./helpers.js";
@@ -177,4 +177,26 @@ test("envoy: unsupported fields are refused with their path; a missing module sa
   await assert.rejects(run(await stage(ts, [])), { message: /filename: index\.ts is AssemblyScript source: build it first \(npx proxy-wasm-as build index\.ts\)/ });
   const dur = TWO_FILTERS("{}").replace("connect_timeout: 0.25s", "connect_timeout: 250ms");
   await assert.rejects(run(await stage(dur, [])), { message: /clusters\[0\]\.connect_timeout: must be a duration like "0\.25s"/ });
+});
+
+test("envoy: --watch swaps in a changed configuration for new requests; a broken one keeps the old", async () => {
+  const staged = await stageExample("add-header");
+  const e = await run(staged, { watch: true });
+  try {
+    assert.equal((await request(e.url(10000) + "/")).body, "ok\n");
+    const reloaded = new Promise((resolve) => e.envoy.events.once("reload", resolve));
+    writeFileSync(staged.file, readFileSync(staged.file, "utf8").replace('inline_string: "ok\\n"', 'inline_string: "changed\\n"'));
+    assert.deepEqual(await reloaded, { ok: true, generation: 2 });
+    const r = await request(e.url(10000) + "/");
+    assert.equal(r.body, "changed\n");
+    assert.equal(r.headers["x-service-name"], "my-custom-service", "the filter runs in the new configuration");
+    const failed = new Promise<{ ok: boolean; error?: string }>((resolve) => e.envoy.events.once("reload", resolve));
+    writeFileSync(staged.file, readFileSync(staged.file, "utf8").replace("stat_prefix: backend", "stat_prefix: backend\n          bogus: 1"));
+    const ev = await failed;
+    assert.equal(ev.ok, false);
+    assert.match(ev.error ?? "", /typed_config\.bogus: unknown field/);
+    assert.equal((await request(e.url(10000) + "/")).body, "changed\n", "still serving configuration 2");
+  } finally {
+    await e.envoy.close();
+  }
 });
