@@ -18,14 +18,15 @@ export function register(program: Command): void {
     .description("serve an Envoy configuration (envoy.yaml: listeners, routes, clusters, Wasm filters) with the Envoy-like host")
     .option("-c, --config-path <file>", "the Envoy bootstrap configuration, YAML or JSON (Envoy's -c)")
     .option("-l, --log-level <level>", `lowest log level printed and reported to the filters: ${LOG_LEVEL_NAMES.join(", ")}`, "info")
-    .option("--concurrency <n>", "worker threads (Envoy's flag); only 1 is supported yet")
+    .option("--concurrency <n>", "worker threads (Envoy's flag), each with its own VM per filter", "1")
     .option("--watch", "reload when the configuration or a module changes; streams in flight finish on the old one")
     .action(async (flags: EnvoyFlags) => {
       if (!flags.configPath) throw new UserError("envoy needs a configuration: proxy-wasm-as envoy -c envoy.yaml");
-      if (flags.concurrency !== undefined && flags.concurrency !== "1") {
-        throw new UserError(`--concurrency ${flags.concurrency}: only 1 worker is supported yet (one VM per filter on the main thread); drop the flag or use --concurrency 1`);
+      const concurrency = Number(flags.concurrency ?? "1");
+      if (!/^\d+$/.test(flags.concurrency ?? "1") || concurrency < 1 || concurrency > 64) {
+        throw new UserError(`--concurrency ${flags.concurrency}: give a whole number of worker threads from 1 to 64`);
       }
-      const envoy = await startEnvoy({ config: flags.configPath, logLevel: flags.logLevel, watch: flags.watch === true });
+      const envoy = await startEnvoy({ config: flags.configPath, logLevel: flags.logLevel, watch: flags.watch === true, concurrency });
       const where = envoy.listeners.map((l) => `${l.name} ${l.url}`).join(", ");
       process.stderr.write(`proxy-wasm-as: serving ${flags.configPath}: ${where}${envoy.admin ? `; admin ${envoy.admin.url}` : ""}${flags.watch ? " (watching for changes)" : ""}\n`);
       await new Promise<void>((resolve) => {

@@ -4,8 +4,9 @@ import type { Stats } from "./stats.js";
 
 const PAGES = ["/ready", "/stats", "/stats/prometheus"];
 
-export function createAdminServer(stats: Stats, ready: () => boolean): http.Server {
-  return http.createServer((req, res) => {
+/** `stats` gives the current stats (with workers, summed across them). */
+export function createAdminServer(stats: () => Promise<Stats>, ready: () => boolean): http.Server {
+  return http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://admin");
     const text = (status: number, body: string, type = "text/plain; charset=UTF-8") => {
       res.writeHead(status, { "content-type": type, "cache-control": "no-cache, max-age=0", "x-content-type-options": "nosniff" });
@@ -16,7 +17,7 @@ export function createAdminServer(stats: Stats, ready: () => boolean): http.Serv
         return ready() ? text(200, "LIVE\n") : text(503, "PRE_INITIALIZING\n");
       case "/stats": {
         const filter = url.searchParams.get("filter");
-        let body = stats.text();
+        let body = (await stats()).text();
         if (filter) {
           let re: RegExp;
           try {
@@ -29,7 +30,7 @@ export function createAdminServer(stats: Stats, ready: () => boolean): http.Serv
         return text(200, body);
       }
       case "/stats/prometheus":
-        return text(200, stats.prometheus(), "text/plain; version=0.0.4; charset=UTF-8");
+        return text(200, (await stats()).prometheus(), "text/plain; version=0.0.4; charset=UTF-8");
       case "/":
         return text(200, `proxy-wasm-as envoy admin: ${PAGES.join(" ")}\n`);
       default:

@@ -28,6 +28,8 @@ export interface GenerationEnv {
   shared: SharedState;
   sinks: LogSinks;
   logger: Logger;
+  /** Start the bootstrap services (with workers, only one worker does). */
+  services: boolean;
 }
 
 export class Generation {
@@ -73,7 +75,7 @@ export class Generation {
       instanceEnv: { clusters: targets, agents: this.agents, grpc: (g, inst) => grpc.start(g, inst) },
       clusterNames: [...this.config.clusters.keys()],
     };
-    for (const s of this.config.services) this.services.push(await WasmPlugin.start(s, pluginEnv, this.number));
+    if (env.services) for (const s of this.config.services) this.services.push(await WasmPlugin.start(s, pluginEnv, this.number));
     for (const l of this.config.listeners) {
       const plugins: WasmPlugin[] = [];
       const rt: ListenerRuntime = { config: l, plugins, routes: null, accessLogs: [] };

@@ -33,6 +33,18 @@ export interface EnvoyOptions {
   /** Where the proxy's and the filters' log lines go (default: stderr). */
   log?: (line: string) => void;
   color?: boolean;
+  /** Worker threads (Envoy's --concurrency); more than 1 runs startWorkers. */
+  concurrency?: number;
+}
+
+/** What a worker thread passes to startEnvoy (see workers/). */
+export interface WorkerRole {
+  /** Shared data and queues in the main thread's store. */
+  shared: SharedState;
+  /** Listening sockets to accept on, by listener index (worker 0 binds them and reports its own). */
+  listenFds: number[] | null;
+  /** Run the bootstrap services (one worker does). */
+  services: boolean;
 }
 
 export interface ListeningAddress {
@@ -50,17 +62,22 @@ export interface RunningEnvoy {
   readonly generation: number;
   reload(): Promise<{ ok: boolean; generation: number; error?: string }>;
   close(): Promise<void>;
+  /** The listening sockets' descriptors, by listener (for other workers to accept on). */
+  readonly fds: number[];
+  readonly stats: Stats;
 }
 
-async function listen(server: net.Server, a: Address, what: string): Promise<number> {
+async function listen(server: net.Server, a: Address, what: string, fd?: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) =>
       reject(new UserError(`${what}: cannot listen on ${a.host}:${a.port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.code === "EACCES" ? "permission denied" : (e.code ?? e.message)}`));
     server.once("error", onError);
-    server.listen(a.port, a.host, () => {
+    const done = () => {
       server.off("error", onError);
       resolve();
-    });
+    };
+    if (fd !== undefined) server.listen({ fd }, done);
+    else server.listen(a.port, a.host, done);
   });
   const addr = server.address();
   return typeof addr === "object" && addr ? addr.port : a.port;
@@ -71,15 +88,19 @@ function urlOf(host: string, port: number): string {
   return `http://${h}:${port}`;
 }
 
-export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
+export async function startEnvoy(options: EnvoyOptions, role?: WorkerRole): Promise<RunningEnvoy> {
+  if ((options.concurrency ?? 1) > 1 && !role) {
+    const { startWorkers } = await import("./workers/main.js");
+    return startWorkers(options);
+  }
   const level = parseLogLevel(options.logLevel ?? "info");
   const write = options.log ?? ((line: string) => process.stderr.write(line));
   const stdout = options.stdout ?? ((line: string) => process.stdout.write(line));
   const logger = new Logger({ level, write, color: options.color, filterName: "envoy", accessLog: false });
-  const shared = new SharedState();
-  const genEnv = { level, write, color: options.color, shared, sinks: { stdout, stderr: write }, logger };
+  const shared = role?.shared ?? new SharedState();
+  const genEnv = { level, write, color: options.color, shared, sinks: { stdout, stderr: write }, logger, services: role?.services ?? true };
   let config: EnvoyConfig = readBootstrap(options.config);
-  const stats = new Stats(shared, config.statsTags);
+  const stats = new Stats(() => shared.metrics.values(), config.statsTags);
   let current = await Generation.load(config, 1, genEnv);
   const old = new Set<Generation>();
   const servers: net.Server[] = [];
@@ -156,7 +177,7 @@ export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
         });
       }
       servers.push(server);
-      const port = await listen(server, lc.address, `static_resources.listeners[${i}] (${name})`);
+      const port = await listen(server, lc.address, `static_resources.listeners[${i}] (${name})`, role?.listenFds?.[i]);
       listeners.push({ name, host: lc.address.host, port, url: urlOf(lc.address.host, port) });
       logger.proxy(LogLevel.Info, `listener ${name} on ${lc.address.host}:${port} (${lc.chain.kind === "http" ? `HTTP, ${lc.chain.filters.length} Wasm filter(s)` : `TCP to ${lc.chain.cluster}, ${lc.chain.filters.length} Wasm filter(s)`})`);
     }
@@ -166,8 +187,11 @@ export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
   }
   let admin: ListeningAddress | null = null;
   let adminServer: http.Server | null = null;
-  if (config.admin) {
-    adminServer = createAdminServer(stats, () => !closing);
+  if (config.admin && !role) {
+    adminServer = createAdminServer(
+      async () => stats,
+      () => !closing,
+    );
     try {
       const port = await listen(adminServer, config.admin, "admin");
       admin = { name: "admin", host: config.admin.host, port, url: urlOf(config.admin.host, port) };
@@ -265,5 +289,9 @@ export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
     },
     reload,
     close,
+    stats,
+    get fds() {
+      return servers.map((s) => (s as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1);
+    },
   };
 }

@@ -1,7 +1,7 @@
 // The stats the admin listener shows: the proxy's own counters under Envoy's names (with the tags
 // Envoy's default tag extraction gives them) and the plugins' metrics, which Envoy keeps as
 // wasmcustom.<name> and exports to Prometheus without the namespace and without the envoy_ prefix.
-import type { SharedState } from "../host/index.js";
+import type { Metric } from "../host/shared.js";
 import type { StatsTag } from "./config/types.js";
 
 interface Counter {
@@ -13,13 +13,50 @@ interface Counter {
   value: number;
 }
 
+/** What a worker thread reports to the admin listener. */
+export interface StatsSnapshot {
+  counters: Counter[];
+  metrics: Metric[];
+}
+
 export class Stats {
   private readonly counters = new Map<string, Counter>();
 
   constructor(
-    private readonly shared: SharedState,
+    /** The plugins' metrics (a SharedState's, or several workers' merged). */
+    private readonly metricsOf: () => Iterable<Metric>,
     private readonly tags: readonly StatsTag[],
   ) {}
+
+  snapshot(): StatsSnapshot {
+    return { counters: [...this.counters.values()], metrics: [...this.metricsOf()] };
+  }
+
+  /** The sum of several workers' stats (Envoy's stats are process-wide). */
+  static merged(snapshots: readonly StatsSnapshot[], tags: readonly StatsTag[]): Stats {
+    const metrics = new Map<string, Metric>();
+    for (const snap of snapshots) {
+      for (const m of snap.metrics) {
+        const key = `${m.type}\0${m.name}`;
+        const have = metrics.get(key);
+        if (!have) metrics.set(key, { ...m, values: [...m.values] });
+        else {
+          have.value += m.value;
+          have.sum += m.sum;
+          have.values.push(...m.values);
+        }
+      }
+    }
+    const s = new Stats(() => metrics.values(), tags);
+    for (const snap of snapshots) {
+      for (const c of snap.counters) {
+        const have = s.counters.get(c.name);
+        if (have) have.value += c.value;
+        else s.counters.set(c.name, { ...c });
+      }
+    }
+    return s;
+  }
 
   private inc(name: string, prom: string, tags: Array<[string, string]>): void {
     let c = this.counters.get(name);
@@ -56,8 +93,11 @@ export class Stats {
   /** Envoy's /stats text: "name: value" lines, sorted. */
   text(): string {
     const lines = [...this.counters.values()].map((c) => `${c.name}: ${c.value}`);
-    for (const m of this.shared.metrics.values()) {
-      const v = m.type === "histogram" ? `P0(nan,${m.values.length ? String(m.values.reduce((a, b) => (a < b ? a : b))) : "nan"}) count=${m.value}` : String(m.value);
+    for (const m of this.metricsOf()) {
+      const v =
+        m.type === "histogram"
+          ? `P0(nan,${m.values.length ? String(m.values.reduce((a, b) => (a < b ? a : b))) : "nan"}) count=${m.value}`
+          : String(m.value);
       lines.push(`wasmcustom.${m.name}: ${v}`);
     }
     return lines.sort().join("\n") + "\n";
@@ -72,7 +112,7 @@ export class Stats {
       f.lines.push(line);
     };
     for (const c of this.counters.values()) add(c.prom, "counter", `${c.prom}${labels(c.tags)} ${c.value}`);
-    for (const m of this.shared.metrics.values()) {
+    for (const m of this.metricsOf()) {
       const { name, tags } = this.extract(`wasmcustom.${m.name}`);
       const prom = sanitize(name.replace(/^wasmcustom\./, ""));
       if (m.type === "histogram") {

@@ -191,7 +191,10 @@ test("envoy: --watch swaps in a changed configuration for new requests; a broken
     assert.equal(r.body, "changed\n");
     assert.equal(r.headers["x-service-name"], "my-custom-service", "the filter runs in the new configuration");
     const failed = new Promise<{ ok: boolean; error?: string }>((resolve) => e.envoy.events.once("reload", resolve));
-    writeFileSync(staged.file, readFileSync(staged.file, "utf8").replace("stat_prefix: backend", "stat_prefix: backend\n          bogus: 1"));
+    writeFileSync(
+      staged.file,
+      readFileSync(staged.file, "utf8").replace("stat_prefix: backend", "stat_prefix: backend\n          bogus: 1"),
+    );
     const ev = await failed;
     assert.equal(ev.ok, false);
     assert.match(ev.error ?? "", /typed_config\.bogus: unknown field/);
