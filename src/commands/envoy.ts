@@ -28,7 +28,9 @@ export function register(program: Command): void {
       }
       const envoy = await startEnvoy({ config: flags.configPath, logLevel: flags.logLevel, watch: flags.watch === true, concurrency });
       const where = envoy.listeners.map((l) => `${l.name} ${l.url}`).join(", ");
-      process.stderr.write(`proxy-wasm-as: serving ${flags.configPath}: ${where}${envoy.admin ? `; admin ${envoy.admin.url}` : ""}${flags.watch ? " (watching for changes)" : ""}\n`);
+      process.stderr.write(
+        `proxy-wasm-as: serving ${flags.configPath}: ${where}${envoy.admin ? `; admin ${envoy.admin.url}` : ""}${flags.watch ? " (watching for changes)" : ""}\n`,
+      );
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (signal: NodeJS.Signals) => {

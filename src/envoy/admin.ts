@@ -25,7 +25,11 @@ export function createAdminServer(stats: () => Promise<Stats>, ready: () => bool
           } catch {
             return text(400, `Invalid re2 regex: ${filter}\n`);
           }
-          body = body.split("\n").filter((l) => l && re.test(l.split(":")[0])).join("\n") + "\n";
+          body =
+            body
+              .split("\n")
+              .filter((l) => l && re.test(l.split(":")[0]))
+              .join("\n") + "\n";
         }
         return text(200, body);
       }

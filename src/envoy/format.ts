@@ -65,7 +65,8 @@ export function compileFormat(text: string, where: string): Piece[] {
       continue;
     }
     const end = text.indexOf("%", i + 1);
-    if (end < 0) throw new UserError(`${where}: unterminated %-operator at ${JSON.stringify(text.slice(i, i + 20))}; write %% for a literal %`);
+    if (end < 0)
+      throw new UserError(`${where}: unterminated %-operator at ${JSON.stringify(text.slice(i, i + 20))}; write %% for a literal %`);
     const op = text.slice(i + 1, end);
     i = end + 1;
     const m = /^([A-Z_]+)(?:\(([^)]*)\))?(?::(\d+))?$/.exec(op);
@@ -77,10 +78,12 @@ export function compileFormat(text: string, where: string): Piece[] {
     else if (name === "TRAILER" && arg) fn = headerOp(arg, (c, h) => c.trailer?.(h));
     else if (name === "FILTER_STATE" && arg) {
       const [key, mode] = arg.split(":");
-      if (mode !== undefined && mode !== "PLAIN") throw new UserError(`${where}: %FILTER_STATE(${arg})% is not supported: use %FILTER_STATE(KEY:PLAIN)%`);
+      if (mode !== undefined && mode !== "PLAIN")
+        throw new UserError(`${where}: %FILTER_STATE(${arg})% is not supported: use %FILTER_STATE(KEY:PLAIN)%`);
       fn = (c) => c.filterState(key);
     } else if (arg === undefined) fn = SIMPLE[name];
-    if (!fn) throw new UserError(`${where}: %${op}% is not supported by proxy-wasm-as envoy (see docs/envoy.md for the operators it knows)`);
+    if (!fn)
+      throw new UserError(`${where}: %${op}% is not supported by proxy-wasm-as envoy (see docs/envoy.md for the operators it knows)`);
     if (literal) pieces.push(literal), (literal = "");
     const limit = maxLen ? Number(maxLen) : 0;
     const f = fn;

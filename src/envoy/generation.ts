@@ -36,7 +36,10 @@ export class Generation {
   readonly listeners: ListenerRuntime[] = [];
   readonly services: WasmPlugin[] = [];
   readonly clusters = new Map<string, ClusterClient>();
-  private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true, rejectUnauthorized: false }) };
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true }),
+    https: new https.Agent({ keepAlive: true, rejectUnauthorized: false }),
+  };
   private closed = false;
 
   private constructor(

@@ -62,7 +62,10 @@ export class GrpcCallouts {
       return { cancel() {}, sync() {} };
     }
     if (!cluster.config.http2) {
-      this.logger.proxy(LogLevel.Warn, `gRPC call to cluster ${g.upstream}: the cluster has no http2_protocol_options; sending HTTP/2 anyway (Envoy would fail the call)`);
+      this.logger.proxy(
+        LogLevel.Warn,
+        `gRPC call to cluster ${g.upstream}: the cluster has no http2_protocol_options; sending HTTP/2 anyway (Envoy would fail the call)`,
+      );
     }
     const { session } = cluster.anySession();
     const headers: http2.OutgoingHttpHeaders = {

@@ -6,7 +6,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { LogLevel, Status } from "../abi.js";
 import { UserError } from "../errors.js";
-import { createHost, type SharedState } from "../host/index.js";
+import { createHost, type Host, type SharedState } from "../host/index.js";
 import { Instance, type InstanceEnv } from "../run/instance.js";
 import { Logger } from "../run/log.js";
 import type { WasmPluginConfig } from "./config/types.js";
@@ -39,7 +39,9 @@ function missingModuleHint(file: string): string {
   const folder = path.basename(dir) === "build" ? path.dirname(dir) : dir;
   const entry = path.join(folder, "index.ts");
   const rel = path.relative(process.cwd(), entry) || entry;
-  return existsSync(entry) ? `build it first: npx proxy-wasm-as build ${rel}` : "build the filter first (npx proxy-wasm-as build <entry.ts>) or fix the path";
+  return existsSync(entry)
+    ? `build it first: npx proxy-wasm-as build ${rel}`
+    : "build the filter first (npx proxy-wasm-as build <entry.ts>) or fix the path";
 }
 
 /** Reads a plugin's module, with an error naming the configuration field. */
@@ -50,7 +52,8 @@ export async function readModule(cfg: WasmPluginConfig): Promise<Uint8Array> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const rel = path.relative(process.cwd(), cfg.file) || cfg.file;
-    if (code === "ENOENT") throw new UserError(`${field}: ${rel} does not exist (paths are relative to the configuration file); ${missingModuleHint(cfg.file)}`);
+    if (code === "ENOENT")
+      throw new UserError(`${field}: ${rel} does not exist (paths are relative to the configuration file); ${missingModuleHint(cfg.file)}`);
     throw new UserError(`${field}: cannot read ${rel}: ${code ?? (e as Error).message}`);
   }
 }
@@ -73,8 +76,14 @@ export class WasmPlugin {
   /** Loads the module and starts the plugin (proxy_on_vm_start, proxy_on_configure). */
   static async start(cfg: WasmPluginConfig, env: PluginEnv, generation = 1, wasm?: Uint8Array): Promise<WasmPlugin> {
     const bytes = wasm ?? (await readModule(cfg));
-    const logger = new Logger({ level: env.level, write: env.write, color: env.color, filterName: cfg.name || cfg.rootId || path.basename(cfg.file), accessLog: false });
-    let host;
+    const logger = new Logger({
+      level: env.level,
+      write: env.write,
+      color: env.color,
+      filterName: cfg.name || cfg.rootId || path.basename(cfg.file),
+      accessLog: false,
+    });
+    let host: Host;
     try {
       host = await createHost({
         wasm: bytes,
@@ -97,7 +106,9 @@ export class WasmPlugin {
     }
     if (!host.startPlugin()) {
       const f = host.failures[host.failures.length - 1];
-      throw new UserError(`${cfg.path}: the plugin failed to start: ${f ? `${f.callback}: ${f.message}` : "proxy_on_configure returned false"} (Envoy rejects this configuration too)`);
+      throw new UserError(
+        `${cfg.path}: the plugin failed to start: ${f ? `${f.callback}: ${f.message}` : "proxy_on_configure returned false"} (Envoy rejects this configuration too)`,
+      );
     }
     const inst = new Instance(host, generation, { ...env.instanceEnv, logger });
     inst.afterAction();

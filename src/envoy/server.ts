@@ -3,7 +3,7 @@
 // streams while streams in flight finish on the old one. See docs/envoy.md.
 import { EventEmitter } from "node:events";
 import { watch, type FSWatcher } from "node:fs";
-import http from "node:http";
+import type http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { LogLevel } from "../abi.js";
@@ -70,7 +70,11 @@ export interface RunningEnvoy {
 async function listen(server: net.Server, a: Address, what: string, fd?: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) =>
-      reject(new UserError(`${what}: cannot listen on ${a.host}:${a.port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.code === "EACCES" ? "permission denied" : (e.code ?? e.message)}`));
+      reject(
+        new UserError(
+          `${what}: cannot listen on ${a.host}:${a.port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.code === "EACCES" ? "permission denied" : (e.code ?? e.message)}`,
+        ),
+      );
     server.once("error", onError);
     const done = () => {
       server.off("error", onError);
@@ -120,66 +124,83 @@ export async function startEnvoy(options: EnvoyOptions, role?: WorkerRole): Prom
       const name = lc.name || `listener_${i}`;
       let server: net.Server;
       if (lc.chain.kind === "http") {
-        const codec = new HttpCodec(lc.chain.codec, {
-          request: (req, res, connectionId, socket) => {
-            const gen = current;
-            const rt = gen.listeners[i];
-            const hcm = rt.config.chain as HttpManagerConfig;
-            active++;
-            const x = new HttpExchange(
-              {
-                plugins: rt.plugins,
-                routes: rt.routes!,
-                clusters: gen.clusters,
-                logger,
-                finished: (done) => {
-                  active--;
-                  stats.httpRequest(hcm.statPrefix, done.status, done.cluster || null);
-                  if (rt.accessLogs.length > 0) {
-                    const reqHeaders = done.finalRequestHeaders;
-                    const ctx = {
-                      req: (n: string) => getJoined(reqHeaders, n),
-                      resp: (n: string) => getJoined(done.responseHeaders, n),
-                      status: done.status,
-                      flags: done.flags,
-                      details: done.details,
-                      startTime: done.startTime,
-                      protocol: done.protocol,
-                      bytesReceived: done.bytesReceived,
-                      bytesSent: done.bytesSent,
-                      durationMs: done.durationMs,
-                      upstreamHost: done.upstreamHost,
-                      cluster: done.cluster,
-                      routeName: done.routeName,
-                      remoteAddress: done.remoteAddress,
-                      localAddress: done.localAddress,
-                      filterState: (k: string) => done.filterState(k),
-                    };
-                    for (const log of rt.accessLogs) log.log(ctx);
-                  }
+        const codec = new HttpCodec(
+          lc.chain.codec,
+          {
+            request: (req, res, connectionId, socket) => {
+              const gen = current;
+              const rt = gen.listeners[i];
+              const hcm = rt.config.chain as HttpManagerConfig;
+              active++;
+              const x = new HttpExchange(
+                {
+                  plugins: rt.plugins,
+                  routes: rt.routes!,
+                  clusters: gen.clusters,
+                  logger,
+                  finished: (done) => {
+                    active--;
+                    stats.httpRequest(hcm.statPrefix, done.status, done.cluster || null);
+                    if (rt.accessLogs.length > 0) {
+                      const reqHeaders = done.finalRequestHeaders;
+                      const ctx = {
+                        req: (n: string) => getJoined(reqHeaders, n),
+                        resp: (n: string) => getJoined(done.responseHeaders, n),
+                        status: done.status,
+                        flags: done.flags,
+                        details: done.details,
+                        startTime: done.startTime,
+                        protocol: done.protocol,
+                        bytesReceived: done.bytesReceived,
+                        bytesSent: done.bytesSent,
+                        durationMs: done.durationMs,
+                        upstreamHost: done.upstreamHost,
+                        cluster: done.cluster,
+                        routeName: done.routeName,
+                        remoteAddress: done.remoteAddress,
+                        localAddress: done.localAddress,
+                        filterState: (k: string) => done.filterState(k),
+                      };
+                      for (const log of rt.accessLogs) log.log(ctx);
+                    }
+                  },
                 },
-              },
-              req,
-              res,
-              connectionId,
-              socket,
-            );
-            x.start();
+                req,
+                res,
+                connectionId,
+                socket,
+              );
+              x.start();
+            },
           },
-        }, logger);
+          logger,
+        );
         codecs.push(codec);
         server = net.createServer({ allowHalfOpen: true }, (s) => codec.accept(s));
       } else {
         const tcp = lc.chain;
         server = net.createServer({ allowHalfOpen: true }, (s) => {
           const rt = current.listeners[i];
-          serveTcp({ config: tcp, cluster: current.config.clusters.get(tcp.cluster)!, plugins: () => rt.plugins, logger, stats, accessLogs: rt.accessLogs }, s);
+          serveTcp(
+            {
+              config: tcp,
+              cluster: current.config.clusters.get(tcp.cluster)!,
+              plugins: () => rt.plugins,
+              logger,
+              stats,
+              accessLogs: rt.accessLogs,
+            },
+            s,
+          );
         });
       }
       servers.push(server);
       const port = await listen(server, lc.address, `static_resources.listeners[${i}] (${name})`, role?.listenFds?.[i]);
       listeners.push({ name, host: lc.address.host, port, url: urlOf(lc.address.host, port) });
-      logger.proxy(LogLevel.Info, `listener ${name} on ${lc.address.host}:${port} (${lc.chain.kind === "http" ? `HTTP, ${lc.chain.filters.length} Wasm filter(s)` : `TCP to ${lc.chain.cluster}, ${lc.chain.filters.length} Wasm filter(s)`})`);
+      logger.proxy(
+        LogLevel.Info,
+        `listener ${name} on ${lc.address.host}:${port} (${lc.chain.kind === "http" ? `HTTP, ${lc.chain.filters.length} Wasm filter(s)` : `TCP to ${lc.chain.cluster}, ${lc.chain.filters.length} Wasm filter(s)`})`,
+      );
     }
   } catch (e) {
     closeAll();
@@ -207,7 +228,8 @@ export async function startEnvoy(options: EnvoyOptions, role?: WorkerRole): Prom
   const doReload = async () => {
     try {
       const next = readBootstrap(options.config);
-      const addr = (c: EnvoyConfig) => JSON.stringify([c.admin, c.listeners.map((l) => [l.address, l.chain.kind, l.chain.kind === "http" ? l.chain.codec : ""])]);
+      const addr = (c: EnvoyConfig) =>
+        JSON.stringify([c.admin, c.listeners.map((l) => [l.address, l.chain.kind, l.chain.kind === "http" ? l.chain.codec : ""])]);
       if (addr(next) !== addr(config)) throw new UserError("listener or admin addresses changed; restart to use them");
       const gen = await Generation.load(next, generation + 1, genEnv);
       if (closing) {
@@ -220,7 +242,10 @@ export async function startEnvoy(options: EnvoyOptions, role?: WorkerRole): Prom
       generation = gen.number;
       old.add(prev);
       prev.retire(logger);
-      logger.proxy(LogLevel.Info, `reloaded ${path.basename(options.config)} (configuration ${generation}); streams in flight finish on the previous one`);
+      logger.proxy(
+        LogLevel.Info,
+        `reloaded ${path.basename(options.config)} (configuration ${generation}); streams in flight finish on the previous one`,
+      );
       const ev = { ok: true, generation };
       events.emit("reload", ev);
       return ev;

@@ -121,7 +121,8 @@ export class Stats {
       } else add(prom, m.type, `${prom}${labels(tags)} ${m.value}`);
     }
     let out = "";
-    for (const [name, f] of [...families].sort((a, b) => (a[0] < b[0] ? -1 : 1))) out += `# TYPE ${name} ${f.type}\n${f.lines.sort().join("\n")}\n`;
+    for (const [name, f] of [...families].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+      out += `# TYPE ${name} ${f.type}\n${f.lines.sort().join("\n")}\n`;
     return out;
   }
 

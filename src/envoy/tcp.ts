@@ -72,7 +72,8 @@ export function serveTcp(env: TcpEnv, client: net.Socket): void {
     plugin.instance.exchanges.add(slot.member);
     slots.push(slot);
   }
-  const call = (s: TcpSlot, fn: () => void) => s.plugin.instance.call(fn, (e) => s.plugin.logger.proxy(LogLevel.Error, `internal error: ${(e as Error)?.stack ?? e}`));
+  const call = (s: TcpSlot, fn: () => void) =>
+    s.plugin.instance.call(fn, (e) => s.plugin.logger.proxy(LogLevel.Error, `internal error: ${(e as Error)?.stack ?? e}`));
 
   /** Moves what each filter passed on to the next one (or the socket). */
   function pump(): void {
@@ -102,7 +103,10 @@ export function serveTcp(env: TcpEnv, client: net.Socket): void {
     }
     for (const s of slots) {
       if (s.conn.closedBy.downstream || s.conn.closedBy.upstream) {
-        env.logger.proxy(LogLevel.Debug, `connection ${id}: ${s.plugin.label} closed it (${s.conn.closedBy.downstream ?? s.conn.closedBy.upstream})`);
+        env.logger.proxy(
+          LogLevel.Debug,
+          `connection ${id}: ${s.plugin.label} closed it (${s.conn.closedBy.downstream ?? s.conn.closedBy.upstream})`,
+        );
         client.destroy();
         server.destroy();
       }
@@ -142,7 +146,8 @@ export function serveTcp(env: TcpEnv, client: net.Socket): void {
   let closedSides = 0;
   const closed = (side: "client" | "server") => {
     for (const s of slots) {
-      if (!s.conn.isComplete) call(s, () => (side === "client" ? s.conn.closeDownstream(PeerType.Remote) : s.conn.closeUpstream(PeerType.Remote)));
+      if (!s.conn.isComplete)
+        call(s, () => (side === "client" ? s.conn.closeDownstream(PeerType.Remote) : s.conn.closeUpstream(PeerType.Remote)));
     }
     if (++closedSides < 2) return;
     over = true;
@@ -168,7 +173,11 @@ export function serveTcp(env: TcpEnv, client: net.Socket): void {
         routeName: "",
         remoteAddress: props["source.address"],
         localAddress: props["destination.address"],
-        filterState: (k) => readFilterState(slots.map((s) => s.conn.filterState), k),
+        filterState: (k) =>
+          readFilterState(
+            slots.map((s) => s.conn.filterState),
+            k,
+          ),
       });
     }
   };

@@ -92,7 +92,9 @@ test("envoy examples: foreign-function compresses with Envoy's compress foreign 
     assert.equal(plain.headers["content-encoding"], undefined);
     assert.match(plain.body, /^Lorem ipsum/);
     const raw = await new Promise<Buffer>((resolve, reject) => {
-      const s = net.connect(e.staged.ports.get(10000)!, "127.0.0.1", () => s.end("GET / HTTP/1.1\r\nhost: x\r\naccept-encoding: deflate\r\nconnection: close\r\n\r\n"));
+      const s = net.connect(e.staged.ports.get(10000)!, "127.0.0.1", () =>
+        s.end("GET / HTTP/1.1\r\nhost: x\r\naccept-encoding: deflate\r\nconnection: close\r\n\r\n"),
+      );
       const chunks: Buffer[] = [];
       s.on("data", (c: Buffer) => chunks.push(c));
       s.on("close", () => resolve(Buffer.concat(chunks)));

@@ -38,7 +38,9 @@ export async function stage(yaml: string, examples: readonly string[]): Promise<
     const p = Number(m[1]);
     if (!ports.has(p)) ports.set(p, await freePort());
   }
-  const text = yaml.replace(/port_value: (\d+)/g, (_m, p) => `port_value: ${ports.get(Number(p))}`).replace(/address: 0\.0\.0\.0/g, "address: 127.0.0.1");
+  const text = yaml
+    .replace(/port_value: (\d+)/g, (_m, p) => `port_value: ${ports.get(Number(p))}`)
+    .replace(/address: 0\.0\.0\.0/g, "address: 127.0.0.1");
   const file = path.join(dir, "envoy.yaml");
   writeFileSync(file, text);
   return { dir, file, ports };
@@ -61,7 +63,13 @@ export interface Started {
 export async function run(staged: StagedConfig, options: Partial<EnvoyOptions> = {}): Promise<Started> {
   const stdout: string[] = [];
   const logs: string[] = [];
-  const envoy = await startEnvoy({ config: staged.file, stdout: (l) => stdout.push(l), log: (l) => logs.push(l), color: false, ...options });
+  const envoy = await startEnvoy({
+    config: staged.file,
+    stdout: (l) => stdout.push(l),
+    log: (l) => logs.push(l),
+    color: false,
+    ...options,
+  });
   return { envoy, staged, stdout, logs, url: (p) => `http://127.0.0.1:${staged.ports.get(p)}` };
 }
 
@@ -78,7 +86,9 @@ export function request(url: string, opts: { method?: string; headers?: Record<s
     const req = http.request(url, { method: opts.method ?? "GET", headers: opts.headers, agent: false, timeout: 5000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), trailers: res.trailers }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), trailers: res.trailers }),
+      );
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error("timed out")));

@@ -25,7 +25,10 @@ test("envoy: examples/add-header/envoy.yaml serves HTTP/1.1 and h2c on one liste
     assert.equal(r2.status, 200);
     assert.equal(r2.body, "ok\n");
     assert.equal(r2.headers["x-service-name"], "my-custom-service");
-    const curl = await exec("curl", ["-sS", "-m", "5", "-i", "--http2-prior-knowledge", e.url(10000) + "/curl"]).catch((err) => ({ stdout: "", stderr: String(err) }));
+    const curl = await exec("curl", ["-sS", "-m", "5", "-i", "--http2-prior-knowledge", e.url(10000) + "/curl"]).catch((err) => ({
+      stdout: "",
+      stderr: String(err),
+    }));
     if (curl.stdout || !/ENOENT/.test(curl.stderr)) {
       assert.match(curl.stdout, /^HTTP\/2 200/);
       assert.match(curl.stdout, /x-service-name: my-custom-service/);
@@ -143,7 +146,10 @@ test("envoy: two Wasm filters from different modules in one chain, routes by dom
     assert.equal(hello.body, "hello there\n");
     assert.equal((await request(e.url(1) + "/other", { headers: { host: "local.test" } })).status, 418);
     assert.equal(e.stdout.length, 4, "one access log line per request");
-    assert.match(e.stdout[0], /^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] "GET \/api\/items\?x=1 HTTP\/1\.1" 200 - 0 8 \d+ \d+ "-" "-" "[0-9a-f-]{36}" "127\.0\.0\.1:\d+" "127\.0\.0\.1:\d+"\n$/);
+    assert.match(
+      e.stdout[0],
+      /^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] "GET \/api\/items\?x=1 HTTP\/1\.1" 200 - 0 8 \d+ \d+ "-" "-" "[0-9a-f-]{36}" "127\.0\.0\.1:\d+" "127\.0\.0\.1:\d+"\n$/,
+    );
   } finally {
     await e.envoy.close();
   }
@@ -155,7 +161,13 @@ test("envoy: h2c request and response trailers pass through the chain to an HTTP
     .replace("stat_prefix: backend", "stat_prefix: backend\n          codec_type: HTTP2");
   const e = await run(await stage(yaml, ["config-headers", "add-header"]));
   try {
-    const r = await request2(e.url(1), { method: "POST", path: "/api/x", headers: { "x-tenant": "blue" }, body: "payload", trailers: { "x-checksum": "abc" } });
+    const r = await request2(e.url(1), {
+      method: "POST",
+      path: "/api/x",
+      headers: { "x-tenant": "blue" },
+      body: "payload",
+      trailers: { "x-checksum": "abc" },
+    });
     assert.equal(r.status, 200);
     assert.equal(r.body, "backend\n");
     assert.equal(r.headers["x-service-name"], "my-custom-service");
@@ -165,16 +177,23 @@ test("envoy: h2c request and response trailers pass through the chain to an HTTP
 });
 
 test("envoy: unsupported fields are refused with their path; a missing module says how to build it", async () => {
-  const bad = readFileSync(path.join(repoRoot, "examples/add-header/envoy.yaml"), "utf8").replace("stat_prefix: ingress_http", "stat_prefix: ingress_http\n          stat_prefix2: x");
+  const bad = readFileSync(path.join(repoRoot, "examples/add-header/envoy.yaml"), "utf8").replace(
+    "stat_prefix: ingress_http",
+    "stat_prefix: ingress_http\n          stat_prefix2: x",
+  );
   await assert.rejects(run(await stage(bad, ["add-header"])), {
     message: /^static_resources\.listeners\[0\]\.filter_chains\[0\]\.filters\[0\]\.typed_config\.stat_prefix2: unknown field/,
   });
   const lua = TWO_FILTERS("{}").replace("name: envoy.filters.http.wasm", "name: envoy.filters.http.lua");
   await assert.rejects(run(await stage(lua, [])), { message: /http_filters\[0\]\.name: "envoy\.filters\.http\.lua" is not supported/ });
   const staged = await stage(TWO_FILTERS("{}"), []);
-  await assert.rejects(run(staged), { message: /http_filters\[0\]\.typed_config\.config\.vm_config\.code\.local\.filename: .*config-headers\.wasm does not exist/ });
+  await assert.rejects(run(staged), {
+    message: /http_filters\[0\]\.typed_config\.config\.vm_config\.code\.local\.filename: .*config-headers\.wasm does not exist/,
+  });
   const ts = TWO_FILTERS("{}").replace("build/add-header.wasm", "index.ts");
-  await assert.rejects(run(await stage(ts, [])), { message: /filename: index\.ts is AssemblyScript source: build it first \(npx proxy-wasm-as build index\.ts\)/ });
+  await assert.rejects(run(await stage(ts, [])), {
+    message: /filename: index\.ts is AssemblyScript source: build it first \(npx proxy-wasm-as build index\.ts\)/,
+  });
   const dur = TWO_FILTERS("{}").replace("connect_timeout: 0.25s", "connect_timeout: 250ms");
   await assert.rejects(run(await stage(dur, [])), { message: /clusters\[0\]\.connect_timeout: must be a duration like "0\.25s"/ });
 });

@@ -48,13 +48,16 @@ function readCluster(n: Node): ClusterConfig {
     else e.fail("needs http2_protocol_options or http_protocol_options");
   }
   const la = f.need("load_assignment").object(["cluster_name", "endpoints"]);
-  const endpoints = la.need("endpoints").list().flatMap((ep) =>
-    ep
-      .object(["lb_endpoints"])
-      .need("lb_endpoints")
-      .list()
-      .map((lb) => readAddress(lb.object(["endpoint"]).need("endpoint").object(["address"]).need("address"))),
-  );
+  const endpoints = la
+    .need("endpoints")
+    .list()
+    .flatMap((ep) =>
+      ep
+        .object(["lb_endpoints"])
+        .need("lb_endpoints")
+        .list()
+        .map((lb) => readAddress(lb.object(["endpoint"]).need("endpoint").object(["address"]).need("address"))),
+    );
   if (endpoints.length === 0) la.fail("has no endpoints");
   return { name, type, connectTimeoutMs: f.opt("connect_timeout", (x) => x.duration(), 5000), endpoints, http2 };
 }
@@ -76,7 +79,10 @@ function readTcpChain(filters: Node[], configDir: string): TcpProxyConfig {
         accessLogs: t.opt("access_log", (x) => x.list().map(readAccessLog), []),
       };
     }
-    if (name !== "envoy.filters.network.wasm") ff.get("name").fail(`${JSON.stringify(name)} is not supported: use envoy.filters.network.wasm filters, then tcp_proxy or http_connection_manager`);
+    if (name !== "envoy.filters.network.wasm")
+      ff.get("name").fail(
+        `${JSON.stringify(name)} is not supported: use envoy.filters.network.wasm filters, then tcp_proxy or http_connection_manager`,
+      );
     wasm.push(readPluginConfig(ff.need("typed_config").typed(NETWORK_WASM, ["config"]).need("config"), configDir));
   }
   return filters[filters.length - 1].fail("the last network filter must be envoy.filters.network.tcp_proxy or http_connection_manager");
@@ -86,7 +92,8 @@ function readListener(n: Node, configDir: string): ListenerConfig {
   const f = n.object(["name", "address", "filter_chains", "per_connection_buffer_limit_bytes"]);
   if (f.has("per_connection_buffer_limit_bytes")) f.get("per_connection_buffer_limit_bytes").int(1);
   const chains = f.need("filter_chains").list();
-  if (chains.length !== 1) f.get("filter_chains").fail("proxy-wasm-as envoy supports exactly one filter chain per listener (no filter_chain_match)");
+  if (chains.length !== 1)
+    f.get("filter_chains").fail("proxy-wasm-as envoy supports exactly one filter chain per listener (no filter_chain_match)");
   const filters = chains[0].object(["filters", "name"]).need("filters").list();
   if (filters.length === 0) chains[0].fail("has no filters");
   const lastNode = filters[filters.length - 1];
@@ -103,18 +110,20 @@ function readListener(n: Node, configDir: string): ListenerConfig {
 
 function readStatsTags(n: Node): StatsTag[] {
   const f = n.object(["stats_tags", "use_all_default_tags"]);
-  return f.opt("stats_tags", (x) => x.list(), []).map((t) => {
-    const tf = t.object(["tag_name", "regex"]);
-    const name = tf.need("tag_name").string();
-    const src = tf.need("regex").string();
-    let regex: RegExp;
-    try {
-      regex = new RegExp(src);
-    } catch (e) {
-      return tf.get("regex").fail(`not a valid regular expression: ${(e as Error).message}`);
-    }
-    return { name, regex };
-  });
+  return f
+    .opt("stats_tags", (x) => x.list(), [])
+    .map((t) => {
+      const tf = t.object(["tag_name", "regex"]);
+      const name = tf.need("tag_name").string();
+      const src = tf.need("regex").string();
+      let regex: RegExp;
+      try {
+        regex = new RegExp(src);
+      } catch (e) {
+        return tf.get("regex").fail(`not a valid regular expression: ${(e as Error).message}`);
+      }
+      return { name, regex };
+    });
 }
 
 /** Parses configuration text (YAML, which includes JSON) from `file`. */
@@ -147,15 +156,20 @@ export function parseBootstrap(text: string, file: string): EnvoyConfig {
   for (const be of top.has("bootstrap_extensions") ? sub("bootstrap_extensions").list() : []) {
     const f = be.object(["name", "typed_config"]);
     const t = f.need("typed_config").typed(WASM_SERVICE, ["singleton", "config"]);
-    if (!t.opt("singleton", (x) => x.bool(), false)) t.fail("singleton: false (one service per worker) is not supported; use singleton: true");
+    if (!t.opt("singleton", (x) => x.bool(), false))
+      t.fail("singleton: false (one service per worker) is not supported; use singleton: true");
     services.push(readPluginConfig(t.need("config"), dir));
   }
   // Every cluster a route or tcp_proxy names must exist (Envoy refuses the configuration too).
   listeners.forEach((l, i) => {
     const where = `static_resources.listeners[${i}]`;
-    const names = l.chain.kind === "tcp" ? [l.chain.cluster] : l.chain.virtualHosts.flatMap((v) => v.routes.flatMap((r) => (r.action.kind === "cluster" ? [r.action.cluster] : [])));
+    const names =
+      l.chain.kind === "tcp"
+        ? [l.chain.cluster]
+        : l.chain.virtualHosts.flatMap((v) => v.routes.flatMap((r) => (r.action.kind === "cluster" ? [r.action.cluster] : [])));
     for (const name of names) {
-      if (!clusters.has(name)) throw new UserError(`${where}: route to unknown cluster ${JSON.stringify(name)}: define it under static_resources.clusters`);
+      if (!clusters.has(name))
+        throw new UserError(`${where}: route to unknown cluster ${JSON.stringify(name)}: define it under static_resources.clusters`);
     }
   });
   return { file, admin, listeners, clusters, services, statsTags: top.has("stats_config") ? readStatsTags(sub("stats_config")) : [] };
@@ -169,7 +183,9 @@ export function readBootstrap(file: string): EnvoyConfig {
     text = readFileSync(abs, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`);
+    throw new UserError(
+      `cannot read ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`,
+    );
   }
   return parseBootstrap(text, abs);
 }

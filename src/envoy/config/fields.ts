@@ -21,7 +21,9 @@ export class Node {
     for (const k of Object.keys(o)) {
       if (!allowed.includes(k)) {
         const hint = allowed.filter((a) => a !== "@type").join(", ");
-        throw new UserError(`${this.path ? `${this.path}.` : ""}${k}: unknown field (proxy-wasm-as envoy supports ${hint || "no fields"} here; see docs/envoy.md)`);
+        throw new UserError(
+          `${this.path ? `${this.path}.` : ""}${k}: unknown field (proxy-wasm-as envoy supports ${hint || "no fields"} here; see docs/envoy.md)`,
+        );
       }
     }
     return new Fields(this.path, o);
@@ -71,7 +73,11 @@ export class Node {
     const f = this.object(["@type", ...allowed]);
     const t = f.has("@type") ? f.get("@type").string() : "";
     if (t !== `type.googleapis.com/${type}`) {
-      f.get("@type").fail(t ? `${JSON.stringify(t)} is not supported here: expected type.googleapis.com/${type}` : `missing: expected type.googleapis.com/${type}`);
+      f.get("@type").fail(
+        t
+          ? `${JSON.stringify(t)} is not supported here: expected type.googleapis.com/${type}`
+          : `missing: expected type.googleapis.com/${type}`,
+      );
     }
     return f;
   }

@@ -1,7 +1,16 @@
 // envoy.filters.network.http_connection_manager: routes, virtual hosts, headers to add, access logs
 // and the HTTP filter chain (Wasm filters, then the router).
 import type { Node, Fields } from "./fields.js";
-import type { AccessLogConfig, HeaderAppend, HeaderMatcher, HeaderToAdd, HttpManagerConfig, RouteConfig, VirtualHostConfig, WasmPluginConfig } from "./types.js";
+import type {
+  AccessLogConfig,
+  HeaderAppend,
+  HeaderMatcher,
+  HeaderToAdd,
+  HttpManagerConfig,
+  RouteConfig,
+  VirtualHostConfig,
+  WasmPluginConfig,
+} from "./types.js";
 import { readPluginConfig } from "./wasm.js";
 import { checkFormat } from "../format.js";
 
@@ -25,7 +34,10 @@ function headersToAdd(n: Node): HeaderToAdd[] {
     checkFormat(hv.get("value"), value, "header");
     let append: HeaderAppend = "APPEND_IF_EXISTS_OR_ADD";
     if (f.has("append")) append = f.get("append").bool() ? "APPEND_IF_EXISTS_OR_ADD" : "OVERWRITE_IF_EXISTS_OR_ADD";
-    if (f.has("append_action")) append = f.get("append_action").oneOf(["APPEND_IF_EXISTS_OR_ADD", "ADD_IF_ABSENT", "OVERWRITE_IF_EXISTS_OR_ADD", "OVERWRITE_IF_EXISTS"]);
+    if (f.has("append_action"))
+      append = f
+        .get("append_action")
+        .oneOf(["APPEND_IF_EXISTS_OR_ADD", "ADD_IF_ABSENT", "OVERWRITE_IF_EXISTS_OR_ADD", "OVERWRITE_IF_EXISTS"]);
     return { key, value, append, keepEmpty: f.opt("keep_empty_value", (x) => x.bool(), false) };
   });
 }
@@ -35,7 +47,16 @@ function headerNames(n: Node): string[] {
 }
 
 function headerMatcher(n: Node): HeaderMatcher {
-  const f = n.object(["name", "string_match", "present_match", "exact_match", "prefix_match", "suffix_match", "contains_match", "invert_match"]);
+  const f = n.object([
+    "name",
+    "string_match",
+    "present_match",
+    "exact_match",
+    "prefix_match",
+    "suffix_match",
+    "contains_match",
+    "invert_match",
+  ]);
   const name = f.need("name").string().toLowerCase();
   const invert = f.opt("invert_match", (x) => x.bool(), false);
   const base = { name, invert, ignoreCase: false };
@@ -55,7 +76,16 @@ function headerMatcher(n: Node): HeaderMatcher {
 }
 
 function readRoute(n: Node): RouteConfig {
-  const f = n.object(["name", "match", "route", "direct_response", "request_headers_to_add", "response_headers_to_add", "request_headers_to_remove", "response_headers_to_remove"]);
+  const f = n.object([
+    "name",
+    "match",
+    "route",
+    "direct_response",
+    "request_headers_to_add",
+    "response_headers_to_add",
+    "request_headers_to_remove",
+    "response_headers_to_remove",
+  ]);
   const m = f.need("match").object(["prefix", "path", "headers", "case_sensitive"]);
   if (!m.has("prefix") && !m.has("path")) m.fail("needs prefix or path (safe_regex and path_separated_prefix are not supported)");
   const match = {
@@ -102,13 +132,25 @@ function headerEdits(f: Fields) {
 }
 
 function readVirtualHost(n: Node): VirtualHostConfig {
-  const f = n.object(["name", "domains", "routes", "request_headers_to_add", "response_headers_to_add", "request_headers_to_remove", "response_headers_to_remove"]);
-  const domains = f.need("domains").list().map((d) => {
-    const s = d.string().toLowerCase();
-    if (s.length === 0) d.fail("must not be empty");
-    if (s !== "*" && s.slice(1).includes("*") && !s.endsWith("*")) d.fail(`${JSON.stringify(s)}: a wildcard can only start or end a domain`);
-    return s;
-  });
+  const f = n.object([
+    "name",
+    "domains",
+    "routes",
+    "request_headers_to_add",
+    "response_headers_to_add",
+    "request_headers_to_remove",
+    "response_headers_to_remove",
+  ]);
+  const domains = f
+    .need("domains")
+    .list()
+    .map((d) => {
+      const s = d.string().toLowerCase();
+      if (s.length === 0) d.fail("must not be empty");
+      if (s !== "*" && s.slice(1).includes("*") && !s.endsWith("*"))
+        d.fail(`${JSON.stringify(s)}: a wildcard can only start or end a domain`);
+      return s;
+    });
   return { name: f.need("name").string(), domains, routes: f.opt("routes", (x) => x.list().map(readRoute), []), ...headerEdits(f) };
 }
 
@@ -157,7 +199,10 @@ export function readHttpManager(n: Node, configDir: string): HttpManagerConfig {
       if (ff.has("typed_config")) ff.get("typed_config").typed(ROUTER, []);
       return;
     }
-    if (name !== "envoy.filters.http.wasm") ff.get("name").fail(`${JSON.stringify(name)} is not supported: proxy-wasm-as envoy runs envoy.filters.http.wasm filters and the router`);
+    if (name !== "envoy.filters.http.wasm")
+      ff.get("name").fail(
+        `${JSON.stringify(name)} is not supported: proxy-wasm-as envoy runs envoy.filters.http.wasm filters and the router`,
+      );
     if (last) ff.get("name").fail("the last HTTP filter must be envoy.filters.http.router");
     const tc = ff.need("typed_config").typed(HTTP_WASM, ["config"]);
     filters.push(readPluginConfig(tc.need("config"), configDir));

@@ -40,7 +40,9 @@ export interface HeaderMatcher {
 
 export interface RouteConfig {
   match: { prefix?: string; path?: string; caseSensitive: boolean; headers: HeaderMatcher[] };
-  action: { kind: "cluster"; cluster: string; timeoutMs: number; prefixRewrite: string | null } | { kind: "direct"; status: number; body: Buffer | null };
+  action:
+    | { kind: "cluster"; cluster: string; timeoutMs: number; prefixRewrite: string | null }
+    | { kind: "direct"; status: number; body: Buffer | null };
   requestHeadersToAdd: HeaderToAdd[];
   responseHeadersToAdd: HeaderToAdd[];
   requestHeadersToRemove: string[];

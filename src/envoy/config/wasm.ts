@@ -12,24 +12,39 @@ const BYTES_VALUE = "type.googleapis.com/google.protobuf.BytesValue";
 function readAnyConfig(n: Node): Buffer {
   const f = n.object(["@type", "value"]);
   const t = f.has("@type") ? f.get("@type").string() : "";
-  if (t === STRING_VALUE) return Buffer.from(f.opt("value", (v) => v.string(), ""), "utf8");
-  if (t === BYTES_VALUE) return Buffer.from(f.opt("value", (v) => v.string(), ""), "base64");
-  return f.get("@type").fail(`${t ? JSON.stringify(t) : "missing"}: proxy-wasm-as envoy takes a configuration as ${STRING_VALUE} (or BytesValue)`);
+  if (t === STRING_VALUE)
+    return Buffer.from(
+      f.opt("value", (v) => v.string(), ""),
+      "utf8",
+    );
+  if (t === BYTES_VALUE)
+    return Buffer.from(
+      f.opt("value", (v) => v.string(), ""),
+      "base64",
+    );
+  return f
+    .get("@type")
+    .fail(`${t ? JSON.stringify(t) : "missing"}: proxy-wasm-as envoy takes a configuration as ${STRING_VALUE} (or BytesValue)`);
 }
 
 /** `config` of envoy.filters.http.wasm / envoy.filters.network.wasm / WasmService. */
 export function readPluginConfig(n: Node, configDir: string): WasmPluginConfig {
   const f = n.object(["name", "root_id", "vm_config", "configuration", "fail_open", "failure_policy"]);
-  const vm = f.need("vm_config").object(["vm_id", "runtime", "code", "configuration", "allow_precompiled", "environment_variables", "nack_on_code_cache_miss"]);
+  const vm = f
+    .need("vm_config")
+    .object(["vm_id", "runtime", "code", "configuration", "allow_precompiled", "environment_variables", "nack_on_code_cache_miss"]);
   vm.need("runtime").oneOf(RUNTIMES);
   const code = vm.need("code").object(["local", "remote"]);
   if (code.has("remote")) code.get("remote").fail("remote code is not supported: download the module and use code.local.filename");
   const local = code.need("local").object(["filename", "inline_bytes", "inline_string"]);
-  if (local.has("inline_bytes") || local.has("inline_string")) local.fail("inline code is not supported: put the module in a file and use filename");
+  if (local.has("inline_bytes") || local.has("inline_string"))
+    local.fail("inline code is not supported: put the module in a file and use filename");
   const filenameNode = local.need("filename");
   const filename = filenameNode.string();
   if (filename.endsWith(".ts")) {
-    filenameNode.fail(`${filename} is AssemblyScript source: build it first (npx proxy-wasm-as build ${filename}) and point filename at the .wasm it writes`);
+    filenameNode.fail(
+      `${filename} is AssemblyScript source: build it first (npx proxy-wasm-as build ${filename}) and point filename at the .wasm it writes`,
+    );
   }
   const env: Record<string, string> = {};
   if (vm.has("environment_variables")) {

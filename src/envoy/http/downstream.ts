@@ -17,7 +17,10 @@ export function isH2(req: DownstreamRequest): req is http2.Http2ServerRequest {
 /** The request headers a filter sees: pseudo-headers first, connection headers gone, x-request-id added. */
 export function downstreamPairs(req: DownstreamRequest): Pair[] {
   if (!isH2(req)) {
-    return requestPairs(req as http.IncomingMessage).map(([k, v]) => [typeof k === "string" ? k : k.toString("latin1"), typeof v === "string" ? v : v.toString("latin1")]);
+    return requestPairs(req as http.IncomingMessage).map(([k, v]) => [
+      typeof k === "string" ? k : k.toString("latin1"),
+      typeof v === "string" ? v : v.toString("latin1"),
+    ]);
   }
   const pseudo: Pair[] = [];
   const rest: Pair[] = [];

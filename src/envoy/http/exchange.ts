@@ -8,11 +8,22 @@ import type { HttpStream } from "../../host/index.js";
 import type { InstanceMember } from "../../run/instance.js";
 import { formatAddress } from "../../run/wire.js";
 import type { WasmPlugin } from "../plugin.js";
-import { downstreamPairs, isH2, requestEndsWithHeaders, toNodeHeaders, trailerPairs, type DownstreamRequest, type DownstreamResponse } from "./downstream.js";
+import {
+  downstreamPairs,
+  isH2,
+  requestEndsWithHeaders,
+  toNodeHeaders,
+  trailerPairs,
+  type DownstreamRequest,
+  type DownstreamResponse,
+} from "./downstream.js";
 import { fromHost, toHost, type Pair } from "./pairs.js";
 import { Router, type RouterEnv } from "./router.js";
 
-export type Event = { what: "headers"; pairs: Pair[]; eos: boolean } | { what: "body"; chunk: Buffer; eos: boolean } | { what: "trailers"; pairs: Pair[] };
+export type Event =
+  | { what: "headers"; pairs: Pair[]; eos: boolean }
+  | { what: "body"; chunk: Buffer; eos: boolean }
+  | { what: "trailers"; pairs: Pair[] };
 
 export interface ExchangeEnv extends RouterEnv {
   plugins: readonly WasmPlugin[];
@@ -86,7 +97,10 @@ export class HttpExchange {
 
   /** The filter state the filters set (for %FILTER_STATE(key:PLAIN)%). */
   filterState(key: string): string | undefined {
-    return readFilterState(this.slots.map((s) => s.stream?.filterState), key);
+    return readFilterState(
+      this.slots.map((s) => s.stream?.filterState),
+      key,
+    );
   }
 
   /** The request headers as the filters left them (what Envoy's access log reads). */
@@ -206,7 +220,8 @@ export class HttpExchange {
       slot.held[dir] = { what: "headers", pairs: fromHost(view.headerPairsBytes), eos: false };
       if (dir === 1) slot.responseStarted = true;
     } else if (what === "body") slot.held[dir] = { what: "body", chunk: Buffer.from(chunk ?? EMPTY), eos: false };
-    else slot.held[dir] = { what: "trailers", pairs: view.trailers.map(([k, v]) => [k, Buffer.from(v, "utf8").toString("latin1")] as Pair) };
+    else
+      slot.held[dir] = { what: "trailers", pairs: view.trailers.map(([k, v]) => [k, Buffer.from(v, "utf8").toString("latin1")] as Pair) };
     this.schedule();
   }
 
@@ -251,7 +266,9 @@ export class HttpExchange {
   }
 
   private intoFilter(slot: Slot, fn: () => void): void {
-    slot.plugin.instance.call(fn, (e) => slot.plugin.logger.proxy(LogLevel.Error, `internal error in the filter chain: ${(e as Error)?.stack ?? e}`));
+    slot.plugin.instance.call(fn, (e) =>
+      slot.plugin.logger.proxy(LogLevel.Error, `internal error in the filter chain: ${(e as Error)?.stack ?? e}`),
+    );
   }
 
   /** After every call into filter i's host: resets, failures and local replies. */

@@ -36,7 +36,10 @@ export class HttpCodec {
     private readonly logger: Logger,
   ) {
     const onRequest = (req: DownstreamRequest, res: DownstreamResponse) => {
-      const socket = req.httpVersionMajor === 2 ? this.sessionSockets.get((req as http2.Http2ServerRequest).stream.session!)! : this.streamSockets.get(req.socket)!;
+      const socket =
+        req.httpVersionMajor === 2
+          ? this.sessionSockets.get((req as http2.Http2ServerRequest).stream.session!)!
+          : this.streamSockets.get(req.socket)!;
       let id = this.ids.get(socket);
       if (id === undefined) this.ids.set(socket, (id = nextConnectionId++));
       handler.request(req, res, id, socket);
@@ -48,8 +51,13 @@ export class HttpCodec {
       if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
       const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
       const body = http.STATUS_CODES[status] ?? "Bad Request";
-      this.logger.proxy(LogLevel.Debug, `rejected a malformed request from ${formatAddress(socket.remoteAddress, socket.remotePort)}: ${err.code ?? err.message}`);
-      socket.end(`HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+      this.logger.proxy(
+        LogLevel.Debug,
+        `rejected a malformed request from ${formatAddress(socket.remoteAddress, socket.remotePort)}: ${err.code ?? err.message}`,
+      );
+      socket.end(
+        `HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
+      );
     });
     this.h2 = http2.createServer({ maxSessionMemory: 64 }, onRequest);
     this.h2.on("session", (session) => {

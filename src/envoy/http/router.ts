@@ -165,7 +165,12 @@ export class Router {
     const body = timeout
       ? "upstream connect error or disconnect/reset before headers. reset reason: connection timeout"
       : envoyConnectFailure(err);
-    this.x.routerReply(503, body, kind === "connect" ? "upstream_reset_before_response_started{connection_failure}" : "upstream_reset_before_response_started", kind === "connect" ? "UF" : "UR");
+    this.x.routerReply(
+      503,
+      body,
+      kind === "connect" ? "upstream_reset_before_response_started{connection_failure}" : "upstream_reset_before_response_started",
+      kind === "connect" ? "UF" : "UR",
+    );
   }
 
   private finishUp(): void {

@@ -101,7 +101,14 @@ function headerMatches(h: HeaderMatcher, headers: readonly Pair[]): boolean {
   else {
     const v = h.ignoreCase ? value.toLowerCase() : value;
     const want = h.ignoreCase ? h.value.toLowerCase() : h.value;
-    ok = h.kind === "exact" ? v === want : h.kind === "prefix" ? v.startsWith(want) : h.kind === "suffix" ? v.endsWith(want) : v.includes(want);
+    ok =
+      h.kind === "exact"
+        ? v === want
+        : h.kind === "prefix"
+          ? v.startsWith(want)
+          : h.kind === "suffix"
+            ? v.endsWith(want)
+            : v.includes(want);
   }
   return h.invert ? !ok : ok;
 }

@@ -183,7 +183,8 @@ export class ClusterClient {
     let trailersIn: Pair[] | null = null;
     stream.on("trailers", (hs) => {
       trailersIn = [];
-      for (const [k, v] of Object.entries(hs)) if (v !== undefined) for (const one of Array.isArray(v) ? v : [v]) trailersIn.push([k, String(one)]);
+      for (const [k, v] of Object.entries(hs))
+        if (v !== undefined) for (const one of Array.isArray(v) ? v : [v]) trailersIn.push([k, String(one)]);
     });
     stream.on("data", (c: Buffer) => h.data(c));
     stream.on("end", () => {
