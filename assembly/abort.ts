@@ -7,7 +7,7 @@
 
 import { proxy_log } from "./imports";
 import { LogLevel } from "./types";
-import { encodeUtf16Units } from "./memory";
+import { encodeUtf16Units } from "./utf8";
 
 const ABORT_BUFFER_SIZE: usize = 512;
 const abortBuffer: usize = memory.data(<i32>ABORT_BUFFER_SIZE);
@@ -34,12 +34,7 @@ export function putDecimal(v: u32, at: usize): usize {
   return at + n;
 }
 
-export function abortHandler(
-  message: string | null = null,
-  fileName: string | null = null,
-  line: u32 = 0,
-  column: u32 = 0,
-): void {
+export function abortHandler(message: string | null = null, fileName: string | null = null, line: u32 = 0, column: u32 = 0): void {
   const end = abortBuffer + ABORT_BUFFER_SIZE - 32; // room for " at ", ":line:col"
   let p = abortBuffer;
   // Fixed ASCII is stored as bytes: string literals would cost a data segment each.

@@ -1,44 +1,44 @@
 // The dispatcher: turns the host's proxy_on_* callbacks into calls on the filter's context objects
-// (exports.ts holds the exported shims). It makes no host call and builds no string on the hot path:
-// per request it creates the HTTP context, looks it up once per callback, and forgets it on delete.
+// (exports.ts holds the exported shims). Each function is named after the context callback it calls
+// (onHttpRequestHeaders...); the gRPC ones that choose between callbacks keep the ABI's name
+// (onGrpcReceive, onGrpcClose). It makes no host call and builds no string on the hot path: per
+// request it creates the HTTP context, looks it up once per callback, and forgets it on delete.
 
-import { Context, RootContext, HttpContext, StreamContext, KIND_HTTP, KIND_ROOT, KIND_STREAM } from "./context";
-import {
-  contexts,
-  calloutLookup,
-  CALLOUT_GRPC_STREAM,
-  defaultRootFactory,
-  namedRootResolver,
-  httpFactory,
-  streamFactory,
-} from "./registry";
+import { Context } from "./context";
+import { KIND_HTTP, KIND_ROOT, KIND_STREAM, contexts } from "./contexts";
+import { RootContext } from "./root-context";
+import { HttpContext } from "./http-context";
+import { StreamContext } from "./stream-context";
+import { calloutLookup, CALLOUT_GRPC_STREAM } from "./callouts";
+import { defaultRootFactory, namedRootResolver, httpFactory, streamFactory } from "./registry";
 import { Action, LogLevel, PeerType } from "./types";
-import { refreshLogLevel, setEffectiveContext } from "./hostcalls";
+import { setEffectiveContext } from "./hostcalls";
+import { refreshLogLevel } from "./log";
 import { proxy_log } from "./imports";
 import { collectSoon, streamEnded } from "./gc";
 
 // ---- context creation ----
 
-export function createContext(contextId: u32, parentId: u32): void {
+export function onContextCreate(contextId: u32, parentId: u32): void {
   if (parentId == 0) {
     createRootContext(contextId);
     return;
   }
-  const parent = contexts.get(parentId);
-  if (parent === null || parent._kind != KIND_ROOT) return;
+  const parent = contextOf(parentId);
+  if (parent === null || parent.__sdkKind != KIND_ROOT) return;
   const root = changetype<RootContext>(parent);
   let child: Context | null = root.createHttpContext(contextId);
   if (child !== null) {
-    child._kind = KIND_HTTP;
+    child.__sdkKind = KIND_HTTP;
   } else {
     child = root.createStreamContext(contextId);
     if (child !== null) {
-      child._kind = KIND_STREAM;
+      child.__sdkKind = KIND_STREAM;
     } else {
       const hf = httpFactory;
       if (hf !== null) {
         child = hf(contextId, parentId);
-        child._kind = KIND_HTTP;
+        child.__sdkKind = KIND_HTTP;
       } else {
         const sf = streamFactory;
         if (sf === null) {
@@ -46,12 +46,12 @@ export function createContext(contextId: u32, parentId: u32): void {
           return;
         }
         child = sf(contextId, parentId);
-        child._kind = KIND_STREAM;
+        child.__sdkKind = KIND_STREAM;
       }
     }
   }
-  changetype<HttpContext>(child).rootContextId = parentId;
-  contexts.set(contextId, child);
+  child.__sdkRootId = parentId;
+  contexts.set<Context>(child);
 }
 
 let warnedMissingChildFactory = false;
@@ -80,24 +80,24 @@ function createRootContext(contextId: u32): void {
     const f = defaultRootFactory;
     root = f !== null ? f(contextId) : new RootContext(contextId);
   }
-  contexts.set(contextId, root!); // a new context's kind is KIND_ROOT
+  contexts.set<Context>(root!); // a new context's kind is KIND_ROOT
 }
 
 // ---- lookups ----
 
 function rootOf(contextId: u32): RootContext | null {
-  const c = contexts.get(contextId);
-  return c !== null && c._kind == KIND_ROOT ? changetype<RootContext>(c) : null;
+  const c = contextOf(contextId);
+  return c !== null && c.__sdkKind == KIND_ROOT ? changetype<RootContext>(c) : null;
 }
 
 function httpOf(contextId: u32): HttpContext | null {
-  const c = contexts.get(contextId);
-  return c !== null && c._kind == KIND_HTTP ? changetype<HttpContext>(c) : null;
+  const c = contextOf(contextId);
+  return c !== null && c.__sdkKind == KIND_HTTP ? changetype<HttpContext>(c) : null;
 }
 
 function streamOf(contextId: u32): StreamContext | null {
-  const c = contexts.get(contextId);
-  return c !== null && c._kind == KIND_STREAM ? changetype<StreamContext>(c) : null;
+  const c = contextOf(contextId);
+  return c !== null && c.__sdkKind == KIND_STREAM ? changetype<StreamContext>(c) : null;
 }
 
 // ---- root lifecycle ----
@@ -107,7 +107,7 @@ export function onVmStart(rootId: u32, vmConfigurationSize: u32): bool {
   collectSoon();
   const root = rootOf(rootId);
   if (root === null) return false;
-  if (root._unmatched) return false;
+  if (root.__sdkUnmatched) return false;
   return root.onVmStart(vmConfigurationSize);
 }
 
@@ -116,7 +116,7 @@ export function onConfigure(rootId: u32, pluginConfigurationSize: u32): bool {
   collectSoon();
   const root = rootOf(rootId);
   if (root === null) return false;
-  if (root._unmatched) return false;
+  if (root.__sdkUnmatched) return false;
   return root.onConfigure(pluginConfigurationSize);
 }
 
@@ -139,48 +139,52 @@ export function onForeignFunction(rootId: u32, functionId: u32, argumentsSize: u
   if (root !== null) root.onForeignFunction(functionId, argumentsSize);
 }
 
+function contextOf(contextId: u32): Context | null {
+  return contexts.get<Context>(contextId);
+}
+
 export function onDone(contextId: u32): bool {
-  const c = contexts.get(contextId);
+  const c = contextOf(contextId);
   return c === null ? true : c.onDone();
 }
 
 export function onLog(contextId: u32): void {
-  const c = contexts.get(contextId);
+  const c = contextOf(contextId);
   if (c !== null) c.onLog();
 }
 
 export function onDelete(contextId: u32): void {
-  const c = contexts.get(contextId);
+  const c = contextOf(contextId);
   if (c === null) return;
   c.onDelete();
-  contexts.remove(c);
-  if (c._kind == KIND_ROOT) collectSoon();
+  contexts.remove<Context>(c);
+  if (c.__sdkKind == KIND_ROOT) collectSoon();
   else streamEnded(contexts.size);
 }
 
 // ---- HTTP ----
 
-export function onRequestHeaders(contextId: u32, numHeaders: u32, endOfStream: u32): Action {
+export function onHttpRequestHeaders(contextId: u32, numHeaders: u32, endOfStream: u32): Action {
   const c = httpOf(contextId);
   return c === null ? Action.Continue : c.onHttpRequestHeaders(numHeaders, endOfStream != 0);
 }
-export function onRequestBody(contextId: u32, bodySize: u32, endOfStream: u32): Action {
+export function onHttpRequestBody(contextId: u32, bodySize: u32, endOfStream: u32): Action {
   const c = httpOf(contextId);
   return c === null ? Action.Continue : c.onHttpRequestBody(bodySize, endOfStream != 0);
 }
-export function onRequestTrailers(contextId: u32, numTrailers: u32): Action {
+export function onHttpRequestTrailers(contextId: u32, numTrailers: u32): Action {
   const c = httpOf(contextId);
   return c === null ? Action.Continue : c.onHttpRequestTrailers(numTrailers);
 }
-export function onResponseHeaders(contextId: u32, numHeaders: u32, endOfStream: u32): Action {
+export function onHttpResponseHeaders(contextId: u32, numHeaders: u32, endOfStream: u32): Action {
   const c = httpOf(contextId);
   return c === null ? Action.Continue : c.onHttpResponseHeaders(numHeaders, endOfStream != 0);
 }
-export function onResponseBody(contextId: u32, bodySize: u32, endOfStream: u32): Action {
+export function onHttpResponseBody(contextId: u32, bodySize: u32, endOfStream: u32): Action {
   const c = httpOf(contextId);
   return c === null ? Action.Continue : c.onHttpResponseBody(bodySize, endOfStream != 0);
 }
-export function onResponseTrailers(contextId: u32, numTrailers: u32): Action {
+export function onHttpResponseTrailers(contextId: u32, numTrailers: u32): Action {
   const c = httpOf(contextId);
   return c === null ? Action.Continue : c.onHttpResponseTrailers(numTrailers);
 }
@@ -199,32 +203,32 @@ export function onUpstreamData(contextId: u32, dataSize: u32, endOfStream: u32):
   const c = streamOf(contextId);
   return c === null ? Action.Continue : c.onUpstreamData(dataSize, endOfStream != 0);
 }
-export function onDownstreamConnectionClose(contextId: u32, peerType: u32): void {
+export function onDownstreamClose(contextId: u32, peerType: u32): void {
   const c = streamOf(contextId);
   if (c !== null) c.onDownstreamClose(<PeerType>peerType);
 }
-export function onUpstreamConnectionClose(contextId: u32, peerType: u32): void {
+export function onUpstreamClose(contextId: u32, peerType: u32): void {
   const c = streamOf(contextId);
   if (c !== null) c.onUpstreamClose(<PeerType>peerType);
 }
 
 // ---- callouts: delivered on the root id, routed to the context that made the call ----
 
-/**
- * The context that owns `token` (made current with proxy_set_effective_context when it is not the
- * root), or the root itself for a call the SDK did not track (made with the raw hostcalls). Null when
- * the owning context is gone.
- */
+/** The callout table's entry for `token` (0 when the filter made no tracked call), removed when `remove`. */
 function takeCallout(token: u32, remove: bool): u64 {
   const lookup = calloutLookup;
   return lookup === null ? 0 : lookup(token, remove);
 }
 
+/**
+ * The context that made the call of `entry`, made current with proxy_set_effective_context when it is
+ * not the root; the root itself for a token the SDK does not know (a call made with the raw imports).
+ * Null when the owning context is gone.
+ */
 function calloutOwner(rootId: u32, entry: u64): Context | null {
   const owner = <u32>entry;
-  // Untracked (raw hostcalls.httpCall/grpcCall) or a raw stream (owner 0): the root's own call.
-  if (owner == 0) return contexts.get(rootId);
-  const c = contexts.get(owner);
+  if (owner == 0) return contextOf(rootId);
+  const c = contextOf(owner);
   if (c !== null && owner != rootId) setEffectiveContext(owner);
   return c;
 }
@@ -234,16 +238,17 @@ export function onHttpCallResponse(rootId: u32, token: u32, numHeaders: u32, bod
   if (c !== null) c.onHttpCallResponse(token, numHeaders, bodySize, numTrailers);
 }
 
-export function onGrpcReceiveInitialMetadata(rootId: u32, token: u32, numElements: u32): void {
+export function onGrpcStreamInitialMetadata(rootId: u32, token: u32, numElements: u32): void {
   const c = calloutOwner(rootId, takeCallout(token, false));
-  if (c !== null) c.onGrpcReceiveInitialMetadata(token, numElements);
+  if (c !== null) c.onGrpcStreamInitialMetadata(token, numElements);
 }
 
-export function onGrpcReceiveTrailingMetadata(rootId: u32, token: u32, numElements: u32): void {
+export function onGrpcStreamTrailingMetadata(rootId: u32, token: u32, numElements: u32): void {
   const c = calloutOwner(rootId, takeCallout(token, false));
-  if (c !== null) c.onGrpcReceiveTrailingMetadata(token, numElements);
+  if (c !== null) c.onGrpcStreamTrailingMetadata(token, numElements);
 }
 
+/** A message: onGrpcStreamMessage for a stream, onGrpcCallResponse (which ends it) for a unary call. */
 export function onGrpcReceive(rootId: u32, token: u32, messageSize: u32): void {
   const entry = takeCallout(token, false);
   if (entry >> 32 == CALLOUT_GRPC_STREAM) {
@@ -257,6 +262,7 @@ export function onGrpcReceive(rootId: u32, token: u32, messageSize: u32): void {
   if (c !== null) c.onGrpcCallResponse(token, 0, messageSize);
 }
 
+/** The end: onGrpcStreamClose for a stream, onGrpcCallResponse with the error for a unary call. */
 export function onGrpcClose(rootId: u32, token: u32, statusCode: u32): void {
   const entry = takeCallout(token, true);
   const c = calloutOwner(rootId, entry);

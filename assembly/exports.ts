@@ -21,7 +21,7 @@ export function proxy_on_memory_allocate(size: usize): usize {
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
   enterCallback();
-  d.createContext(contextId, parentContextId);
+  d.onContextCreate(contextId, parentContextId);
   leaveCallback();
 }
 export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: u32): bool {
@@ -70,37 +70,37 @@ export function proxy_on_delete(contextId: u32): void {
 
 export function proxy_on_request_headers(contextId: u32, numHeaders: u32, endOfStream: u32): u32 {
   enterCallback();
-  const result: u32 = d.onRequestHeaders(contextId, numHeaders, endOfStream);
+  const result: u32 = d.onHttpRequestHeaders(contextId, numHeaders, endOfStream);
   leaveCallback();
   return result;
 }
 export function proxy_on_request_body(contextId: u32, bodySize: u32, endOfStream: u32): u32 {
   enterCallback();
-  const result: u32 = d.onRequestBody(contextId, bodySize, endOfStream);
+  const result: u32 = d.onHttpRequestBody(contextId, bodySize, endOfStream);
   leaveCallback();
   return result;
 }
 export function proxy_on_request_trailers(contextId: u32, numTrailers: u32): u32 {
   enterCallback();
-  const result: u32 = d.onRequestTrailers(contextId, numTrailers);
+  const result: u32 = d.onHttpRequestTrailers(contextId, numTrailers);
   leaveCallback();
   return result;
 }
 export function proxy_on_response_headers(contextId: u32, numHeaders: u32, endOfStream: u32): u32 {
   enterCallback();
-  const result: u32 = d.onResponseHeaders(contextId, numHeaders, endOfStream);
+  const result: u32 = d.onHttpResponseHeaders(contextId, numHeaders, endOfStream);
   leaveCallback();
   return result;
 }
 export function proxy_on_response_body(contextId: u32, bodySize: u32, endOfStream: u32): u32 {
   enterCallback();
-  const result: u32 = d.onResponseBody(contextId, bodySize, endOfStream);
+  const result: u32 = d.onHttpResponseBody(contextId, bodySize, endOfStream);
   leaveCallback();
   return result;
 }
 export function proxy_on_response_trailers(contextId: u32, numTrailers: u32): u32 {
   enterCallback();
-  const result: u32 = d.onResponseTrailers(contextId, numTrailers);
+  const result: u32 = d.onHttpResponseTrailers(contextId, numTrailers);
   leaveCallback();
   return result;
 }
@@ -125,12 +125,12 @@ export function proxy_on_upstream_data(contextId: u32, dataSize: u32, endOfStrea
 }
 export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {
   enterCallback();
-  d.onDownstreamConnectionClose(contextId, peerType);
+  d.onDownstreamClose(contextId, peerType);
   leaveCallback();
 }
 export function proxy_on_upstream_connection_close(contextId: u32, peerType: u32): void {
   enterCallback();
-  d.onUpstreamConnectionClose(contextId, peerType);
+  d.onUpstreamClose(contextId, peerType);
   leaveCallback();
 }
 
@@ -141,7 +141,7 @@ export function proxy_on_http_call_response(rootContextId: u32, token: u32, numH
 }
 export function proxy_on_grpc_receive_initial_metadata(rootContextId: u32, token: u32, numElements: u32): void {
   enterCallback();
-  d.onGrpcReceiveInitialMetadata(rootContextId, token, numElements);
+  d.onGrpcStreamInitialMetadata(rootContextId, token, numElements);
   leaveCallback();
 }
 export function proxy_on_grpc_receive(rootContextId: u32, token: u32, messageSize: u32): void {
@@ -151,7 +151,7 @@ export function proxy_on_grpc_receive(rootContextId: u32, token: u32, messageSiz
 }
 export function proxy_on_grpc_receive_trailing_metadata(rootContextId: u32, token: u32, numElements: u32): void {
   enterCallback();
-  d.onGrpcReceiveTrailingMetadata(rootContextId, token, numElements);
+  d.onGrpcStreamTrailingMetadata(rootContextId, token, numElements);
   leaveCallback();
 }
 export function proxy_on_grpc_close(rootContextId: u32, token: u32, statusCode: u32): void {

@@ -3,7 +3,8 @@
 //   a NUL, the value bytes, a NUL. Integers are little-endian; lengths exclude the NUL.
 // An empty map may arrive as a null pointer / size 0 or as a single 0 byte.
 
-import { encodeUtf8Into, scratch, decodeUtf8, SCRATCH_MAP } from "./memory";
+import { scratch, SCRATCH_MAP } from "./memory";
+import { decodeUtf8, encodeUtf8Into } from "./utf8";
 
 /** A header (or trailer, or metadata entry) as text. Invalid UTF-8 from the host becomes U+FFFD. */
 export class Header {
@@ -21,9 +22,7 @@ export class HeaderBytes {
   ) {}
 }
 
-/** Serializes text headers into the scratch area; returns the pointer, size in `serializedSize`. */
-export let serializedSize: usize = 0;
-
+/** Serializes text headers into scratch `slot`; returns the size (the bytes are at scratchAt(slot)). */
 export function serializeHeaders(headers: Header[], slot: i32 = SCRATCH_MAP): usize {
   const n = headers.length;
   // 4 bytes of count; per pair 8 bytes of lengths, two NULs and at most 3 bytes per UTF-16 unit.
@@ -35,7 +34,7 @@ export function serializeHeaders(headers: Header[], slot: i32 = SCRATCH_MAP): us
   const base = scratch(bound, slot);
   store<u32>(base, n);
   let lens = base + 4;
-  let data = lens + (<usize>n << 3);
+  let data = lens + ((<usize>n) << 3);
   for (let i = 0; i < n; i++) {
     const h = unchecked(headers[i]);
     const k = encodeUtf8Into(h.name, data);
@@ -48,13 +47,13 @@ export function serializeHeaders(headers: Header[], slot: i32 = SCRATCH_MAP): us
     store<u32>(lens, <u32>v, 4);
     lens += 8;
   }
-  serializedSize = data - base;
-  return base;
+  return data - base;
 }
 
+/** Serializes byte headers into scratch `slot`; returns the size (the bytes are at scratchAt(slot)). */
 export function serializeHeaderBytes(headers: HeaderBytes[], slot: i32 = SCRATCH_MAP): usize {
   const n = headers.length;
-  let size: usize = 4 + (<usize>n << 3);
+  let size: usize = 4 + ((<usize>n) << 3);
   for (let i = 0; i < n; i++) {
     const h = unchecked(headers[i]);
     size += <usize>h.name.byteLength + <usize>h.value.byteLength + 2;
@@ -62,7 +61,7 @@ export function serializeHeaderBytes(headers: HeaderBytes[], slot: i32 = SCRATCH
   const base = scratch(size, slot);
   store<u32>(base, n);
   let lens = base + 4;
-  let data = lens + (<usize>n << 3);
+  let data = lens + ((<usize>n) << 3);
   for (let i = 0; i < n; i++) {
     const h = unchecked(headers[i]);
     const k = <usize>h.name.byteLength;
@@ -77,8 +76,7 @@ export function serializeHeaderBytes(headers: HeaderBytes[], slot: i32 = SCRATCH
     store<u32>(lens, <u32>v, 4);
     lens += 8;
   }
-  serializedSize = size;
-  return base;
+  return size;
 }
 
 /**
@@ -88,7 +86,7 @@ export function serializeHeaderBytes(headers: HeaderBytes[], slot: i32 = SCRATCH
 export function checkedPairCount(ptr: usize, size: usize): i32 {
   if (ptr == 0 || size < 4) return size <= 1 ? 0 : -1;
   const n = load<u32>(ptr);
-  const headerBytes = 4 + (<u64>n << 3);
+  const headerBytes = 4 + ((<u64>n) << 3);
   if (headerBytes > <u64>size) return -1;
   let total: u64 = headerBytes;
   let lens = ptr + 4;
@@ -105,7 +103,7 @@ export function deserializeHeaders(ptr: usize, size: usize): Header[] {
   if (n <= 0) return [];
   const out = new Array<Header>(n);
   let lens = ptr + 4;
-  let data = lens + (<usize>n << 3);
+  let data = lens + ((<usize>n) << 3);
   for (let i = 0; i < n; i++) {
     const k = <usize>load<u32>(lens);
     const v = <usize>load<u32>(lens, 4);
@@ -131,7 +129,7 @@ export function deserializeHeaderBytes(ptr: usize, size: usize): HeaderBytes[] {
   if (n <= 0) return [];
   const out = new Array<HeaderBytes>(n);
   let lens = ptr + 4;
-  let data = lens + (<usize>n << 3);
+  let data = lens + ((<usize>n) << 3);
   for (let i = 0; i < n; i++) {
     const k = <usize>load<u32>(lens);
     const v = <usize>load<u32>(lens, 4);

@@ -17,7 +17,7 @@
 
 import { putDecimal } from "./abort";
 import { noteCopied } from "./gc";
-import { encodeToScratch, encodedLength, SCRATCH_C } from "./memory";
+import { encodeToScratch, scratchAt, SCRATCH_C } from "./memory";
 
 /** The six kinds of JSON value. */
 export enum JsonKind {
@@ -436,20 +436,25 @@ let errorAt: usize = 0;
  * then says why and where (offsets are in the text's UTF-8 encoding).
  */
 export function parseJson(text: string): JsonValue | null {
-  const p = encodeToScratch(text, SCRATCH_C);
-  return parseJsonAt(p, encodedLength);
+  const n = encodeToScratch(text, SCRATCH_C);
+  return parseUtf8(scratchAt(SCRATCH_C), n);
 }
 
 /**
- * Parses JSON from UTF-8 bytes (a plugin configuration, a body). Returns null when they are not
- * valid JSON; lastJsonError() then says why and where.
+ * Parses JSON from UTF-8 bytes (a plugin configuration, a body): all of them, or `length` bytes from
+ * `start` (clamped to the buffer), so a filter can parse part of a body without copying it. Returns
+ * null when they are not valid JSON; lastJsonError() then says why and where (offsets count from
+ * `start`).
  */
-export function parseJsonBytes(bytes: ArrayBuffer): JsonValue | null {
-  return parseJsonAt(changetype<usize>(bytes), <usize>bytes.byteLength);
+export function parseJsonBytes(bytes: ArrayBuffer, start: u32 = 0, length: u32 = u32.MAX_VALUE): JsonValue | null {
+  const size = <u32>bytes.byteLength;
+  if (start > size) start = size;
+  if (length > size - start) length = size - start;
+  return parseUtf8(changetype<usize>(bytes) + <usize>start, <usize>length);
 }
 
-/** Parses `len` bytes of UTF-8 JSON at `ptr` (raw memory; see parseJsonBytes). */
-export function parseJsonAt(ptr: usize, len: usize): JsonValue | null {
+/** Parses `len` bytes of UTF-8 JSON at `ptr`. */
+function parseUtf8(ptr: usize, len: usize): JsonValue | null {
   // The tree takes several times the document's size: let the collector know (gc.ts).
   noteCopied(len << 3);
   base = at = ptr;

@@ -3,7 +3,8 @@
 // refuses host calls while the module initializes). Envoy prefixes names with "wasmcustom.".
 
 import { MetricType, Status } from "./types";
-import { defineMetric, getMetric, incrementMetric, lastStatus, recordMetric } from "./hostcalls";
+import { defineMetric, getMetric, incrementMetric, recordMetric } from "./hostcalls";
+import { lastStatus } from "./status";
 
 export class Metric {
   private _id: u32 = 0;

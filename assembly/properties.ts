@@ -5,7 +5,7 @@
 // (Google Service Extensions: only plugin_root_id): every getter can return "missing".
 
 import { getProperty } from "./hostcalls";
-import { bytesToString } from "./memory";
+import { bytesToString } from "./utf8";
 import { Header, deserializeHeaders } from "./headers";
 
 /** A property as text (invalid UTF-8 becomes U+FFFD); null when missing. */

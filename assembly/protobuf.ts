@@ -5,7 +5,7 @@
 // Both make no host call, so they are valid in every callback. Field numbers are 1 to 2^29-1.
 // Wire types (protobuf encoding spec): 0 varint, 1 fixed 64-bit, 2 length-delimited, 5 fixed 32-bit.
 
-import { decodeUtf8, encodeUtf8Into, utf8Bound } from "./memory";
+import { decodeUtf8, encodeUtf8Into, utf8Bound } from "./utf8";
 
 export enum WireType {
   Varint = 0,
@@ -35,7 +35,8 @@ export class ProtoWriter {
     const start = lengthAt + varintSize(<u64>bound);
     const n = <i32>encodeUtf8Into(value, changetype<usize>(this.buf) + <usize>start);
     const prefix = varintSize(<u64>n);
-    if (lengthAt + prefix != start) memory.copy(changetype<usize>(this.buf) + <usize>(lengthAt + prefix), changetype<usize>(this.buf) + <usize>start, <usize>n);
+    if (lengthAt + prefix != start)
+      memory.copy(changetype<usize>(this.buf) + <usize>(lengthAt + prefix), changetype<usize>(this.buf) + <usize>start, <usize>n);
     this.len = lengthAt;
     this.varint(<u64>n);
     this.len += n;
@@ -117,7 +118,7 @@ export class ProtoWriter {
   }
 
   private tag(field: u32, type: WireType): void {
-    this.varint((<u64>field << 3) | <u64>type);
+    this.varint(((<u64>field) << 3) | <u64>type);
   }
 
   private varint(v: u64): void {

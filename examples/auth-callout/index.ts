@@ -76,7 +76,14 @@ function readSettings(config: JsonValue): Settings | null {
   problem = "";
   for (let i = 0, n = config.length; i < n; i++) {
     const key = config.keyAt(i)!;
-    if (key != "cluster" && key != "authority" && key != "path" && key != "timeout_ms" && key != "forward_headers" && key != "copy_headers") {
+    if (
+      key != "cluster" &&
+      key != "authority" &&
+      key != "path" &&
+      key != "timeout_ms" &&
+      key != "forward_headers" &&
+      key != "copy_headers"
+    ) {
       problem = '"' + key + '" is not a known field';
       return null;
     }
@@ -155,9 +162,9 @@ class AuthFilter extends HttpContext {
       new Header(":method", "GET"),
       new Header(":path", s.path),
       new Header(":authority", s.authority),
-      new Header("x-original-method", this.method()),
-      new Header("x-original-host", this.host()),
-      new Header("x-original-uri", this.path()),
+      new Header("x-original-method", this.getHttpRequestMethod()),
+      new Header("x-original-host", this.getHttpRequestHost()),
+      new Header("x-original-uri", this.getHttpRequestPath()),
     ];
     for (let i = 0, n = s.forwardHeaders.length; i < n; i++) {
       const name = unchecked(s.forwardHeaders[i]);
@@ -190,7 +197,7 @@ class AuthFilter extends HttpContext {
       for (let i = 0, n = copy.length; i < n; i++) {
         const name = unchecked(copy[i]);
         const value = this.getHttpCallResponseHeader(name);
-        if (value !== null) this.replaceHttpRequestHeader(name, value);
+        if (value !== null) this.setHttpRequestHeader(name, value);
       }
       allowed.increment();
       this.resumeHttpRequest();

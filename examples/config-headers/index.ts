@@ -43,8 +43,23 @@ function isHeaderName(name: string): bool {
   for (let i = 0, n = name.length; i < n; i++) {
     const c = name.charCodeAt(i);
     const ok =
-      (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f || c == 0x2e || c == 0x21 || c == 0x23 ||
-      c == 0x24 || c == 0x25 || c == 0x26 || c == 0x27 || c == 0x2a || c == 0x2b || c == 0x5e || c == 0x60 || c == 0x7c || c == 0x7e;
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c == 0x2d ||
+      c == 0x5f ||
+      c == 0x2e ||
+      c == 0x21 ||
+      c == 0x23 ||
+      c == 0x24 ||
+      c == 0x25 ||
+      c == 0x26 ||
+      c == 0x27 ||
+      c == 0x2a ||
+      c == 0x2b ||
+      c == 0x5e ||
+      c == 0x60 ||
+      c == 0x7c ||
+      c == 0x7e;
     if (!ok) return false;
   }
   return true;
@@ -68,24 +83,24 @@ class ConfigReader {
   }
 
   private checkName(where: string, name: string): bool {
-    if (name.length > 0 && name.charCodeAt(0) == 0x3a) return this.failed(where + ": pseudo-header \"" + name + "\" cannot be changed here");
+    if (name.length > 0 && name.charCodeAt(0) == 0x3a) return this.failed(where + ': pseudo-header "' + name + '" cannot be changed here');
     if (!isHeaderName(name)) {
-      return this.failed(where + ": \"" + name + "\" is not a valid header name (use lowercase letters, digits and -_.!#$%&'*+^`|~)");
+      return this.failed(where + ': "' + name + "\" is not a valid header name (use lowercase letters, digits and -_.!#$%&'*+^`|~)");
     }
     return true;
   }
 
   /** "add" or "set": an object of header name -> string value. */
   private readPairs(where: string, v: JsonValue, out: Header[]): bool {
-    if (v.kind != JsonKind.Object) return this.failed("\"" + where + "\" must be an object of header names to values, not " + v.typeName());
+    if (v.kind != JsonKind.Object) return this.failed('"' + where + '" must be an object of header names to values, not ' + v.typeName());
     for (let i = 0, n = v.length; i < n; i++) {
       const name = v.keyAt(i)!;
       const field = where + "." + name;
       const value = v.at(i)!;
       const s = value.asString();
-      if (s === null) return this.failed("\"" + field + "\" must be a string, not " + value.typeName());
-      if (!this.checkName("\"" + where + "\"", name)) return false;
-      if (hasLineBreakOrNul(s)) return this.failed("\"" + field + "\" must not contain CR, LF or NUL");
+      if (s === null) return this.failed('"' + field + '" must be a string, not ' + value.typeName());
+      if (!this.checkName('"' + where + '"', name)) return false;
+      if (hasLineBreakOrNul(s)) return this.failed('"' + field + '" must not contain CR, LF or NUL');
       out.push(new Header(name, s));
     }
     return true;
@@ -93,19 +108,19 @@ class ConfigReader {
 
   /** "remove": an array of header names. */
   private readNames(where: string, v: JsonValue, out: string[]): bool {
-    if (v.kind != JsonKind.Array) return this.failed("\"" + where + "\" must be an array of header names, not " + v.typeName());
+    if (v.kind != JsonKind.Array) return this.failed('"' + where + '" must be an array of header names, not ' + v.typeName());
     for (let i = 0, n = v.length; i < n; i++) {
       const item = v.at(i)!;
       const s = item.asString();
-      if (s === null) return this.failed("\"" + where + "[" + i.toString() + "]\" must be a string, not " + item.typeName());
-      if (!this.checkName("\"" + where + "[" + i.toString() + "]\"", s)) return false;
+      if (s === null) return this.failed('"' + where + "[" + i.toString() + ']" must be a string, not ' + item.typeName());
+      if (!this.checkName('"' + where + "[" + i.toString() + ']"', s)) return false;
       out.push(s);
     }
     return true;
   }
 
   readDirection(where: string, v: JsonValue, rules: Rules): bool {
-    if (v.kind != JsonKind.Object) return this.failed("\"" + where + "\" must be an object, not " + v.typeName());
+    if (v.kind != JsonKind.Object) return this.failed('"' + where + '" must be an object, not ' + v.typeName());
     for (let i = 0, n = v.length; i < n; i++) {
       const key = v.keyAt(i)!;
       const value = v.at(i)!;
@@ -117,7 +132,7 @@ class ConfigReader {
       } else if (key == "remove") {
         if (!this.readNames(field, value, rules.remove)) return false;
       } else {
-        return this.failed("\"" + field + "\" is not a known field (expected \"add\", \"set\" or \"remove\")");
+        return this.failed('"' + field + '" is not a known field (expected "add", "set" or "remove")');
       }
     }
     return true;
@@ -146,7 +161,7 @@ class HeadersRoot extends RootContext {
         const key = config.keyAt(i)!;
         if (key == "request") reader.readDirection(key, config.at(i)!, request);
         else if (key == "response") reader.readDirection(key, config.at(i)!, response);
-        else reader.problem = "\"" + key + "\" is not a known field (expected \"request\" or \"response\")";
+        else reader.problem = '"' + key + '" is not a known field (expected "request" or "response")';
         if (reader.problem.length > 0) {
           logError("config-headers: " + reader.problem);
           return false;
@@ -155,9 +170,7 @@ class HeadersRoot extends RootContext {
     }
     this.request = request;
     this.response = response;
-    logInfo(
-      "config-headers: " + request.count.toString() + " request and " + response.count.toString() + " response header rules",
-    );
+    logInfo("config-headers: " + request.count.toString() + " request and " + response.count.toString() + " response header rules");
     return true;
   }
 
@@ -180,7 +193,7 @@ class HeadersFilter extends HttpContext {
     for (let i = 0, n = r.remove.length; i < n; i++) this.removeHttpRequestHeader(unchecked(r.remove[i]));
     for (let i = 0, n = r.set.length; i < n; i++) {
       const h = unchecked(r.set[i]);
-      this.replaceHttpRequestHeader(h.name, h.value);
+      this.setHttpRequestHeader(h.name, h.value);
     }
     for (let i = 0, n = r.add.length; i < n; i++) {
       const h = unchecked(r.add[i]);
@@ -194,7 +207,7 @@ class HeadersFilter extends HttpContext {
     for (let i = 0, n = r.remove.length; i < n; i++) this.removeHttpResponseHeader(unchecked(r.remove[i]));
     for (let i = 0, n = r.set.length; i < n; i++) {
       const h = unchecked(r.set[i]);
-      this.replaceHttpResponseHeader(h.name, h.value);
+      this.setHttpResponseHeader(h.name, h.value);
     }
     for (let i = 0, n = r.add.length; i < n; i++) {
       const h = unchecked(r.add[i]);

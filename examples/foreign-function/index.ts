@@ -52,7 +52,10 @@ class DeflateRoot extends RootContext {
       logInfo("foreign-function: host function '" + this.functionName + "' found; compressing responses");
     } else {
       logWarn(
-        "foreign-function: host function '" + this.functionName + "' is not available (" + statusName(lastStatus()) +
+        "foreign-function: host function '" +
+          this.functionName +
+          "' is not available (" +
+          statusName(lastStatus()) +
           "); responses pass uncompressed",
       );
     }
@@ -111,7 +114,13 @@ class DeflateRoot extends RootContext {
     fallbacks.increment();
     if (!this.warnedFailure) {
       this.warnedFailure = true;
-      logWarn("foreign-function: '" + this.functionName + "' failed (" + statusName(lastStatus()) + "); sending stored (uncompressed) deflate data");
+      logWarn(
+        "foreign-function: '" +
+          this.functionName +
+          "' failed (" +
+          statusName(lastStatus()) +
+          "); sending stored (uncompressed) deflate data",
+      );
     }
     return storedZlib(body);
   }
@@ -137,7 +146,7 @@ class DeflateFilter extends HttpContext {
     if (!this.root.available) return Action.Continue;
     const accept = this.getHttpRequestHeader("accept-encoding");
     this.acceptsDeflate = accept !== null && acceptsDeflate(accept);
-    this.head = this.method() == "HEAD";
+    this.head = this.getHttpRequestMethod() == "HEAD";
     return Action.Continue;
   }
 
@@ -155,12 +164,12 @@ class DeflateFilter extends HttpContext {
     // Headers go out before the body is seen, so decide now and commit to deflate.
     this.compressing = true;
     this.removeHttpResponseHeader("content-length");
-    this.replaceHttpResponseHeader("content-encoding", "deflate");
+    this.setHttpResponseHeader("content-encoding", "deflate");
     const vary = this.getHttpResponseHeader("vary");
     if (vary === null || !lowerAscii(vary).includes("accept-encoding")) this.addHttpResponseHeader("vary", "accept-encoding");
     // The bytes change, so a strong validator must not stay strong (as nginx does).
     const etag = this.getHttpResponseHeader("etag");
-    if (etag !== null && etag.startsWith("\"")) this.replaceHttpResponseHeader("etag", "W/" + etag);
+    if (etag !== null && etag.startsWith('"')) this.setHttpResponseHeader("etag", "W/" + etag);
     return Action.Continue;
   }
 

@@ -105,9 +105,9 @@ class AuthzFilter extends HttpContext {
     const token = this.getHttpRequestHeader(this.root.tokenHeader);
     const message = new ProtoWriter()
       .string(1, token !== null ? token : "")
-      .string(2, this.method())
-      .string(3, this.path())
-      .string(4, this.host())
+      .string(2, this.getHttpRequestMethod())
+      .string(3, this.getHttpRequestPath())
+      .string(4, this.getHttpRequestHost())
       .finish();
     const metadata: HeaderBytes[] = [];
     const requestId = this.getHttpRequestHeaderBytes("x-request-id");
@@ -116,7 +116,9 @@ class AuthzFilter extends HttpContext {
     this.token = this.dispatchGrpcCall(root.cluster, root.service, root.method, metadata, message, root.timeoutMs);
     if (this.token == 0) {
       // The host refused the call (e.g. unknown cluster): nothing will call us back.
-      return this.unavailable("the call could not be made (status " + (<i32>lastStatus()).toString() + ")") ? Action.Continue : Action.Pause;
+      return this.unavailable("the call could not be made (status " + (<i32>lastStatus()).toString() + ")")
+        ? Action.Continue
+        : Action.Pause;
     }
     return Action.Pause;
   }
@@ -140,7 +142,7 @@ class AuthzFilter extends HttpContext {
         return;
       }
       allowed.increment();
-      if (subject.length > 0) this.replaceHttpRequestHeader("x-auth-subject", subject);
+      if (subject.length > 0) this.setHttpRequestHeader("x-auth-subject", subject);
       this.resumeHttpRequest();
       return;
     }

@@ -56,7 +56,7 @@ class StatsFilter extends HttpContext {
   onHttpRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
     const m = this.getHttpRequestHeader(":method");
     this.methodId = methodIndex(m !== null ? m : "");
-    this.startNanos = this.getCurrentTimeNanoseconds();
+    this.startNanos = this.getCurrentTime();
     active.add(1);
     return Action.Continue;
   }
@@ -69,7 +69,7 @@ class StatsFilter extends HttpContext {
 
   onHttpResponseHeaders(numHeaders: u32, endOfStream: bool): Action {
     this.statusClass = classIndex(this.getHttpResponseHeader(":status"));
-    const now = this.getCurrentTimeNanoseconds();
+    const now = this.getCurrentTime();
     // The clock can step back; a host without a clock returns 0.
     if (this.startNanos != 0 && now >= this.startNanos) latency.record((now - this.startNanos) / 1_000_000);
     return Action.Continue;

@@ -56,8 +56,13 @@ class PropertiesRoot extends RootContext {
     const rootId = properties.pluginRootId();
     const vmId = properties.pluginVmId();
     logInfo(
-      "properties: plugin '" + (name !== null ? name : "?") + "' root_id '" + (rootId !== null ? rootId : "?") +
-        "' vm_id '" + (vmId !== null ? vmId : "?") + "': " +
+      "properties: plugin '" +
+        (name !== null ? name : "?") +
+        "' root_id '" +
+        (rootId !== null ? rootId : "?") +
+        "' vm_id '" +
+        (vmId !== null ? vmId : "?") +
+        "': " +
         (this.canaryAuthority.length > 0
           ? "canary requests (" + this.canaryHeader + ": " + this.canaryValue + ") go to " + this.canaryAuthority
           : "no canary routing"),
@@ -73,26 +78,29 @@ class PropertiesRoot extends RootContext {
 class PropertiesFilter extends HttpContext {
   canary: bool = false;
 
-  constructor(contextId: u32, private root: PropertiesRoot) {
+  constructor(
+    contextId: u32,
+    private root: PropertiesRoot,
+  ) {
     super(contextId);
   }
 
   onHttpRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
     // Strings: raw bytes. "ip:port" for IP peers, a path for Unix sockets.
     const address = properties.sourceAddress();
-    if (address !== null) this.replaceHttpRequestHeader("x-client-address", address);
+    if (address !== null) this.setHttpRequestHeader("x-client-address", address);
     else this.removeHttpRequestHeader("x-client-address");
 
     // Integers: 8 bytes little-endian; -1 when missing or not 8 bytes long.
     const port = properties.sourcePort();
-    if (port >= 0) this.replaceHttpRequestHeader("x-client-port", port.toString());
+    if (port >= 0) this.setHttpRequestHeader("x-client-port", port.toString());
     else this.removeHttpRequestHeader("x-client-port");
 
     // Booleans: 1 byte; false when missing.
-    this.replaceHttpRequestHeader("x-client-mtls", properties.connectionMtls() ? "true" : "false");
+    this.setHttpRequestHeader("x-client-mtls", properties.connectionMtls() ? "true" : "false");
 
     const connection = properties.connectionId();
-    if (connection >= 0) this.replaceHttpRequestHeader("x-connection-id", connection.toString());
+    if (connection >= 0) this.setHttpRequestHeader("x-connection-id", connection.toString());
     else this.removeHttpRequestHeader("x-connection-id");
 
     const root = this.root;
@@ -102,8 +110,8 @@ class PropertiesFilter extends HttpContext {
         this.canary = true;
         // request.host is the :authority the client sent.
         const original = properties.requestHost();
-        if (original !== null) this.replaceHttpRequestHeader("x-forwarded-host", original);
-        this.replaceHttpRequestHeader(":authority", root.canaryAuthority);
+        if (original !== null) this.setHttpRequestHeader("x-forwarded-host", original);
+        this.setHttpRequestHeader(":authority", root.canaryAuthority);
         this.setProperty(["canary"], encodeUtf8("true"));
       }
     }
@@ -116,10 +124,18 @@ class PropertiesFilter extends HttpContext {
     const protocol = properties.requestProtocol();
     const source = properties.sourceAddress();
     logInfo(
-      (method !== null ? method : "-") + " " + (path !== null ? path : "-") + " " + (protocol !== null ? protocol : "-") +
-        " from " + (source !== null ? source : "-") +
-        " -> " + properties.responseCode().toString() +
-        " (" + properties.responseSize().toString() + " bytes)" +
+      (method !== null ? method : "-") +
+        " " +
+        (path !== null ? path : "-") +
+        " " +
+        (protocol !== null ? protocol : "-") +
+        " from " +
+        (source !== null ? source : "-") +
+        " -> " +
+        properties.responseCode().toString() +
+        " (" +
+        properties.responseSize().toString() +
+        " bytes)" +
         (this.canary ? " canary" : ""),
     );
   }

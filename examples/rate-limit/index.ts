@@ -141,7 +141,7 @@ class RateLimitRoot extends RootContext {
     const key = this.prefix + "clock";
     const period = <u64>this.limits.periodMs * 1_000_000;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const now = this.getCurrentTimeNanoseconds();
+      const now = this.getCurrentTime();
       const current = this.getSharedData(key);
       if (current === null || current.value.byteLength != 16) {
         // First VM here: start the clock (a racing VM writes the same thing).
@@ -235,7 +235,7 @@ class RateLimitFilter extends HttpContext {
   private retryAfterSeconds(): string {
     const root = this.root;
     const due = root.lastRefillNanos + <u64>root.limits.periodMs * 1_000_000;
-    const now = this.getCurrentTimeNanoseconds();
+    const now = this.getCurrentTime();
     const wait = due > now ? (due - now + 999_999_999) / 1_000_000_000 : 1;
     return (wait > 0 ? wait : 1).toString();
   }

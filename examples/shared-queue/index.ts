@@ -108,8 +108,8 @@ class SummaryFilter extends HttpContext {
   // After the response (or a reset): request headers and response properties are readable here.
   onLog(): void {
     const code = properties.responseCode(); // -1 when no response was sent
-    const method = this.method();
-    const authority = this.host();
+    const method = this.getHttpRequestMethod();
+    const authority = this.getHttpRequestHost();
     this.root.send(
       (code >= 0 ? code.toString() : "-") + " " + (method.length > 0 ? method : "-") + " " + (authority.length > 0 ? authority : "-"),
     );

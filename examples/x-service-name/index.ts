@@ -4,8 +4,8 @@ import { Action, Header, HttpContext, logInfo, setHttpContext } from "proxy-wasm
 
 class ServiceNameFilter extends HttpContext {
   onHttpRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
-    const host = this.host();
-    const path = this.path();
+    const host = this.getHttpRequestHost();
+    const path = this.getHttpRequestPath();
     logInfo("Received request for: " + host + " " + path);
     this.sendHttpResponse(200, [new Header("x-service-name", "my-custom-service")], "Hello from Wasm!\n");
     return Action.Pause;

@@ -220,9 +220,9 @@ export const MODULE_EXPORTS: readonly AbiFunction[] = [
   callback("proxy_on_response_trailers", "context_id,num_trailers", ["i32"], "http", "Response trailers arrived.", "0.1.0", ["onHttpResponseTrailers"]),
   // Callout responses, delivered on the root context id
   callback("proxy_on_http_call_response", "context_id,callout_id,num_headers,body_size,num_trailers", [], "http-call", "HTTP call response (num_headers 0 = failed call).", "0.1.0", ["onHttpCallResponse"]),
-  callback("proxy_on_grpc_receive_initial_metadata", "context_id,callout_id,num_elements", [], "grpc", "gRPC initial metadata.", "0.1.0", ["onGrpcReceiveInitialMetadata"]),
+  callback("proxy_on_grpc_receive_initial_metadata", "context_id,callout_id,num_elements", [], "grpc", "gRPC initial metadata.", "0.1.0", ["onGrpcStreamInitialMetadata"]),
   callback("proxy_on_grpc_receive", "context_id,callout_id,message_size", [], "grpc", "gRPC message.", "0.1.0", ["onGrpcStreamMessage", "onGrpcCallResponse"]),
-  callback("proxy_on_grpc_receive_trailing_metadata", "context_id,callout_id,num_elements", [], "grpc", "gRPC trailing metadata.", "0.1.0", ["onGrpcReceiveTrailingMetadata"]),
+  callback("proxy_on_grpc_receive_trailing_metadata", "context_id,callout_id,num_elements", [], "grpc", "gRPC trailing metadata.", "0.1.0", ["onGrpcStreamTrailingMetadata"]),
   callback("proxy_on_grpc_close", "context_id,callout_id,status_code", [], "grpc", "gRPC call or stream closed.", "0.1.0", ["onGrpcStreamClose", "onGrpcCallResponse"]),
   // Not in the spec, but looked up by Envoy's host (FOR_ALL_MODULE_FUNCTIONS).
   envoyOnly(callback("proxy_validate_configuration", "root_context_id,configuration_size", ["i32"], "lifecycle", "Envoy extension: validate a configuration offline.", "0.1.0")),

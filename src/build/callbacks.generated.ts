@@ -23,8 +23,8 @@ export const CALLBACK_METHODS: Readonly<Record<string, readonly string[]>> = {
   proxy_on_response_body: ["onHttpResponseBody"],
   proxy_on_response_trailers: ["onHttpResponseTrailers"],
   proxy_on_http_call_response: ["onHttpCallResponse"],
-  proxy_on_grpc_receive_initial_metadata: ["onGrpcReceiveInitialMetadata"],
+  proxy_on_grpc_receive_initial_metadata: ["onGrpcStreamInitialMetadata"],
   proxy_on_grpc_receive: ["onGrpcStreamMessage", "onGrpcCallResponse"],
-  proxy_on_grpc_receive_trailing_metadata: ["onGrpcReceiveTrailingMetadata"],
+  proxy_on_grpc_receive_trailing_metadata: ["onGrpcStreamTrailingMetadata"],
   proxy_on_grpc_close: ["onGrpcStreamClose", "onGrpcCallResponse"],
 };

@@ -2,8 +2,10 @@
 // shims call them, must reach the right context method with the right arguments; callouts must reach
 // the context that made them, after proxy_set_effective_context(owner); unknown ids must be harmless.
 import * as d from "../../assembly/dispatcher";
-import { setRootContext, setHttpContext, getContext, contexts } from "../../assembly/registry";
-import { RootContext, HttpContext } from "../../assembly/context";
+import { setRootContext, setHttpContext, getContext } from "../../assembly/registry";
+import { contexts } from "../../assembly/contexts";
+import { RootContext } from "../../assembly/root-context";
+import { HttpContext } from "../../assembly/http-context";
 import { Header, HeaderBytes } from "../../assembly/headers";
 import { Action } from "../../assembly/types";
 import * as mock from "./mock";
@@ -48,10 +50,32 @@ class TestRoot extends RootContext {
     return contextId == 500 ? new SpecialHttp(contextId) : null;
   }
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
-    called("root" + this.contextId.toString() + ".onHttpCallResponse(" + token.toString() + "," + numHeaders.toString() + "," + bodySize.toString() + "," + numTrailers.toString() + ")");
+    called(
+      "root" +
+        this.contextId.toString() +
+        ".onHttpCallResponse(" +
+        token.toString() +
+        "," +
+        numHeaders.toString() +
+        "," +
+        bodySize.toString() +
+        "," +
+        numTrailers.toString() +
+        ")",
+    );
   }
   onGrpcCallResponse(token: u32, statusCode: u32, responseSize: u32): void {
-    called("root" + this.contextId.toString() + ".onGrpcCallResponse(" + token.toString() + "," + statusCode.toString() + "," + responseSize.toString() + ")");
+    called(
+      "root" +
+        this.contextId.toString() +
+        ".onGrpcCallResponse(" +
+        token.toString() +
+        "," +
+        statusCode.toString() +
+        "," +
+        responseSize.toString() +
+        ")",
+    );
   }
 }
 
@@ -101,19 +125,59 @@ class TestHttp extends HttpContext {
   }
   // Callout callbacks also note which context the host was told to make current at that moment.
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
-    called(this.name() + ".onHttpCallResponse(" + token.toString() + "," + numHeaders.toString() + "," + bodySize.toString() + "," + numTrailers.toString() + ") effective=" + effective().toString());
+    called(
+      this.name() +
+        ".onHttpCallResponse(" +
+        token.toString() +
+        "," +
+        numHeaders.toString() +
+        "," +
+        bodySize.toString() +
+        "," +
+        numTrailers.toString() +
+        ") effective=" +
+        effective().toString(),
+    );
   }
   onGrpcCallResponse(token: u32, statusCode: u32, responseSize: u32): void {
-    called(this.name() + ".onGrpcCallResponse(" + token.toString() + "," + statusCode.toString() + "," + responseSize.toString() + ") effective=" + effective().toString());
+    called(
+      this.name() +
+        ".onGrpcCallResponse(" +
+        token.toString() +
+        "," +
+        statusCode.toString() +
+        "," +
+        responseSize.toString() +
+        ") effective=" +
+        effective().toString(),
+    );
   }
-  onGrpcReceiveInitialMetadata(token: u32, numElements: u32): void {
-    called(this.name() + ".onGrpcReceiveInitialMetadata(" + token.toString() + "," + numElements.toString() + ") effective=" + effective().toString());
+  onGrpcStreamInitialMetadata(token: u32, numElements: u32): void {
+    called(
+      this.name() +
+        ".onGrpcStreamInitialMetadata(" +
+        token.toString() +
+        "," +
+        numElements.toString() +
+        ") effective=" +
+        effective().toString(),
+    );
   }
   onGrpcStreamMessage(token: u32, messageSize: u32): void {
-    called(this.name() + ".onGrpcStreamMessage(" + token.toString() + "," + messageSize.toString() + ") effective=" + effective().toString());
+    called(
+      this.name() + ".onGrpcStreamMessage(" + token.toString() + "," + messageSize.toString() + ") effective=" + effective().toString(),
+    );
   }
-  onGrpcReceiveTrailingMetadata(token: u32, numElements: u32): void {
-    called(this.name() + ".onGrpcReceiveTrailingMetadata(" + token.toString() + "," + numElements.toString() + ") effective=" + effective().toString());
+  onGrpcStreamTrailingMetadata(token: u32, numElements: u32): void {
+    called(
+      this.name() +
+        ".onGrpcStreamTrailingMetadata(" +
+        token.toString() +
+        "," +
+        numElements.toString() +
+        ") effective=" +
+        effective().toString(),
+    );
   }
   onGrpcStreamClose(token: u32, statusCode: u32): void {
     called(this.name() + ".onGrpcStreamClose(" + token.toString() + "," + statusCode.toString() + ") effective=" + effective().toString());
@@ -135,13 +199,13 @@ const ROOT: u32 = 1;
 /** Every test starts with mock and call log cleared and root context 1 alive (each test can run alone). */
 function setUp(): void {
   mock.reset();
-  if (getContext(ROOT) === null) d.createContext(ROOT, 0);
+  if (getContext(ROOT) === null) d.onContextCreate(ROOT, 0);
   takeCalls();
 }
 
 /** A new HTTP stream of the root, as Envoy creates one. */
 function stream(id: u32): TestHttp {
-  d.createContext(id, ROOT);
+  d.onContextCreate(id, ROOT);
   const c = getContext(id);
   assert(c !== null && c instanceof TestHttp, "stream not created");
   return changetype<TestHttp>(c);
@@ -155,7 +219,7 @@ describe("dispatcher: contexts", () => {
   beforeEach(setUp);
 
   test("parent 0 creates a root context from the root factory", () => {
-    d.createContext(7, 0);
+    d.onContextCreate(7, 0);
     const root = getContext(7);
     expect(root !== null && root instanceof TestRoot).toBe(true);
     expect(d.onVmStart(7, 12)).toBe(true);
@@ -164,34 +228,40 @@ describe("dispatcher: contexts", () => {
     d.onTick(7);
     d.onQueueReady(7, 3);
     expect(d.onConfigure(ROOT, 1)).toBe(true);
-    expect(takeCalls()).toStrictEqual(["root7.onVmStart(12)", "root7.onConfigure(34)", "root7.onConfigure(99)", "root7.onTick", "root7.onQueueReady(3)", "root1.onConfigure(1)"]);
+    expect(takeCalls()).toStrictEqual([
+      "root7.onVmStart(12)",
+      "root7.onConfigure(34)",
+      "root7.onConfigure(99)",
+      "root7.onTick",
+      "root7.onQueueReady(3)",
+      "root1.onConfigure(1)",
+    ]);
   });
 
   test("a child of the root is an HTTP context from the factory, given (id, root id)", () => {
     const s = stream(2);
     expect(s.factoryRootId).toBe(ROOT);
-    expect(s.rootContextId).toBe(ROOT);
     expect(s.getRootContext() === getContext(ROOT)).toBe(true);
   });
 
   test("the root's createHttpContext wins over the factory", () => {
-    d.createContext(500, ROOT);
+    d.onContextCreate(500, ROOT);
     const c = getContext(500);
     expect(c !== null && c instanceof SpecialHttp).toBe(true);
-    expect(changetype<HttpContext>(c).rootContextId).toBe(ROOT);
-    expect(d.onRequestHeaders(500, 4, 0)).toBe(Action.Continue);
+    expect(changetype<HttpContext>(c).getRootContext() === getContext(ROOT)).toBe(true);
+    expect(d.onHttpRequestHeaders(500, 4, 0)).toBe(Action.Continue);
     expect(takeCalls()).toStrictEqual(["special500.onRequestHeaders(4)"]);
   });
 
   test("HTTP callbacks reach the stream's context with their arguments and return its Action", () => {
     stream(3);
-    expect(d.onRequestHeaders(3, 5, 1)).toBe(Action.Pause);
-    expect(d.onRequestHeaders(3, 6, 0)).toBe(Action.Pause);
-    expect(d.onRequestBody(3, 100, 0)).toBe(Action.Pause);
-    expect(d.onRequestTrailers(3, 2)).toBe(Action.Pause);
-    expect(d.onResponseHeaders(3, 7, 0)).toBe(Action.Pause);
-    expect(d.onResponseBody(3, 0, 1)).toBe(Action.Pause);
-    expect(d.onResponseTrailers(3, 1)).toBe(Action.Pause);
+    expect(d.onHttpRequestHeaders(3, 5, 1)).toBe(Action.Pause);
+    expect(d.onHttpRequestHeaders(3, 6, 0)).toBe(Action.Pause);
+    expect(d.onHttpRequestBody(3, 100, 0)).toBe(Action.Pause);
+    expect(d.onHttpRequestTrailers(3, 2)).toBe(Action.Pause);
+    expect(d.onHttpResponseHeaders(3, 7, 0)).toBe(Action.Pause);
+    expect(d.onHttpResponseBody(3, 0, 1)).toBe(Action.Pause);
+    expect(d.onHttpResponseTrailers(3, 1)).toBe(Action.Pause);
     expect(d.onDone(3)).toBe(false);
     d.onLog(3);
     expect(takeCalls()).toStrictEqual([
@@ -210,8 +280,8 @@ describe("dispatcher: contexts", () => {
   test("two streams are kept apart", () => {
     stream(10);
     stream(11);
-    d.onRequestHeaders(11, 1, 0);
-    d.onRequestHeaders(10, 2, 0);
+    d.onHttpRequestHeaders(11, 1, 0);
+    d.onHttpRequestHeaders(10, 2, 0);
     expect(takeCalls()).toStrictEqual(["http11.onRequestHeaders(1,false)", "http10.onRequestHeaders(2,false)"]);
   });
 
@@ -221,23 +291,23 @@ describe("dispatcher: contexts", () => {
     d.onDelete(4);
     expect(getContext(4)).toBeNull();
     expect(contexts.size).toBe(before - 1);
-    expect(d.onRequestHeaders(4, 1, 0)).toBe(Action.Continue);
+    expect(d.onHttpRequestHeaders(4, 1, 0)).toBe(Action.Continue);
     d.onDelete(4);
     expect(takeCalls()).toStrictEqual(["http4.onDelete"]);
   });
 
   test("unknown context ids return Continue (or the ABI's neutral answer), call nothing and do not trap", () => {
-    expect(d.onRequestHeaders(999, 1, 0)).toBe(Action.Continue);
-    expect(d.onRequestBody(999, 1, 1)).toBe(Action.Continue);
-    expect(d.onRequestTrailers(999, 1)).toBe(Action.Continue);
-    expect(d.onResponseHeaders(999, 1, 0)).toBe(Action.Continue);
-    expect(d.onResponseBody(999, 1, 1)).toBe(Action.Continue);
-    expect(d.onResponseTrailers(999, 1)).toBe(Action.Continue);
+    expect(d.onHttpRequestHeaders(999, 1, 0)).toBe(Action.Continue);
+    expect(d.onHttpRequestBody(999, 1, 1)).toBe(Action.Continue);
+    expect(d.onHttpRequestTrailers(999, 1)).toBe(Action.Continue);
+    expect(d.onHttpResponseHeaders(999, 1, 0)).toBe(Action.Continue);
+    expect(d.onHttpResponseBody(999, 1, 1)).toBe(Action.Continue);
+    expect(d.onHttpResponseTrailers(999, 1)).toBe(Action.Continue);
     expect(d.onNewConnection(999)).toBe(Action.Continue);
     expect(d.onDownstreamData(999, 1, 0)).toBe(Action.Continue);
     expect(d.onUpstreamData(999, 1, 0)).toBe(Action.Continue);
-    d.onDownstreamConnectionClose(999, 1);
-    d.onUpstreamConnectionClose(999, 2);
+    d.onDownstreamClose(999, 1);
+    d.onUpstreamClose(999, 2);
     expect(d.onVmStart(999, 0)).toBe(false);
     expect(d.onConfigure(999, 0)).toBe(false);
     d.onTick(999);
@@ -246,18 +316,18 @@ describe("dispatcher: contexts", () => {
     expect(d.onDone(999)).toBe(true);
     d.onLog(999);
     d.onDelete(999);
-    d.createContext(1000, 999); // parent unknown: nothing is created
+    d.onContextCreate(1000, 999); // parent unknown: nothing is created
     expect(getContext(1000)).toBeNull();
     expect(takeCalls()).toStrictEqual(<string[]>[]);
   });
 
   test("callbacks of the wrong kind are ignored: HTTP on a root id, TCP on an HTTP id", () => {
     stream(12);
-    expect(d.onRequestHeaders(ROOT, 1, 0)).toBe(Action.Continue);
+    expect(d.onHttpRequestHeaders(ROOT, 1, 0)).toBe(Action.Continue);
     expect(d.onNewConnection(12)).toBe(Action.Continue);
     expect(d.onDownstreamData(12, 5, 0)).toBe(Action.Continue);
     expect(d.onConfigure(12, 0)).toBe(false); // not a root
-    d.createContext(1001, 12); // parent is not a root: nothing is created
+    d.onContextCreate(1001, 12); // parent is not a root: nothing is created
     expect(getContext(1001)).toBeNull();
     expect(takeCalls()).toStrictEqual(<string[]>[]);
   });
@@ -330,12 +400,12 @@ describe("dispatcher: gRPC callouts", () => {
     const t = s.dispatchGrpcCall("grpc-cluster", "pkg.Svc", "Get", <HeaderBytes[]>[], null, 1000);
     expect(t).toBe(70);
     expect(mock.recordedText(mock.GRPC_CALL, 0)).toBe("grpc-cluster");
-    d.onGrpcReceiveInitialMetadata(ROOT, t, 2);
+    d.onGrpcStreamInitialMetadata(ROOT, t, 2);
     d.onGrpcReceive(ROOT, t, 9);
     // After the response the call is over: a later message is not the caller's any more.
     d.onGrpcReceive(ROOT, t, 1);
     expect(takeCalls()).toStrictEqual([
-      "http30.onGrpcReceiveInitialMetadata(70,2) effective=30",
+      "http30.onGrpcStreamInitialMetadata(70,2) effective=30",
       "http30.onGrpcCallResponse(70,0,9) effective=30",
       "root1.onGrpcCallResponse(70,0,1)",
     ]);
@@ -345,10 +415,10 @@ describe("dispatcher: gRPC callouts", () => {
     const s = stream(31);
     mock.setNextToken(71);
     const t = s.dispatchGrpcCall("grpc-cluster", "pkg.Svc", "Get", <HeaderBytes[]>[], null, 1000);
-    d.onGrpcReceiveTrailingMetadata(ROOT, t, 1);
+    d.onGrpcStreamTrailingMetadata(ROOT, t, 1);
     d.onGrpcClose(ROOT, t, 14);
     expect(takeCalls()).toStrictEqual([
-      "http31.onGrpcReceiveTrailingMetadata(71,1) effective=31",
+      "http31.onGrpcStreamTrailingMetadata(71,1) effective=31",
       "http31.onGrpcCallResponse(71,14,0) effective=31",
     ]);
   });
@@ -359,18 +429,18 @@ describe("dispatcher: gRPC callouts", () => {
     const t = s.openGrpcStream("grpc-cluster", "pkg.Svc", "Watch", <HeaderBytes[]>[]);
     expect(t).toBe(80);
     expect(mock.count(mock.GRPC_STREAM)).toBe(1);
-    d.onGrpcReceiveInitialMetadata(ROOT, t, 1);
+    d.onGrpcStreamInitialMetadata(ROOT, t, 1);
     d.onGrpcReceive(ROOT, t, 5);
     d.onGrpcReceive(ROOT, t, 6);
-    d.onGrpcReceiveTrailingMetadata(ROOT, t, 2);
+    d.onGrpcStreamTrailingMetadata(ROOT, t, 2);
     d.onGrpcClose(ROOT, t, 0);
     // Closed: the token is forgotten.
     d.onGrpcReceive(ROOT, t, 1);
     expect(takeCalls()).toStrictEqual([
-      "http32.onGrpcReceiveInitialMetadata(80,1) effective=32",
+      "http32.onGrpcStreamInitialMetadata(80,1) effective=32",
       "http32.onGrpcStreamMessage(80,5) effective=32",
       "http32.onGrpcStreamMessage(80,6) effective=32",
-      "http32.onGrpcReceiveTrailingMetadata(80,2) effective=32",
+      "http32.onGrpcStreamTrailingMetadata(80,2) effective=32",
       "http32.onGrpcStreamClose(80,0) effective=32",
       "root1.onGrpcCallResponse(80,0,1)",
     ]);

@@ -5,12 +5,12 @@ import {
   HeaderBytes,
   serializeHeaders,
   serializeHeaderBytes,
-  serializedSize,
   deserializeHeaders,
   deserializeHeaderBytes,
   checkedPairCount,
 } from "../../assembly/headers";
-import { getMapPairs, getMapPairsBytes, setMapPairs, setMapPairsBytes } from "../../assembly/hostcalls";
+import { scratchAt, SCRATCH_MAP } from "../../assembly/memory";
+import { getMap, getMapBytes, setMap, setMapBytes } from "../../assembly/hostcalls";
 import { MapType, Status } from "../../assembly/types";
 import * as mock from "./mock";
 import { bytes, utf8, concat, memoryBytes, bufferBytes, arrayBytes, atEndOfMemory } from "./mock";
@@ -59,18 +59,21 @@ function u32le(v: u32): u8[] {
 
 describe("serializeHeaders (text)", () => {
   test("produces the Rust SDK's exact byte vector for its four pairs", () => {
-    const p = serializeHeaders(rustPairs());
-    expect(serializedSize).toBe(<usize>rustVector().length);
-    expect(memoryBytes(p, serializedSize)).toStrictEqual(arrayBytes(rustVector()));
+    const size = serializeHeaders(rustPairs());
+    const p = scratchAt(SCRATCH_MAP);
+    expect(size).toBe(<usize>rustVector().length);
+    expect(memoryBytes(p, size)).toStrictEqual(arrayBytes(rustVector()));
   });
 
   test("an empty map is a zero pair count and nothing else", () => {
-    const p = serializeHeaders([]);
-    expect(memoryBytes(p, serializedSize)).toStrictEqual(<u8[]>[0, 0, 0, 0]);
+    const size = serializeHeaders([]);
+    const p = scratchAt(SCRATCH_MAP);
+    expect(memoryBytes(p, size)).toStrictEqual(<u8[]>[0, 0, 0, 0]);
   });
 
   test("lengths count UTF-8 bytes, not UTF-16 units, and empty values keep their NUL", () => {
-    const p = serializeHeaders([new Header("x-café", "€"), new Header("x-empty", "")]);
+    const size = serializeHeaders([new Header("x-café", "€"), new Header("x-empty", "")]);
+    const p = scratchAt(SCRATCH_MAP);
     const expected = concat([
       bytes([2, 0, 0, 0]),
       bytes([7, 0, 0, 0, 3, 0, 0, 0]), // "x-café" is 7 bytes, "€" is 3
@@ -81,35 +84,37 @@ describe("serializeHeaders (text)", () => {
       utf8("x-empty"),
       bytes([0, 0]),
     ]);
-    expect(memoryBytes(p, serializedSize)).toStrictEqual(arrayBytes(expected));
+    expect(memoryBytes(p, size)).toStrictEqual(arrayBytes(expected));
   });
 
   test("a lone surrogate in a header is sent as U+FFFD (EF BF BD), never as invalid UTF-8", () => {
-    const p = serializeHeaders([new Header("k", "a\uD800b")]);
+    const size = serializeHeaders([new Header("k", "a\uD800b")]);
+    const p = scratchAt(SCRATCH_MAP);
     const expected = concat([bytes([1, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0]), utf8("k"), bytes([0, 0x61, 0xef, 0xbf, 0xbd, 0x62, 0])]);
-    expect(memoryBytes(p, serializedSize)).toStrictEqual(arrayBytes(expected));
+    expect(memoryBytes(p, size)).toStrictEqual(arrayBytes(expected));
   });
 });
 
 describe("serializeHeaderBytes (bytes)", () => {
   test("produces the Rust SDK's exact byte vector for its four pairs", () => {
-    const p = serializeHeaderBytes(rustPairsAsBytes());
-    expect(serializedSize).toBe(<usize>rustVector().length);
-    expect(memoryBytes(p, serializedSize)).toStrictEqual(arrayBytes(rustVector()));
+    const size = serializeHeaderBytes(rustPairsAsBytes());
+    const p = scratchAt(SCRATCH_MAP);
+    expect(size).toBe(<usize>rustVector().length);
+    expect(memoryBytes(p, size)).toStrictEqual(arrayBytes(rustVector()));
   });
 
   test("an empty map is a zero pair count", () => {
-    const p = serializeHeaderBytes([]);
-    expect(memoryBytes(p, serializedSize)).toStrictEqual(<u8[]>[0, 0, 0, 0]);
+    const size = serializeHeaderBytes([]);
+    const p = scratchAt(SCRATCH_MAP);
+    expect(memoryBytes(p, size)).toStrictEqual(<u8[]>[0, 0, 0, 0]);
   });
 
   test("invalid UTF-8 and embedded bytes are sent exactly as given", () => {
     const name = bytes([0x78, 0xff]).buffer;
     const value = bytes([0xc0, 0x80, 0xed, 0xa0, 0x80]).buffer;
-    const p = serializeHeaderBytes([new HeaderBytes(name, value)]);
-    expect(memoryBytes(p, serializedSize)).toStrictEqual(<u8[]>[
-      1, 0, 0, 0, 2, 0, 0, 0, 5, 0, 0, 0, 0x78, 0xff, 0, 0xc0, 0x80, 0xed, 0xa0, 0x80, 0,
-    ]);
+    const size = serializeHeaderBytes([new HeaderBytes(name, value)]);
+    const p = scratchAt(SCRATCH_MAP);
+    expect(memoryBytes(p, size)).toStrictEqual(<u8[]>[1, 0, 0, 0, 2, 0, 0, 0, 5, 0, 0, 0, 0x78, 0xff, 0, 0xc0, 0x80, 0xed, 0xa0, 0x80, 0]);
   });
 });
 
@@ -132,8 +137,9 @@ describe("deserializeHeaders / deserializeHeaderBytes", () => {
 
   test("serialize then deserialize gives back the same non-ASCII pairs", () => {
     const pairs = [new Header("ключ", "значение 😀"), new Header("", ""), new Header("a", "b\u0000c")];
-    const p = serializeHeaders(pairs);
-    expect(deserializeHeaders(p, serializedSize)).toStrictEqual(pairs);
+    const size = serializeHeaders(pairs);
+    const p = scratchAt(SCRATCH_MAP);
+    expect(deserializeHeaders(p, size)).toStrictEqual(pairs);
   });
 
   test("invalid UTF-8 becomes U+FFFD in text, and stays exact in bytes", () => {
@@ -230,40 +236,40 @@ describe("maps through the host (mock)", () => {
     mock.reset();
   });
 
-  test("setMapPairs sends the exact serialized bytes with the map type", () => {
-    expect(setMapPairs(MapType.HttpResponseHeaders, rustPairs())).toBe(Status.Ok);
+  test("setMap sends the exact serialized bytes with the map type", () => {
+    expect(setMap(MapType.HttpResponseHeaders, rustPairs())).toBe(Status.Ok);
     expect(mock.count(mock.SET_MAP)).toBe(1);
     expect(mock.value(mock.SET_MAP, 0)).toBe(<u32>MapType.HttpResponseHeaders);
     expect(mock.recorded(mock.SET_MAP, 0)).toStrictEqual(arrayBytes(rustVector()));
   });
 
-  test("setMapPairsBytes sends invalid UTF-8 untouched", () => {
+  test("setMapBytes sends invalid UTF-8 untouched", () => {
     const h = [new HeaderBytes(bytes([0x6b]).buffer, bytes([0xfe, 0x00, 0xff]).buffer)];
-    setMapPairsBytes(MapType.HttpRequestTrailers, h);
+    setMapBytes(MapType.HttpRequestTrailers, h);
     expect(mock.value(mock.SET_MAP, 0)).toBe(<u32>MapType.HttpRequestTrailers);
     expect(mock.recorded(mock.SET_MAP, 0)).toStrictEqual(<u8[]>[1, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 0x6b, 0, 0xfe, 0x00, 0xff, 0]);
   });
 
-  test("getMapPairs reads the map the host hands over", () => {
+  test("getMap reads the map the host hands over", () => {
     mock.setMap(MapType.HttpRequestHeaders, rustVector());
-    expect(getMapPairs(MapType.HttpRequestHeaders)).toStrictEqual(rustPairs());
+    expect(getMap(MapType.HttpRequestHeaders)).toStrictEqual(rustPairs());
     expect(mock.count(mock.HOST_ALLOC)).toBe(1);
   });
 
-  test("getMapPairsBytes keeps bytes that are not UTF-8", () => {
+  test("getMapBytes keeps bytes that are not UTF-8", () => {
     mock.setMap(MapType.HttpRequestHeaders, bytes([1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0x6b, 0, 0xc3, 0x28, 0]));
-    const b = getMapPairsBytes(MapType.HttpRequestHeaders);
+    const b = getMapBytes(MapType.HttpRequestHeaders);
     expect(b.length).toBe(1);
     expect(bufferBytes(b[0].name)).toStrictEqual(<u8[]>[0x6b]);
     expect(bufferBytes(b[0].value)).toStrictEqual(<u8[]>[0xc3, 0x28]);
     // The text form replaces the broken sequence (C3 then '(') with one U+FFFD.
     mock.setMap(MapType.HttpRequestHeaders, bytes([1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0x6b, 0, 0xc3, 0x28, 0]));
-    expect(getMapPairs(MapType.HttpRequestHeaders)).toStrictEqual([new Header("k", "\uFFFD(")]);
+    expect(getMap(MapType.HttpRequestHeaders)).toStrictEqual([new Header("k", "\uFFFD(")]);
   });
 
   test("an empty map from the host (pointer 0, size 0) is an empty array", () => {
-    expect(getMapPairs(MapType.HttpResponseTrailers).length).toBe(0);
-    expect(getMapPairsBytes(MapType.HttpResponseTrailers).length).toBe(0);
+    expect(getMap(MapType.HttpResponseTrailers).length).toBe(0);
+    expect(getMapBytes(MapType.HttpResponseTrailers).length).toBe(0);
     expect(mock.count(mock.HOST_ALLOC)).toBe(0);
   });
 
@@ -271,7 +277,7 @@ describe("maps through the host (mock)", () => {
     const v = rustVector();
     v[0] = 9;
     mock.setMap(MapType.HttpRequestHeaders, v);
-    expect(getMapPairs(MapType.HttpRequestHeaders).length).toBe(0);
-    expect(getMapPairsBytes(MapType.HttpRequestHeaders).length).toBe(0);
+    expect(getMap(MapType.HttpRequestHeaders).length).toBe(0);
+    expect(getMapBytes(MapType.HttpRequestHeaders).length).toBe(0);
   });
 });

@@ -1,14 +1,7 @@
 // Memory ownership (proxy-wasm "Memory ownership"; abi-and-sdks §7 lists leaks in get_map as a
 // recurring SDK bug): every buffer the host allocates through malloc and hands over is copied and then
 // freed by the SDK, exactly once. A missing free leaks on every request in a long-lived Envoy VM.
-import {
-  getBufferBytes,
-  getMapPairs,
-  getMapPairsBytes,
-  getMapValue,
-  getMapValueBytes,
-  getProperty,
-} from "../../assembly/hostcalls";
+import { getBuffer, getMap, getMapBytes, getMapValue, getMapValueBytes, getProperty } from "../../assembly/hostcalls";
 import { getPropertyString, getPropertyMap } from "../../assembly/properties";
 import { allocateForHost } from "../../assembly/memory";
 import { BufferType, MapType } from "../../assembly/types";
@@ -35,15 +28,15 @@ describe("host buffers are freed after use", () => {
     expect(mock.isFreed(p)).toBe(true);
   });
 
-  test("getMapPairs", () => {
-    const h = getMapPairs(MapType.HttpRequestHeaders);
+  test("getMap", () => {
+    const h = getMap(MapType.HttpRequestHeaders);
     const freed = mock.lastHostBufferFreed();
     expect(freed).toBe(true);
     expect(h.length).toBe(1);
   });
 
-  test("getMapPairsBytes", () => {
-    const h = getMapPairsBytes(MapType.HttpRequestHeaders);
+  test("getMapBytes", () => {
+    const h = getMapBytes(MapType.HttpRequestHeaders);
     const freed = mock.lastHostBufferFreed();
     expect(freed).toBe(true);
     expect(h.length).toBe(1);
@@ -63,8 +56,8 @@ describe("host buffers are freed after use", () => {
     expect(v!.byteLength).toBe(3);
   });
 
-  test("getBufferBytes", () => {
-    const b = getBufferBytes(BufferType.HttpRequestBody, 0, 1000);
+  test("getBuffer", () => {
+    const b = getBuffer(BufferType.HttpRequestBody, 0, 1000);
     const freed = mock.lastHostBufferFreed();
     expect(freed).toBe(true);
     expect(b!.byteLength).toBe(10);
@@ -80,13 +73,13 @@ describe("host buffers are freed after use", () => {
   // getPropertyString / getPropertyMap allocate their result after the free, which may reuse the
   // block, so the FREE bit says nothing about them; the memory size does.
   test("1000 rounds of reads leave memory where it was (no leak per call)", () => {
-    for (let i = 0; i < 50; i++) getMapPairs(MapType.HttpRequestHeaders); // warm up the scratch areas
+    for (let i = 0; i < 50; i++) getMap(MapType.HttpRequestHeaders); // warm up the scratch areas
     __collect();
     const before = memory.size();
     for (let i = 0; i < 1000; i++) {
-      getMapPairsBytes(MapType.HttpRequestHeaders);
+      getMapBytes(MapType.HttpRequestHeaders);
       getMapValue(MapType.HttpRequestHeaders, "k");
-      getBufferBytes(BufferType.HttpRequestBody, 0, 1000);
+      getBuffer(BufferType.HttpRequestBody, 0, 1000);
       getPropertyString(["p"]);
       getPropertyMap(["m"]);
     }

@@ -1,7 +1,8 @@
 // Property paths: the host receives the segments as UTF-8 joined by NUL, with no trailing NUL
 // (proxy-wasm-rust-sdk serialize_property_path; Envoy splits the path on NUL). The bytes checked here
 // are what the mock host received in proxy_get_property / proxy_set_property.
-import { getProperty, setProperty, lastStatus } from "../../assembly/hostcalls";
+import { getProperty, setProperty } from "../../assembly/hostcalls";
+import { lastStatus } from "../../assembly/status";
 import { getPropertyString, getPropertyInt, getPropertyBool, getPropertyMap, properties } from "../../assembly/properties";
 import { Header } from "../../assembly/headers";
 import { Status } from "../../assembly/types";
@@ -30,7 +31,9 @@ describe("property path encoding", () => {
 
   test("three segments", () => {
     getProperty(["metadata", "filter_metadata", "envoy.lb"]);
-    expect(sentPath()).toStrictEqual(arrayBytes(concat([utf8("metadata"), bytes([0]), utf8("filter_metadata"), bytes([0]), utf8("envoy.lb")])));
+    expect(sentPath()).toStrictEqual(
+      arrayBytes(concat([utf8("metadata"), bytes([0]), utf8("filter_metadata"), bytes([0]), utf8("envoy.lb")])),
+    );
   });
 
   test("empty segments keep their place", () => {
@@ -52,9 +55,7 @@ describe("property path encoding", () => {
   test("non-ASCII segments are UTF-8; lone surrogates become EF BF BD", () => {
     getProperty(["m\u00E9tadata", "\u043A\u043B\u044E\u0447", "\uD83D\uDE00"]);
     expect(sentPath()).toStrictEqual(<u8[]>[
-      0x6d, 0xc3, 0xa9, 0x74, 0x61, 0x64, 0x61, 0x74, 0x61, 0,
-      0xd0, 0xba, 0xd0, 0xbb, 0xd1, 0x8e, 0xd1, 0x87, 0,
-      0xf0, 0x9f, 0x98, 0x80,
+      0x6d, 0xc3, 0xa9, 0x74, 0x61, 0x64, 0x61, 0x74, 0x61, 0, 0xd0, 0xba, 0xd0, 0xbb, 0xd1, 0x8e, 0xd1, 0x87, 0, 0xf0, 0x9f, 0x98, 0x80,
     ]);
     getProperty(["x\uDC00"]);
     expect(sentPath()).toStrictEqual(<u8[]>[0x78, 0xef, 0xbf, 0xbd]);

@@ -3,7 +3,7 @@
 // C++ SDK does). This file has its own module, so its registrations do not mix with dispatcher.spec.
 import * as d from "../../assembly/dispatcher";
 import { registerRootContext, setRootContext, getContext } from "../../assembly/registry";
-import { RootContext } from "../../assembly/context";
+import { RootContext } from "../../assembly/root-context";
 import { LogLevel } from "../../assembly/types";
 import * as mock from "./mock";
 import { utf8, arrayBytes } from "./mock";
@@ -51,7 +51,7 @@ describe("named root contexts", () => {
 
   test("the factory registered for plugin_root_id makes the root", () => {
     rootIdIs("beta");
-    d.createContext(1, 0);
+    d.onContextCreate(1, 0);
     expect(mock.count(mock.GET_PROPERTY)).toBe(1);
     expect(mock.recorded(mock.GET_PROPERTY, 0)).toStrictEqual(arrayBytes(utf8("plugin_root_id")));
     const root = getContext(1);
@@ -63,7 +63,7 @@ describe("named root contexts", () => {
 
   test("another plugin in the same module gets its own root", () => {
     rootIdIs("alpha");
-    d.createContext(2, 0);
+    d.onContextCreate(2, 0);
     const root = getContext(2);
     expect(root !== null && root instanceof AlphaRoot).toBe(true);
     expect(d.onConfigure(2, 0)).toBe(true);
@@ -72,14 +72,14 @@ describe("named root contexts", () => {
 
   test("root ids are compared as UTF-8 text", () => {
     rootIdIs("\u03C9mega");
-    d.createContext(3, 0);
+    d.onContextCreate(3, 0);
     const root = getContext(3);
     expect(root !== null && root instanceof OmegaRoot).toBe(true);
   });
 
   test("an unknown root_id without a default: onConfigure and onVmStart fail, with a CRITICAL log naming it", () => {
     rootIdIs("gamma");
-    d.createContext(4, 0);
+    d.onContextCreate(4, 0);
     const root = getContext(4);
     expect(root !== null).toBe(true);
     expect(root instanceof AlphaRoot || root instanceof BetaRoot || root instanceof OmegaRoot).toBe(false);
@@ -94,7 +94,7 @@ describe("named root contexts", () => {
   });
 
   test("no plugin_root_id property at all is the empty root_id", () => {
-    d.createContext(5, 0); // the mock has no such property: NotFound
+    d.onContextCreate(5, 0); // the mock has no such property: NotFound
     expect(mock.count(mock.LOG)).toBe(1);
     const message = mock.recordedText(mock.LOG, 0);
     expect(message.includes("root_id ''")).toBe(true, message);
@@ -104,14 +104,14 @@ describe("named root contexts", () => {
   test("with a default factory set, unknown root_ids use it and nothing is logged", () => {
     setRootContext((id: u32): RootContext => new DefaultRoot(id));
     rootIdIs("delta");
-    d.createContext(6, 0);
+    d.onContextCreate(6, 0);
     const root = getContext(6);
     expect(root !== null && root instanceof DefaultRoot).toBe(true);
     expect(d.onConfigure(6, 1)).toBe(true);
     expect(mock.count(mock.LOG)).toBe(0);
     // Registered names still win over the default.
     rootIdIs("alpha");
-    d.createContext(7, 0);
+    d.onContextCreate(7, 0);
     expect(d.onConfigure(7, 2)).toBe(true);
     expect(takeCalls()).toStrictEqual(["default6.onConfigure(1)", "alpha7.onConfigure(2)"]);
   });

@@ -1,7 +1,7 @@
 // The id tables: IdTable (table.ts, open addressing with backward-shift deletion; callouts by token)
-// and the context table in registry.ts (buckets chained through each context's _next field).
+// and the context table in contexts.ts (buckets chained through each context's __sdkNext field).
 import { IdTable } from "../../assembly/table";
-import { contexts } from "../../assembly/registry";
+import { contexts } from "../../assembly/contexts";
 import { Context } from "../../assembly/context";
 
 // Deterministic PRNG (xorshift32).
@@ -207,31 +207,31 @@ describe("context table (registry.ts)", () => {
     const a = ctx(5);
     const b = ctx(69);
     const c = ctx(133);
-    contexts.set(5, a);
-    contexts.set(69, b);
-    contexts.set(133, c);
+    contexts.set<Context>(a);
+    contexts.set<Context>(b);
+    contexts.set<Context>(c);
     expect(contexts.size).toBe(3);
-    expect(contexts.get(69) === b).toBe(true);
-    contexts.delete(69);
-    expect(contexts.get(69)).toBeNull();
-    expect(b._next).toBeNull();
-    expect(contexts.get(5) === a).toBe(true);
-    expect(contexts.get(133) === c).toBe(true);
-    contexts.delete(133);
-    expect(contexts.get(133)).toBeNull();
-    expect(contexts.get(5) === a).toBe(true);
-    contexts.delete(5);
-    expect(contexts.get(5)).toBeNull();
+    expect(contexts.get<Context>(69) === b).toBe(true);
+    contexts.delete<Context>(69);
+    expect(contexts.get<Context>(69)).toBeNull();
+    expect(b.__sdkNext).toBeNull();
+    expect(contexts.get<Context>(5) === a).toBe(true);
+    expect(contexts.get<Context>(133) === c).toBe(true);
+    contexts.delete<Context>(133);
+    expect(contexts.get<Context>(133)).toBeNull();
+    expect(contexts.get<Context>(5) === a).toBe(true);
+    contexts.delete<Context>(5);
+    expect(contexts.get<Context>(5)).toBeNull();
     expect(contexts.size).toBe(0);
   });
 
   test("deleting an unknown id changes nothing", () => {
-    contexts.set(10, ctx(10));
-    contexts.delete(74); // same bucket, not there
-    contexts.delete(11);
+    contexts.set<Context>(ctx(10));
+    contexts.delete<Context>(74); // same bucket, not there
+    contexts.delete<Context>(11);
     expect(contexts.size).toBe(1);
-    expect(contexts.get(10)).not.toBeNull();
-    contexts.delete(10);
+    expect(contexts.get<Context>(10)).not.toBeNull();
+    contexts.delete<Context>(10);
     expect(contexts.size).toBe(0);
   });
 
@@ -239,10 +239,10 @@ describe("context table (registry.ts)", () => {
     const ids: u32[] = [];
     for (let i: u32 = 0; i < 1500; i++) ids.push(2 + i); // sequential, as Envoy hands them out
     for (let i: u32 = 0; i < 500; i++) ids.push(100000 + i * 64); // all in one initial bucket
-    for (let i = 0; i < ids.length; i++) contexts.set(ids[i], ctx(ids[i]));
+    for (let i = 0; i < ids.length; i++) contexts.set<Context>(ctx(ids[i]));
     expect(contexts.size).toBe(2000);
     for (let i = 0; i < ids.length; i++) {
-      const c = contexts.get(ids[i]);
+      const c = contexts.get<Context>(ids[i]);
       check(c !== null && c.contextId == ids[i], "context " + ids[i].toString() + " lost after growth");
     }
     expectNoFailure();
@@ -254,12 +254,12 @@ describe("context table (registry.ts)", () => {
       ids[j] = t;
     }
     for (let i = 0; i < ids.length; i++) {
-      contexts.delete(ids[i]);
-      check(contexts.get(ids[i]) === null, "context " + ids[i].toString() + " still found after delete");
+      contexts.delete<Context>(ids[i]);
+      check(contexts.get<Context>(ids[i]) === null, "context " + ids[i].toString() + " still found after delete");
       check(contexts.size == <u32>(ids.length - 1 - i), "size after " + (i + 1).toString() + " deletes");
       if (i % 37 == 0) {
         for (let k = i + 1; k < ids.length; k++) {
-          const c = contexts.get(ids[k]);
+          const c = contexts.get<Context>(ids[k]);
           check(c !== null && c.contextId == ids[k], "context " + ids[k].toString() + " lost after " + (i + 1).toString() + " deletes");
         }
       }

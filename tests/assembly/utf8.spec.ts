@@ -1,14 +1,10 @@
-// UTF-8 conversion (assembly/memory.ts): decoding must match the WHATWG Encoding standard (what
+// UTF-8 conversion (assembly/utf8.ts): decoding must match the WHATWG Encoding standard (what
 // JavaScript's TextDecoder does: one U+FFFD per maximal invalid subpart), encoding must always produce
 // valid UTF-8, and the bytes accessors must hand over exactly what the host sent.
-import { decodeUtf8, encodeUtf8, encodeUtf8Into, utf8Bound, bytesToString } from "../../assembly/memory";
-import {
-  getBufferBytes,
-  getMapValue,
-  getMapValueBytes,
-  getProperty,
-  lastStatus,
-} from "../../assembly/hostcalls";
+import { decodeUtf8, encodeUtf8Into, utf8Bound, bytesToString } from "../../assembly/utf8";
+import { encodeUtf8 } from "../../assembly/memory";
+import { getBuffer, getMapValue, getMapValueBytes, getProperty } from "../../assembly/hostcalls";
+import { lastStatus } from "../../assembly/status";
 import { getPropertyString } from "../../assembly/properties";
 import { BufferType, MapType, Status } from "../../assembly/types";
 import * as mock from "./mock";
@@ -108,8 +104,8 @@ function rand(): u32 {
 
 // Bytes around every boundary the decoder checks (lead ranges, second-byte ranges, invalid bytes).
 const INTERESTING: u8[] = [
-  0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed,
-  0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf8, 0xfe, 0xff,
+  0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4,
+  0xf5, 0xf8, 0xfe, 0xff,
 ];
 
 function hex(b: u8[]): string {
@@ -179,7 +175,15 @@ describe("encodeUtf8 / encodeUtf8Into", () => {
   });
 
   test("round trip: decode(encode(s)) == s for valid strings", () => {
-    const samples = ["", "ascii", "\u0000", "h\u00E9llo", "\u0800\u20AC\uD7FF\uE000\uFFFD\uFFFF", "\uD800\uDC00\uD83D\uDE00\uDBFF\uDFFF", "\u043A\u043B\u044E\u0447"];
+    const samples = [
+      "",
+      "ascii",
+      "\u0000",
+      "h\u00E9llo",
+      "\u0800\u20AC\uD7FF\uE000\uFFFD\uFFFF",
+      "\uD800\uDC00\uD83D\uDE00\uDBFF\uDFFF",
+      "\u043A\u043B\u044E\u0447",
+    ];
     for (let i = 0; i < samples.length; i++) {
       expect(bytesToString(encodeUtf8(samples[i]))).toBe(samples[i]);
     }
@@ -233,10 +237,10 @@ describe("bytes accessors return exactly what the host sent", () => {
     expect(getMapValue(MapType.HttpRequestHeaders, "e")).toBe("");
   });
 
-  test("getBufferBytes keeps invalid UTF-8", () => {
+  test("getBuffer keeps invalid UTF-8", () => {
     mock.setBuffer(BufferType.HttpRequestBody, awkward());
-    expect(bufferBytes(getBufferBytes(BufferType.HttpRequestBody, 0, 100))).toStrictEqual(bufferBytes(awkward().buffer));
-    expect(bufferBytes(getBufferBytes(BufferType.HttpRequestBody, 2, 3))).toStrictEqual(<u8[]>[0xc0, 0x80, 0xed]);
+    expect(bufferBytes(getBuffer(BufferType.HttpRequestBody, 0, 100))).toStrictEqual(bufferBytes(awkward().buffer));
+    expect(bufferBytes(getBuffer(BufferType.HttpRequestBody, 2, 3))).toStrictEqual(<u8[]>[0xc0, 0x80, 0xed]);
   });
 
   test("getProperty keeps invalid UTF-8; getPropertyString replaces it", () => {

@@ -1,5 +1,6 @@
-// The SDK's free functions (exported from assembly/index.ts, defined in hostcalls.ts and json.ts) that
-// no example uses, called by the test filters tests/fixtures/filters/api-free-*.ts and run in the host.
+// The SDK's free functions (exported from assembly/index.ts: hostcalls.ts, log.ts, json.ts) that no
+// example uses, and callouts and who receives their answers, called by the test filters
+// tests/fixtures/filters/api-free-*.ts and run in the host.
 // Each test asserts what the call did: a header or body the filter wrote, a local reply, a reset, a
 // callout the host received, a metric value, or a log line naming the callback that ran.
 import { test } from "node:test";
@@ -16,7 +17,11 @@ async function start(name: string, options: Omit<HostOptions, "wasm"> = {}): Pro
   return host;
 }
 
-const GET = (path: string): Array<[string, string]> => [[":method", "GET"], [":path", path], [":authority", "a"]];
+const GET = (path: string): Array<[string, string]> => [
+  [":method", "GET"],
+  [":path", path],
+  [":authority", "a"],
+];
 
 // ---- logging: setLogLevel, logEnabled, logTrace, logCritical ----
 
@@ -36,7 +41,10 @@ function logRequest(host: Host) {
 test("free: logTrace and logCritical reach the host at their levels; logEnabled is true for all by default", async () => {
   const r = logRequest(await start("log"));
   assert.equal(r.enabled, "111111");
-  assert.deepEqual(r.logs, [[LogLevel.Trace, "trace from /p"], [LogLevel.Critical, "critical from /p"]]);
+  assert.deepEqual(r.logs, [
+    [LogLevel.Trace, "trace from /p"],
+    [LogLevel.Critical, "critical from /p"],
+  ]);
   assert.equal(r.proxyLogCalls, 2);
 });
 
@@ -66,24 +74,24 @@ test("free: logEnabled follows the host's level (proxy_get_log_level), and the h
   assert.equal(floor.enabled, "000011");
 });
 
-// ---- header maps: addMapValue(Bytes), replaceMapValue(Bytes), removeMapValue ----
+// ---- header maps: addMapValue(Bytes), setMapValue(Bytes), removeMapValue ----
 
 test("free: the map functions add, replace and remove request headers, byte values exactly", async () => {
   const host = await start("stream");
   const http = host.httpStream();
-  http.requestHeaders(
-    [...GET("/"), ["x-replace", "a"], ["x-replace", "b"], ["x-remove", "r"], ["x-keep", "k"]],
-    true,
-  );
+  http.requestHeaders([...GET("/"), ["x-replace", "a"], ["x-replace", "b"], ["x-remove", "r"], ["x-keep", "k"]], true);
   const h = http.request;
   assert.deepEqual(h.headerValues("x-multi"), ["one", "two\ufffd"]);
   assert.deepEqual(
     h.headerPairsBytes.filter(([k]) => k.toString() === "x-multi").map(([, v]) => [...v]),
-    [[0x6f, 0x6e, 0x65], [0x74, 0x77, 0x6f, 0xff]],
+    [
+      [0x6f, 0x6e, 0x65],
+      [0x74, 0x77, 0x6f, 0xff],
+    ],
     "addMapValueBytes keeps the invalid UTF-8 byte",
   );
-  assert.deepEqual(h.headerValues("x-replace"), ["new"], "replaceMapValue leaves exactly one value");
-  assert.deepEqual([...h.headerBytes("x-created")!], [0x63, 0x00, 0xfe], "replaceMapValueBytes adds a missing key, NUL and all");
+  assert.deepEqual(h.headerValues("x-replace"), ["new"], "setMapValue leaves exactly one value");
+  assert.deepEqual([...h.headerBytes("x-created")!], [0x63, 0x00, 0xfe], "setMapValueBytes adds a missing key, NUL and all");
   assert.equal(h.header("x-remove"), undefined);
   assert.equal(h.header("x-keep"), "k");
   // Statuses: six Ok (removing a missing key is Ok, as in Envoy), then BadArgument for response
@@ -91,46 +99,61 @@ test("free: the map functions add, replace and remove request headers, byte valu
   assert.equal(h.header("x-statuses"), "0,0,0,0,0,0,2");
 });
 
-test("free: replaceMapValue edits response headers", async () => {
+test("free: setMapValue edits response headers", async () => {
   const host = await start("stream");
   const http = host.httpStream();
   http.requestHeaders(GET("/"), true);
-  assert.equal(http.responseHeaders([[":status", "200"], ["x-response", "upstream"]], true), Action.Continue);
+  assert.equal(
+    http.responseHeaders(
+      [
+        [":status", "200"],
+        ["x-response", "upstream"],
+      ],
+      true,
+    ),
+    Action.Continue,
+  );
   assert.deepEqual(http.response.headerValues("x-response"), ["seen"]);
 });
 
-// ---- buffers and JSON: getBufferLength, setBufferBytes, parseJsonAt ----
+// ---- buffers and JSON: getBufferSize, setBuffer, parseJsonBytes on slices ----
 
-test("free: getBufferLength, setBufferBytes and parseJsonAt on the buffered request body", async () => {
+test("free: getBufferSize, setBuffer and parseJsonBytes(start, length) on the buffered request body", async () => {
   const host = await start("stream");
   const http = host.httpStream();
-  http.requestHeaders([[":method", "POST"], [":path", "/"], [":authority", "a"]], false);
+  http.requestHeaders(
+    [
+      [":method", "POST"],
+      [":path", "/"],
+      [":authority", "a"],
+    ],
+    false,
+  );
   assert.equal(http.requestBody('<[{"a":', false), Action.Pause);
   http.requestBody('"x"}]>', true);
   const parts = http.request.forwardedBody.toString().split("|");
   assert.deepEqual(parts, [
-    "start", // setBufferBytes(0, 0): prepended
-    "13", // getBufferLength: the whole buffered body
+    "start", // setBuffer(0, 0): prepended
+    "13", // getBufferSize: the whole buffered body
     "13", // the callback's bodySize agrees
-    '[{"a":"x"}]', // parseJsonAt(ptr + 1, len - 2): the slice inside "<" and ">"
-    "null(expected a value, found '<' at line 1, column 1)", // parseJsonAt(ptr, len): the whole body is not JSON
-    "null(unterminated string at line 1, column 3)", // parseJsonAt(ptr + 1, 3): only '[{"'
-    "end", // setBufferBytes(length, 0): appended
+    '[{"a":"x"}]', // parseJsonBytes(body, 1, size - 2): the slice inside "<" and ">"
+    "null(expected a value, found '<' at line 1, column 1)", // parseJsonBytes(body): the whole body is not JSON
+    "null(unterminated string at line 1, column 3)", // parseJsonBytes(body, 1, 3): only '[{"'
+    "end", // setBuffer(size, 0): appended
     "0,0,0,2", // replace, append, prepend Ok; a middle range is BadArgument
-    "-1 1", // getBufferLength of a buffer that does not exist: -1, lastStatus NotFound
+    "0 1", // getBufferSize of a buffer that does not exist: 0, lastStatus NotFound
   ]);
   assert.deepEqual(host.failures, []);
 });
 
-// ---- local responses and stream control: sendLocalResponse(Bytes), closeStream ----
+// ---- local responses and resets (methods): sendHttpResponse(Bytes), resetHttpRequest/Response ----
 
-test("free: sendLocalResponse answers with status, details, body and headers", async () => {
+test("sendHttpResponse answers with status, body and headers", async () => {
   const host = await start("stream");
   const http = host.httpStream();
   assert.equal(http.requestHeaders(GET("/local"), true), Action.Pause);
   const reply = http.sentHttpResponse!;
   assert.equal(reply.status, 418);
-  assert.equal(reply.details, "short_and_stout"); // Envoy replaces whitespace in details
   assert.equal(reply.body.toString(), "teapot");
   assert.deepEqual(reply.headers, [["x-local", "1"]]);
   assert.equal(reply.grpcStatus, -1);
@@ -138,19 +161,21 @@ test("free: sendLocalResponse answers with status, details, body and headers", a
   assert.equal(http.response.body.toString(), "teapot");
 });
 
-test("free: sendLocalResponseBytes sends byte headers exactly, no body, and a gRPC status", async () => {
+test("sendHttpResponseBytes sends byte headers exactly and no body", async () => {
   const host = await start("stream");
   const http = host.httpStream();
   assert.equal(http.requestHeaders(GET("/local-bytes"), true), Action.Pause);
   const reply = http.sentHttpResponse!;
   assert.equal(reply.status, 403);
-  assert.equal(reply.details, "denied");
   assert.equal(reply.body.length, 0);
-  assert.equal(reply.grpcStatus, 7);
-  assert.deepEqual(reply.headerBytes.map(([k, v]) => [k.toString(), [...v]]), [["x-raw", [0xff, 0x41]]]);
+  assert.equal(reply.grpcStatus, -1);
+  assert.deepEqual(
+    reply.headerBytes.map(([k, v]) => [k.toString(), [...v]]),
+    [["x-raw", [0xff, 0x41]]],
+  );
 });
 
-test("free: closeStream resets the stream from a request or a response callback", async () => {
+test("resetHttpRequest and resetHttpResponse reset the stream from a request or a response callback", async () => {
   const host = await start("stream");
   const req = host.httpStream();
   req.requestHeaders(GET("/close"), true);
@@ -160,7 +185,13 @@ test("free: closeStream resets the stream from a request or a response callback"
   const res = host.httpStream();
   res.requestHeaders(GET("/"), true);
   assert.equal(res.resetReason, null);
-  res.responseHeaders([[":status", "200"], ["x-close", "1"]], false);
+  res.responseHeaders(
+    [
+      [":status", "200"],
+      ["x-close", "1"],
+    ],
+    false,
+  );
   assert.equal(res.resetReason, "wasm_close_stream");
 });
 
@@ -197,16 +228,16 @@ test("free: defineMetric, incrementMetric, recordMetric and getMetric on a count
   assert.equal(host.metric("free_inflight")?.exact, big);
 });
 
-// ---- callouts made with the free functions: their answers reach the ROOT context ----
+// ---- callouts: the answer reaches the context that made the call, always ----
 
 async function callouts(config = ""): Promise<Host> {
   return start("callouts", { upstreams: ["auth", "grpc"], pluginConfig: config });
 }
 
 const infos = (host: Host) => host.logMessages(LogLevel.Info);
-const fromStreamContext = (host: Host) => infos(host).filter((m) => m.startsWith("stream "));
+const fromRoot = (host: Host) => infos(host).filter((m) => m.startsWith("root on") && !m.startsWith("root onGrpcStream"));
 
-test("free: setTickPeriodMilliseconds sets and stops the timer; setEffectiveContext refuses an unknown id", async () => {
+test("free: setTickPeriod sets and stops the timer; setEffectiveContext refuses an unknown id", async () => {
   const host = await callouts("40");
   assert.equal(host.tickPeriod, 40);
   assert.deepEqual(infos(host), ["root configure tick=0 bad-effective=2"]);
@@ -218,40 +249,50 @@ test("free: setTickPeriodMilliseconds sets and stops the timer; setEffectiveCont
   assert.ok(infos(host).includes("root tick stop=0"));
 });
 
-test("free: httpCall's answer reaches the root, which resumes the stream with setEffectiveContext and continueStream", async () => {
+test("callouts: an HTTP context's dispatchHttpCall is answered on that context, which resumes its request", async () => {
   const host = await callouts();
   const http = host.httpStream();
   assert.equal(http.requestHeaders(GET("/http"), true), Action.Pause);
   assert.equal(host.httpCalls.length, 1);
   const call = host.httpCalls[0];
   assert.equal(call.upstream, "auth");
-  assert.deepEqual(call.headers, [[":method", "POST"], [":path", "/check"], [":authority", "auth.local"]]);
+  assert.deepEqual(call.headers, [
+    [":method", "POST"],
+    [":path", "/check"],
+    [":authority", "auth.local"],
+  ]);
   assert.equal(call.body.toString(), "question");
   assert.deepEqual(call.trailers, [["x-trailer", "t"]]);
   assert.equal(call.timeoutMs, 1234);
   assert.notEqual(call.callerContextId, host.rootContextId, "made from the HTTP context");
 
-  call.respond({ headers: [[":status", "200"], ["x-a", "b"]], body: "yes" });
-  assert.equal(http.request.paused, false, "continueStream resumed the request");
-  // "<body>|<headers>|<setEffectiveContext status>"
-  assert.equal(http.request.header("x-callout"), "yes|2|0");
-  assert.ok(infos(host).includes("root onHttpCallResponse 2 yes status=0 "), infos(host).join("\n"));
-  assert.ok(infos(host).includes("root resumed add=0 continue=0"));
-  assert.deepEqual(fromStreamContext(host), [], "the HTTP context's onHttpCallResponse must not run for a raw call");
+  call.respond({
+    headers: [
+      [":status", "200"],
+      ["x-a", "b"],
+    ],
+    body: "yes",
+  });
+  assert.equal(http.request.paused, false, "resumeHttpRequest resumed the request");
+  // "<body>|<headers>": the free addMapValue wrote to this stream, which the SDK made effective.
+  assert.equal(http.request.header("x-callout"), "yes|2");
+  assert.ok(infos(host).includes("stream onHttpCallResponse 2 yes status=0 "), infos(host).join("\n"));
+  assert.ok(infos(host).includes("stream resumed add=0 resume=0"));
+  assert.deepEqual(fromRoot(host), [], "the root's onHttpCallResponse must not run for the stream's call");
 });
 
-test("free: getStatus in the root's callback reports a failed httpCall (11, reset)", async () => {
+test("callouts: getGrpcStatus in the caller's callback reports a failed call (11, reset)", async () => {
   const host = await callouts();
   const http = host.httpStream();
   http.requestHeaders(GET("/http"), true);
   host.httpCalls[0].fail();
-  assert.ok(infos(host).includes("root onHttpCallResponse 0  status=11 reset"), infos(host).join("\n"));
-  assert.equal(http.request.header("x-callout"), "|0|0");
+  assert.ok(infos(host).includes("stream onHttpCallResponse 0  status=11 reset"), infos(host).join("\n"));
+  assert.equal(http.request.header("x-callout"), "|0");
   assert.equal(http.request.paused, false);
-  assert.deepEqual(fromStreamContext(host), []);
+  assert.deepEqual(fromRoot(host), []);
 });
 
-test("free: httpCall refused by the host returns 0 and lastStatus says why", async () => {
+test("callouts: dispatchHttpCall refused by the host returns 0 and lastStatus says why", async () => {
   const host = await callouts();
   const http = host.httpStream();
   http.requestHeaders(GET("/http-bad"), true);
@@ -259,7 +300,7 @@ test("free: httpCall refused by the host returns 0 and lastStatus says why", asy
   assert.equal(host.httpCalls.length, 0);
 });
 
-test("free: grpcCall from an HTTP context: the request as sent, the answer and a failure on the root", async () => {
+test("callouts: dispatchGrpcCall from an HTTP context: the request as sent, the answer and a failure on that context", async () => {
   const host = await callouts();
   const ok = host.httpStream();
   ok.requestHeaders(GET("/grpc"), true);
@@ -273,16 +314,19 @@ test("free: grpcCall from an HTTP context: the request as sent, the answer and a
   assert.equal(call.message?.toString(), "hello");
   assert.equal(call.timeoutMs, 500);
   call.respond("world");
-  assert.ok(infos(host).some((m) => m.startsWith("root onGrpcCallResponse 0 world ")), infos(host).join("\n"));
+  assert.ok(
+    infos(host).some((m) => m.startsWith("stream onGrpcCallResponse 0 world ")),
+    infos(host).join("\n"),
+  );
 
   const bad = host.httpStream();
   bad.requestHeaders(GET("/grpc"), true);
   host.grpcCalls[0].close(14, "no upstream");
-  assert.ok(infos(host).includes("root onGrpcCallResponse 14  status=14 no upstream"), infos(host).join("\n"));
-  assert.deepEqual(fromStreamContext(host), [], "the HTTP context's gRPC callbacks must not run for a raw call");
+  assert.ok(infos(host).includes("stream onGrpcCallResponse 14  status=14 no upstream"), infos(host).join("\n"));
+  assert.deepEqual(fromRoot(host), [], "the root's gRPC callbacks must not run for the stream's calls");
 });
 
-test("free: grpcCancel and grpcClose end a unary grpcCall; a second cancel is NotFound", async () => {
+test("callouts: cancelGrpcCall and closeGrpcStream end a unary call; a second cancel is NotFound", async () => {
   const host = await callouts();
   const cancel = host.httpStream();
   cancel.requestHeaders(GET("/grpc-cancel"), true);
@@ -296,7 +340,7 @@ test("free: grpcCancel and grpcClose end a unary grpcCall; a second cancel is No
   assert.equal(host.grpcCalls.length, 0);
 });
 
-test("free: grpcStream and grpcSend from the root; messages, metadata and the close reach the root", async () => {
+test("callouts: a stream the root opens on a tick: messages, metadata and the close reach the root", async () => {
   const host = await callouts();
   host.tick();
   assert.equal(host.grpcCalls.length, 1);
@@ -309,24 +353,29 @@ test("free: grpcStream and grpcSend from the root; messages, metadata and the cl
   assert.ok(infos(host).includes(`root tick stream=${s.token} send=0`));
 
   host.clearLogs();
-  s.receiveInitialMetadata([["im", "1"], ["im2", "2"]]);
+  s.receiveInitialMetadata([
+    ["im", "1"],
+    ["im2", "2"],
+  ]);
   s.receive("m1");
-  assert.deepEqual(s.sent.map(String), ["first", "echo:m1"], "the root answered with grpcSend");
+  assert.deepEqual(s.sent.map(String), ["first", "echo:m1"], "the root answered with sendGrpcStreamMessage");
   s.receive("bye");
-  assert.equal(s.localClosed, true, "grpcClose half-closes the stream");
+  assert.equal(s.localClosed, true, "closeGrpcStream half-closes the stream");
   assert.equal(s.pending, true, "a half-closed stream still receives");
   s.receiveTrailingMetadata([["t", "1"]]);
   s.close(0, "done");
-  const got = infos(host);
-  assert.equal(got[0], "root onGrpcReceiveInitialMetadata 2");
-  assert.ok(got.some((m) => / m1 /.test(m)) && got.some((m) => / bye /.test(m)), got.join("\n"));
-  assert.ok(got.includes("root close=0"));
-  assert.ok(got.includes("root onGrpcReceiveTrailingMetadata 1"));
-  assert.match(got.at(-1)!, /^root onGrpc\w+ 0 .*status=0 done$/, "the close reaches the root with getStatus's message");
+  assert.deepEqual(infos(host), [
+    "root onGrpcStreamInitialMetadata 2",
+    "root onGrpcStreamMessage m1 status=0 ",
+    "root onGrpcStreamMessage bye status=0 ",
+    "root close=0",
+    "root onGrpcStreamTrailingMetadata 1",
+    "root onGrpcStreamClose 0 status=0 done",
+  ]);
   assert.deepEqual(host.failures, []);
 });
 
-test("free: grpcSend with end_stream, and grpcCancel, on a raw stream", async () => {
+test("callouts: sendGrpcStreamMessage with end_stream, and cancelGrpcStream, on the root's streams", async () => {
   const host = await callouts();
   host.tick();
   host.tick();
@@ -341,16 +390,4 @@ test("free: grpcSend with end_stream, and grpcCancel, on a raw stream", async ()
   assert.equal(cancelled.pending, false);
   assert.ok(infos(host).includes("root cancel=0") && infos(host).includes("root end=0"), infos(host).join("\n"));
   assert.deepEqual(host.grpcCalls, [ending]);
-});
-
-// Raw grpcStream tokens are tracked as streams owned by the root (owner 0), so the dispatcher tells a
-// raw stream from a unary call; Context.openGrpcStream records the real owner instead.
-test("free: a raw grpcStream's messages and close arrive as stream callbacks on the root", async () => {
-  const host = await callouts();
-  host.tick();
-  const s = host.grpcCalls[0];
-  host.clearLogs();
-  s.receive("m1");
-  s.close(0, "done");
-  assert.deepEqual(infos(host), ["root onGrpcStreamMessage 0 m1 status=0 ", "root onGrpcStreamClose 0 status=0 done"]);
 });

@@ -1,0 +1,158 @@
+// HTTP and gRPC calls to other services (Rust: dispatch_http_call, dispatch_grpc_call,
+// open_grpc_stream, send_grpc_stream_message, cancel_grpc_call/stream, close_grpc_stream,
+// get_grpc_status), and the table that remembers which context made each call, so that the answer
+// reaches that context, always (the dispatcher reads it; the host delivers every answer on the root).
+// Filters call these through the Context methods of the same names, which record themselves as the
+// owner of each call. Failures follow the SDK's convention (status.ts): a token of 0, or a Status.
+
+import * as abi from "./imports";
+import { Status } from "./types";
+import { failed, lenOf, ptrOf } from "./status";
+import { IdTable } from "./table";
+import {
+  RET_PTR,
+  RET_SIZE,
+  RET_EXTRA,
+  SCRATCH_A,
+  SCRATCH_B,
+  SCRATCH_C,
+  SCRATCH_MAP,
+  SCRATCH_MAP2,
+  encodeToScratch,
+  scratchAt,
+  takeReturnedString,
+} from "./memory";
+import { Header, HeaderBytes, serializeHeaderBytes, serializeHeaders } from "./headers";
+
+// ---- who made which call ----
+// token -> (kind << 32) | id of the context that made the call. The table and the code that reads it
+// exist only in filters that make calls: the dispatcher reaches it through `calloutLookup`, which
+// only trackCallout sets.
+
+export const CALLOUT_HTTP: u64 = 1;
+export const CALLOUT_GRPC_CALL: u64 = 2;
+export const CALLOUT_GRPC_STREAM: u64 = 3;
+// @ts-ignore: decorator (lazy: filters that make no calls never compile the table)
+@lazy let callouts: IdTable<u64> | null = null;
+export let calloutLookup: ((token: u32, remove: bool) => u64) | null = null;
+
+function lookupCallout(token: u32, remove: bool): u64 {
+  const t = callouts!;
+  return remove ? t.delete(token) : t.get(token);
+}
+
+// Envoy cancels a stream's pending calls when the stream ends, so their answers never come and their
+// entries would stay forever: when the table has doubled since the last sweep, entries whose
+// context is gone are dropped (amortized O(1) per call).
+// @ts-ignore: decorator
+@lazy let sweepCalloutsAt: u32 = 64;
+
+/**
+ * Remembers that context `owner` made the call `token` of `kind`. `ownerAlive(token, entry)` tells
+ * whether an entry's owner (its low 32 bits) is still alive, for the sweep.
+ */
+export function trackCallout(token: u32, owner: u32, kind: u64, ownerAlive: (token: u32, entry: u64) => bool): void {
+  let t = callouts;
+  if (t === null) {
+    callouts = t = new IdTable<u64>();
+    calloutLookup = lookupCallout;
+  }
+  if (t.size >= sweepCalloutsAt) {
+    t.retain(ownerAlive);
+    sweepCalloutsAt = max<u32>(64, t.size << 1);
+  }
+  t.set(token, (kind << 32) | <u64>owner);
+}
+
+/** Drops a cancelled call: the host never answers it, so nothing else would. */
+function forgetCallout(token: u32): void {
+  const lookup = calloutLookup;
+  if (lookup !== null) lookup(token, true);
+}
+
+// ---- HTTP ----
+
+/** See Context.dispatchHttpCall: the token, or 0 when refused. */
+export function dispatchHttpCall(
+  upstream: string,
+  headers: Header[],
+  body: ArrayBuffer | null,
+  trailers: Header[],
+  timeoutMilliseconds: u32,
+): u32 {
+  const ul = encodeToScratch(upstream, SCRATCH_A);
+  const hs = serializeHeaders(headers, SCRATCH_MAP);
+  const ts = serializeHeaders(trailers, SCRATCH_MAP2);
+  const h = scratchAt(SCRATCH_MAP);
+  const t = scratchAt(SCRATCH_MAP2);
+  if (failed(abi.proxy_http_call(scratchAt(SCRATCH_A), ul, h, hs, ptrOf(body), lenOf(body), t, ts, timeoutMilliseconds, RET_PTR))) return 0;
+  return load<u32>(RET_PTR);
+}
+
+// ---- gRPC ----
+
+/** See Context.dispatchGrpcCall: the token, or 0 when refused. */
+export function dispatchGrpcCall(
+  upstream: string,
+  serviceName: string,
+  methodName: string,
+  initialMetadata: HeaderBytes[],
+  message: ArrayBuffer | null,
+  timeoutMilliseconds: u32,
+): u32 {
+  const ul = encodeToScratch(upstream, SCRATCH_A);
+  const sl = encodeToScratch(serviceName, SCRATCH_B);
+  const ml = encodeToScratch(methodName, SCRATCH_C);
+  const mds = serializeHeaderBytes(initialMetadata, SCRATCH_MAP);
+  const u = scratchAt(SCRATCH_A);
+  const s = scratchAt(SCRATCH_B);
+  const m = scratchAt(SCRATCH_C);
+  const md = scratchAt(SCRATCH_MAP);
+  if (failed(abi.proxy_grpc_call(u, ul, s, sl, m, ml, md, mds, ptrOf(message), lenOf(message), timeoutMilliseconds, RET_PTR))) return 0;
+  return load<u32>(RET_PTR);
+}
+
+/** See Context.openGrpcStream: the stream's token, or 0 when refused. */
+export function openGrpcStream(upstream: string, serviceName: string, methodName: string, initialMetadata: HeaderBytes[]): u32 {
+  const ul = encodeToScratch(upstream, SCRATCH_A);
+  const sl = encodeToScratch(serviceName, SCRATCH_B);
+  const ml = encodeToScratch(methodName, SCRATCH_C);
+  const mds = serializeHeaderBytes(initialMetadata, SCRATCH_MAP);
+  const u = scratchAt(SCRATCH_A);
+  const s = scratchAt(SCRATCH_B);
+  const m = scratchAt(SCRATCH_C);
+  const md = scratchAt(SCRATCH_MAP);
+  if (failed(abi.proxy_grpc_stream(u, ul, s, sl, m, ml, md, mds, RET_PTR))) return 0;
+  return load<u32>(RET_PTR);
+}
+
+/** Sends a message on a stream; the host's status (NotFound for an unknown token). */
+export function sendGrpcStreamMessage(token: u32, message: ArrayBuffer | null, endStream: bool): Status {
+  return <Status>abi.proxy_grpc_send(token, ptrOf(message), lenOf(message), endStream ? 1 : 0);
+}
+
+/** Cancels a call or stream: no callback runs for it any more. */
+export function cancelGrpc(token: u32): Status {
+  forgetCallout(token);
+  return <Status>abi.proxy_grpc_cancel(token);
+}
+
+/** Half-closes a stream: no more messages from this side. */
+export function closeGrpcStream(token: u32): Status {
+  return <Status>abi.proxy_grpc_close(token);
+}
+
+/** Status code and message of the call or stream being answered (proxy_get_status). */
+export class CallStatus {
+  constructor(
+    public code: u32,
+    public message: string,
+  ) {}
+}
+
+/** See Context.getGrpcStatus: null when the host refuses. */
+export function getGrpcStatus(): CallStatus | null {
+  if (failed(abi.proxy_get_status(RET_EXTRA, RET_PTR, RET_SIZE))) return null;
+  const code = load<u32>(RET_EXTRA);
+  return new CallStatus(code, takeReturnedString());
+}

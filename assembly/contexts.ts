@@ -1,0 +1,83 @@
+// The dispatcher's table of live contexts. It is generic over the context class (always Context,
+// whose `contextId` and `__sdkNext` it reads) so that this file imports nothing: context.ts, the
+// registry and the dispatcher all use it without an import cycle.
+
+/** Kinds of context the dispatcher keeps (Context.__sdkKind, internal). */
+export const KIND_ROOT: u8 = 0;
+export const KIND_HTTP: u8 = 1;
+export const KIND_STREAM: u8 = 2;
+
+/** What the table reads and writes in a context (Context has these members; a type-checking aid only). */
+export interface TableEntry {
+  readonly contextId: u32;
+  __sdkNext: TableEntry | null;
+}
+
+const BUCKETS: u32 = 1024;
+
+/** The bucket array: a managed StaticArray, so the collector sees every context through it. */
+function newBuckets(): StaticArray<Object | null> {
+  const bytes = (<usize>BUCKETS) << alignof<usize>();
+  const b = __new(bytes, idof<StaticArray<Object | null>>());
+  memory.fill(b, 0, bytes);
+  return changetype<StaticArray<Object | null>>(b);
+}
+
+/**
+ * Every live context (root, HTTP, TCP) by context id: a hash table chained through the contexts'
+ * own `__sdkNext` field, so it allocates nothing per stream. Envoy hands out ids in sequence, which
+ * `id & (BUCKETS - 1)` spreads evenly. The table does not grow: 1024 buckets (4 KB) keep chains at
+ * one context or less up to about a thousand live streams per VM, and at ten for ten thousand;
+ * rehashing would cost every filter about 100 bytes of code. Static members: the state is plain
+ * globals, which makes smaller code than the fields of a table object. `T` is always Context.
+ */
+export class contexts {
+  private static buckets: StaticArray<Object | null> = newBuckets();
+  /** How many contexts are live. */
+  static size: u32 = 0;
+
+  /** Address of the bucket for `id` (raw loads and stores: the StaticArray accessors would be calls). */
+  // @ts-ignore: decorator
+  @inline private static bucket(id: u32): usize {
+    return changetype<usize>(contexts.buckets) + ((<usize>(id & (BUCKETS - 1))) << alignof<usize>());
+  }
+
+  // @ts-ignore: decorator
+  @inline private static setBucket(at: usize, c: usize): void {
+    store<usize>(at, c);
+    __link(changetype<usize>(contexts.buckets), c, false);
+  }
+
+  static get<T extends TableEntry>(id: u32): T | null {
+    let c = load<T | null>(contexts.bucket(id));
+    while (c !== null && c.contextId != id) c = changetype<T | null>(c.__sdkNext);
+    return c;
+  }
+
+  /** Adds `context` first in its bucket (by its own id, which is what get() compares). */
+  static set<T extends TableEntry>(context: T): void {
+    const at = contexts.bucket(context.contextId);
+    context.__sdkNext = load<T | null>(at);
+    contexts.setBucket(at, changetype<usize>(context));
+    contexts.size++;
+  }
+
+  /** Unlinks `c`, which must be in the table (the dispatcher just found it). */
+  static remove<T extends TableEntry>(c: T): void {
+    const at = contexts.bucket(c.contextId);
+    let p = load<T>(at);
+    if (p === c) contexts.setBucket(at, changetype<usize>(c.__sdkNext));
+    else {
+      while (p.__sdkNext !== c) p = changetype<T>(p.__sdkNext);
+      p.__sdkNext = c.__sdkNext;
+    }
+    c.__sdkNext = null;
+    contexts.size--;
+  }
+
+  /** Removes the context with this id, if there is one. */
+  static delete<T extends TableEntry>(id: u32): void {
+    const c = contexts.get<T>(id);
+    if (c !== null) contexts.remove<T>(c);
+  }
+}
