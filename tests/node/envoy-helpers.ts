@@ -1,7 +1,7 @@
 // Running Envoy configurations under `proxy-wasm-as envoy` in tests: an example's envoy.yaml as it
 // ships, with only its fixed ports moved to free ones, next to a build/ folder holding the built
 // modules it names.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
@@ -28,6 +28,7 @@ export interface StagedConfig {
 /** Writes `yaml` (every port_value moved to a free port) into a new folder with build/<name>.wasm for each example named. */
 export async function stage(yaml: string, examples: readonly string[]): Promise<StagedConfig> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "pwas-envoy-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(path.join(dir, "build"));
   for (const name of examples) {
     const { outFile } = await built(`examples/${name}/index.ts`);

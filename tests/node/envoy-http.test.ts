@@ -5,10 +5,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import http2 from "node:http2";
 import path from "node:path";
 import { promisify } from "node:util";
 import { repoRoot } from "./helpers.js";
-import { request, request2, run, stage, stageExample } from "./envoy-helpers.js";
+import { freePort, request, request2, run, stage, stageExample } from "./envoy-helpers.js";
 
 const exec = promisify(execFile);
 
@@ -155,11 +156,36 @@ test("envoy: two Wasm filters from different modules in one chain, routes by dom
   }
 });
 
-test("envoy: h2c request and response trailers pass through the chain to an HTTP/2 upstream", async () => {
-  const yaml = TWO_FILTERS("{}")
-    .replace("connect_timeout: 0.25s", "connect_timeout: 0.25s\n    http2_protocol_options: {}")
-    .replace("stat_prefix: backend", "stat_prefix: backend\n          codec_type: HTTP2");
-  const e = await run(await stage(yaml, ["config-headers", "add-header"]));
+test("envoy: h2c request and response trailers pass through the chain to an HTTP/2 upstream and back", async () => {
+  const yaml = TWO_FILTERS("{}").replace("connect_timeout: 0.25s", "connect_timeout: 0.25s\n    http2_protocol_options: {}");
+  const staged = await stage(yaml, ["config-headers", "add-header"]);
+  // The cluster's endpoint is a real HTTP/2 server (the configuration's backend listener stays unused).
+  const upstream = http2.createServer();
+  const seen: { body: string; trailers: Record<string, unknown> } = { body: "", trailers: {} };
+  upstream.on("stream", (stream) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("trailers", (t) => (seen.trailers = t));
+    stream.on("end", () => {
+      seen.body = Buffer.concat(chunks).toString();
+      stream.respond({ ":status": 200, "content-type": "text/plain" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", "x-upstream-trailer": "t1" }));
+      stream.end("from h2\n");
+    });
+  });
+  const backendPort = staged.ports.get(2)!;
+  const text = readFileSync(staged.file, "utf8");
+  const freeListenerPort = await freePort();
+  // Move the stand-in backend listener off the port so the h2 server can take it.
+  writeFileSync(
+    staged.file,
+    text.replace(
+      `name: backend\n    address: {socket_address: {address: 127.0.0.1, port_value: ${backendPort}}}`,
+      `name: backend\n    address: {socket_address: {address: 127.0.0.1, port_value: ${freeListenerPort}}}`,
+    ),
+  );
+  await new Promise<void>((r) => upstream.listen(backendPort, "127.0.0.1", () => r()));
+  const e = await run(staged);
   try {
     const r = await request2(e.url(1), {
       method: "POST",
@@ -169,10 +195,15 @@ test("envoy: h2c request and response trailers pass through the chain to an HTTP
       trailers: { "x-checksum": "abc" },
     });
     assert.equal(r.status, 200);
-    assert.equal(r.body, "backend\n");
+    assert.equal(r.body, "from h2\n");
     assert.equal(r.headers["x-service-name"], "my-custom-service");
+    assert.equal(seen.body, "payload");
+    assert.equal(seen.trailers["x-checksum"], "abc", "the request trailers reached the upstream");
+    assert.equal(r.trailers["x-upstream-trailer"], "t1", "the response trailers reached the client");
+    assert.equal(r.trailers["grpc-status"], "0");
   } finally {
     await e.envoy.close();
+    await new Promise<void>((r) => upstream.close(() => r()));
   }
 });
 
