@@ -17,10 +17,10 @@ const STREAM_DEFAULTS = new Map<string, PropertyValue>([
  * stream, or undefined when the host has none.
  */
 export function resolveHostProperty(
-store: ReadonlyMap<string, PropertyValue>,
-key: string,
-pluginOrCtx: Plugin | StreamContext | null,
-inStream?: boolean,
+  store: ReadonlyMap<string, PropertyValue>,
+  key: string,
+  pluginOrCtx: Plugin | StreamContext | null,
+  inStream?: boolean,
 ): PropertyValue | undefined {
   let plugin: Plugin | null;
   if (pluginOrCtx && "kind" in pluginOrCtx) {

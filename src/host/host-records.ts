@@ -9,7 +9,8 @@ import type { HostOptions, MetricView } from "./host-options.js";
 import { SharedState, type Metric } from "./shared.js";
 import { resolveLimits, type HostLimits } from "./limits.js";
 import type { Failure, LogEntry, LogSource, RootContext } from "./types.js";
-import { HOST_FUNCTION_NAMES, type Vm } from "./vm.js";
+import { HOST_FUNCTION_NAMES } from "./imports.js";
+import type { Vm } from "./vm.js";
 
 const HISTORY_LIMIT = 10_000;
 const MAX_LOG_ENTRIES = 1_000_000;
@@ -30,8 +31,8 @@ export abstract class HostRecords {
   /** HTTP calls dispatched so far, answered or not (the most recent 10,000). */
   readonly httpCallHistory: HttpCallout[] = [];
   readonly grpcCallHistory: GrpcCallout[] = [];
-  /** The canary VM while it runs: its callouts are never dispatched (Envoy cancels them when it is destroyed). */
-  protected canaryVm: Vm | null = null;
+  /** @internal The canary VM while it runs: its callouts are never dispatched (Envoy cancels them when it is destroyed). */
+  canaryVm: Vm | null = null;
   private readonly onLog?: (entry: LogEntry) => void;
   private logChars = 0;
 

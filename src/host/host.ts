@@ -7,6 +7,7 @@ import { toBuffer, toByteString, type Bytesish } from "./bytes.js";
 import type { FailurePolicy, ForeignFunction, HostOptions } from "./host-options.js";
 import { HostPlugin, type ExtraPlugin } from "./host-plugin.js";
 import { resolveHostProperty } from "./host-properties.js";
+import { CanaryCache, runCanary } from "./canary.js";
 import { HostRecords } from "./host-records.js";
 import { HttpStream, type HttpStreamOptions, type StreamEnv } from "./http.js";
 import { encodeProperty, propertyBytes, propertyPath, type PropertyInput, type PropertyValue } from "./properties.js";
@@ -100,7 +101,7 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
     }
     // Envoy ran this configuration through its canary before using it: an update back to it
     // needs no new canary (plugin_canary_cache_).
-    if (r) this.canaryCache.set(canaryKey(this.plugin), true);
+    if (r) this.canaryCache.accepted(this.plugin);
     return r;
   }
 
@@ -136,7 +137,8 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
    * (proxy_on_context_create), then proxy_on_vm_start. Returns the root context, or null when the
    * VM failed before it existed. A false proxy_on_vm_start fails the VM (the root is returned).
    */
-  private startRoot(vm: Vm, plugin: Plugin): RootContext | null {
+  /** @internal */
+  startRoot(vm: Vm, plugin: Plugin): RootContext | null {
     if (!vm.runStart()) return null;
     const root = vm.newRootContext(plugin);
     vm.call("proxy_on_context_create", root, root.id, 0);
@@ -147,7 +149,8 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
     return root;
   }
 
-  private configureRoot(root: RootContext | null = this.root, vm: Vm | null = this.vm): boolean {
+  /** @internal */
+  configureRoot(root: RootContext | null = this.root, vm: Vm | null = this.vm): boolean {
     if (!vm || !root || vm.failed) return false;
     if (!vm.fns.proxy_on_configure) return true;
     root.configuring = true;
@@ -249,42 +252,14 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
   }
 
   /** Envoy's plugin_canary_cache_: what the canary said about a configuration already tried. */
-  private readonly canaryCache = new Map<string, boolean>();
+  private readonly canaryCache = new CanaryCache();
 
-  /**
-   * Envoy's WasmHandleBase::canary: a fresh VM of the module is started (_initialize, root
-   * context, proxy_on_vm_start) and configured with `plugin`, then thrown away. A trap there is
-   * recorded in `failures` (with the canary's VM index) and fails nothing else. Each canary counts
-   * in vmCount, as Envoy counts it among the created VMs. Shared data, metrics and logs it
-   * produced stay (they are process-wide in Envoy too); queues it registered go back to the VMs
-   * that had them.
-   */
+  /** Envoy's WasmHandleBase::canary on `plugin`, answered from the cache when it was tried before. */
   private canary(plugin: Plugin): boolean {
-    const key = canaryKey(plugin);
-    const cached = this.canaryCache.get(key);
-    if (cached !== undefined) return cached;
-    const vm = this.instantiate();
-    if (!vm) return false;
-    const queues = this.shared.queueOwners();
-    this.canaryVm = vm;
-    let configured: boolean | null = null;
-    try {
-      const root = this.startRoot(vm, plugin);
-      if (root && !vm.failed) {
-        configured = this.configureRoot(root, vm);
-        if (!configured && !vm.failed) {
-          this.log(3, `the canary VM rejected the configuration: proxy_on_configure returned false`, root.id, vm.index);
-        }
-      }
-    } finally {
-      this.canaryVm = null;
-      // Destroyed: nothing reaches it any more (queue notifications, callout answers).
-      vm.failed = true;
-      this.shared.restoreQueueOwners(vm, queues);
-    }
-    // Like Envoy, only the configure result is remembered; a canary that failed to start is retried.
-    if (configured !== null) this.canaryCache.set(key, configured);
-    return configured === true;
+    return this.canaryCache.check(plugin, () => {
+      const vm = this.instantiate();
+      return vm ? runCanary(vm, plugin, this) : null;
+    });
   }
 
   private finishRoot(vm: Vm, root: RootContext): void {
@@ -506,9 +481,4 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
   hostProperty(key: string, pluginOrCtx: Plugin | StreamContext | null, inStream?: boolean): PropertyValue | undefined {
     return resolveHostProperty(this.properties, key, pluginOrCtx, inStream);
   }
-}
-
-/** Envoy's plugin key, for the canary cache: what tells two configurations of one plugin apart. */
-function canaryKey(p: Plugin): string {
-  return `${p.name}\0${p.rootId}\0${p.vmId}\0${p.config.toString("latin1")}`;
 }

@@ -106,4 +106,3 @@ function splitOnce(s: string): [string, string | undefined] {
   const i = s.indexOf("\0");
   return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
 }
-

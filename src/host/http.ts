@@ -165,7 +165,8 @@ export class HttpStream implements StreamHandler {
 
   private checkUsable(what: string): void {
     if (this.completed) throw new Error(`http stream ${this.ctx.id}: ${what}() after complete()`);
-    if (this.vm.busy) throw new Error(`http stream ${this.ctx.id}: ${what}() called from inside a guest call; call it after the callback returns`);
+    if (this.vm.busy)
+      throw new Error(`http stream ${this.ctx.id}: ${what}() called from inside a guest call; call it after the callback returns`);
   }
 
   private cbName(dir: number, part: "headers" | "body" | "trailers"): string {
@@ -424,7 +425,12 @@ export class HttpStream implements StreamHandler {
   private applySentResponse(r: SentHttpResponse): void {
     if (this.completed) return;
     if (this.sentHttpResponse) {
-      this.env.log(3, `proxy_send_local_response called again on stream ${this.ctx.id}; the first response stands (Envoy misbehaves here: envoy#28826)`, this.ctx.id, this.vm.index);
+      this.env.log(
+        3,
+        `proxy_send_local_response called again on stream ${this.ctx.id}; the first response stands (Envoy misbehaves here: envoy#28826)`,
+        this.ctx.id,
+        this.vm.index,
+      );
       return;
     }
     this.sentHttpResponse = r;

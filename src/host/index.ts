@@ -16,7 +16,13 @@ export type { PropertyInput } from "./properties.js";
 export { encodePairs, decodePairs } from "./pairs.js";
 export type { Failure, LogEntry } from "./types.js";
 export { SentHttpResponse } from "./types.js";
-export { HOST_FUNCTION_NAMES } from "./vm.js";
-export { TimeLimitError, DEFAULT_TIME_LIMIT_MS, DEFAULT_MEMORY_LIMIT_PAGES, DEFAULT_LOG_BYTES_PER_MESSAGE, DEFAULT_LOG_BYTES_PER_STREAM } from "./limits.js";
+export { HOST_FUNCTION_NAMES } from "./imports.js";
+export {
+  TimeLimitError,
+  DEFAULT_TIME_LIMIT_MS,
+  DEFAULT_MEMORY_LIMIT_PAGES,
+  DEFAULT_LOG_BYTES_PER_MESSAGE,
+  DEFAULT_LOG_BYTES_PER_STREAM,
+} from "./limits.js";
 export type { LimitOptions } from "./limits.js";
 export { LogLevel, Action, Status, MapType, BufferType, PeerType, StreamType, MetricType } from "../abi.js";

@@ -5,7 +5,15 @@
 import { Action, BufferType, PeerType, Status, StreamType } from "../abi.js";
 import { toBuffer, type Bytesish } from "./bytes.js";
 import type { HeaderMap } from "./headers.js";
-import { encodeInt64, encodeProperty, lookupIn, propertyBytes, propertyPath, type PropertyInput, type PropertyValue } from "./properties.js";
+import {
+  encodeInt64,
+  encodeProperty,
+  lookupIn,
+  propertyBytes,
+  propertyPath,
+  type PropertyInput,
+  type PropertyValue,
+} from "./properties.js";
 import type { StreamEnv } from "./http.js";
 import type { BufferSlot, SentHttpResponse, StreamContext, StreamHandler } from "./types.js";
 import type { Vm } from "./vm.js";

@@ -5,13 +5,12 @@
 // any trap, proc_exit or error while guest code runs marks this VM failed without throwing out
 // of the host. Hot paths avoid allocation: one Buffer/DataView over memory, refreshed only when
 // the memory grew (the old ArrayBuffer is then detached and has length 0).
-import { HOST_FUNCTIONS, MODULE_EXPORTS, WASI_FUNCTIONS, WASI_MODULES, WASI_ENOSYS, ENV_EXTRAS, versionIndex, type AbiVersion } from "../abi.js";
-import { HeaderMap } from "./headers.js";
-import { ENV_EXTRA_CALLS, HOST_CALLS, WASI_CALLS } from "./calls/index.js";
+import { MODULE_EXPORTS, type AbiVersion } from "../abi.js";
+import type { HeaderMap } from "./headers.js";
 import { GuestExit } from "./calls/guest-exit.js";
-import { ALLOWED_DURING_START, HOST_IMPORTS } from "./imports.generated.js";
+import { buildImports } from "./imports.js";
 import { formatPosition, type SourceTrace } from "../sourcemap/index.js";
-import { CalloutIds, MetricIds, type GrpcCallRequest, type HostCall, type HostCallState, type HostServices, type HttpCallRequest } from "./calls/state.js";
+import { CalloutIds, MetricIds, type GrpcCallRequest, type HostCallState, type HostServices, type HttpCallRequest } from "./calls/state.js";
 import { FUEL_GLOBAL_EXPORT, FUEL_TABLE_EXPORT } from "./instrument.js";
 import { TimeLimitError } from "./limits.js";
 import { GuestClock } from "./time-limit.js";
@@ -28,14 +27,6 @@ export interface VmHost extends HostServices {
   onGrpcSend(vm: Vm, token: number, message: Buffer, endStream: boolean): number;
   onGrpcCancelOrClose(vm: Vm, token: number, how: "cancel" | "close"): number;
 }
-
-/** Host function names, in HOST_FUNCTIONS order; index = slot in hostCallCounts. */
-export const HOST_FUNCTION_NAMES: readonly string[] = [
-  ...HOST_FUNCTIONS.map((f) => f.name),
-  ...WASI_FUNCTIONS.map((f) => f.name),
-  ...ENV_EXTRAS.map((f) => f.name),
-];
-const INDEX = new Map(HOST_FUNCTION_NAMES.map((n, i) => [n, i]));
 
 type GuestFn = (...args: number[]) => unknown;
 
@@ -61,7 +52,8 @@ export class Vm implements HostCallState {
   private errorLogDuringCall: string | undefined;
   /** Set by proxy_send_local_response: the running callback's result is forced to "stop". */
   stopNext = false;
-  private restricted = false;
+  /** True while _initialize / main / _start (or the start function) run: most host calls trap then. */
+  restricted = false;
   private afterCall: Array<() => void> = [];
   private depth = 0;
   /** The time limit's clock (limit 0: none); attached to the instance when the module was instrumented. */
@@ -83,7 +75,7 @@ export class Vm implements HostCallState {
     readonly index: number,
   ) {
     this.clock = new GuestClock(host.limits.timeLimitMs);
-    const imports = this.buildImports();
+    const imports = buildImports(this, version);
     // Instantiation runs the module's start function (if any) under the startup restriction.
     this.restricted = true;
     this.currentCallback = "(start function)";
@@ -112,7 +104,9 @@ export class Vm implements HostCallState {
     // Envoy looks up malloc first, then proxy_on_memory_allocate (wasm.cc getFunctions).
     const alloc = this.fns.malloc ?? this.fns.proxy_on_memory_allocate;
     if (!alloc) {
-      throw new Error("the module exports neither malloc nor proxy_on_memory_allocate; Envoy fails it (\"Wasm module is missing malloc function\")");
+      throw new Error(
+        'the module exports neither malloc nor proxy_on_memory_allocate; Envoy fails it ("Wasm module is missing malloc function")',
+      );
     }
     this.malloc = alloc;
     if (host.limits.timeLimitMs > 0 && ex[FUEL_TABLE_EXPORT]) this.clock.attach(ex, FUEL_TABLE_EXPORT, FUEL_GLOBAL_EXPORT);
@@ -163,7 +157,11 @@ export class Vm implements HostCallState {
   /** Calls the guest allocator; returns the pointer or -1 (allocation failed or out of bounds). */
   allocate(size: number): number {
     // An allocator that calls a host function that allocates would recurse until the stack overflows.
-    if (this.allocating) throw new GuestExit(`the module's allocator called a host function that allocates (re-entrant ${this.fns.malloc ? "malloc" : "proxy_on_memory_allocate"})`, "trap");
+    if (this.allocating)
+      throw new GuestExit(
+        `the module's allocator called a host function that allocates (re-entrant ${this.fns.malloc ? "malloc" : "proxy_on_memory_allocate"})`,
+        "trap",
+      );
     this.allocating = true;
     let p: number;
     try {
@@ -231,7 +229,14 @@ export class Vm implements HostCallState {
 
   /** A stream context; the caller sets `handler` before any guest call. */
   newStreamContext(root: RootContext): StreamContext {
-    const ctx: StreamContext = { kind: "stream", id: this.allocContextId(), root, handler: null as unknown as StreamHandler, createdInVm: false, logBytes: 0 };
+    const ctx: StreamContext = {
+      kind: "stream",
+      id: this.allocContextId(),
+      root,
+      handler: null as unknown as StreamHandler,
+      createdInVm: false,
+      logBytes: 0,
+    };
     this.contexts.set(ctx.id, ctx);
     return ctx;
   }
@@ -270,6 +275,7 @@ export class Vm implements HostCallState {
     }
     this.depth++;
     this.host.shared.depth++;
+    let result: number | undefined;
     try {
       // Exact arity keeps V8 on its fast JS-to-Wasm call path.
       let r: unknown;
@@ -291,10 +297,9 @@ export class Vm implements HostCallState {
       }
       // Past the limit inside a host call, and no loop or call afterwards to trap at: still failed.
       if (this.clock.expired) throw new Error("time limit");
-      return typeof r === "number" ? r >>> 0 : 0;
+      result = typeof r === "number" ? r >>> 0 : 0;
     } catch (e) {
       this.fail(name, e, ctx.id);
-      return undefined;
     } finally {
       this.depth--;
       this.host.shared.depth--;
@@ -302,13 +307,14 @@ export class Vm implements HostCallState {
       this.effective = savedEffective;
       this.currentCallback = savedCallback;
       this.errorLogDuringCall = savedError;
-      if (this.depth === 0 && this.clock.expired && this.host.limits.onTimeLimit === "throw" && this.failure?.kind === "time_limit") {
-        const f = this.failure;
-        // Thrown once: the failed VM runs no guest code again.
-        this.clock.expired = false;
-        throw new TimeLimitError(`wasm VM failed in ${f.callback}: ${f.message}`, f.callback, this.clock.limitMs);
-      }
     }
+    if (this.depth === 0 && this.clock.expired && this.host.limits.onTimeLimit === "throw" && this.failure?.kind === "time_limit") {
+      const f = this.failure;
+      // Thrown once: the failed VM runs no guest code again.
+      this.clock.expired = false;
+      throw new TimeLimitError(`wasm VM failed in ${f.callback}: ${f.message}`, f.callback, this.clock.limitMs);
+    }
+    return result;
   }
 
   /** Runs _initialize + main/__main_void, or _start, under the startup restriction. */
@@ -399,63 +405,6 @@ export class Vm implements HostCallState {
 
   // ---------------------------------------------------------------- host calls
 
-  /**
-   * Binds every import the module's ABI version registers (imports.generated.ts, from the ABI table)
-   * to its host call (calls/index.ts).
-   */
-  private buildImports(): WebAssembly.Imports {
-    const env: Record<string, unknown> = {};
-    const wasi: Record<string, unknown> = {};
-    const envCalls: Readonly<Record<string, HostCall>> = { ...HOST_CALLS, ...ENV_EXTRA_CALLS };
-    const wasiCalls: Readonly<Record<string, HostCall>> = WASI_CALLS;
-    const version = versionIndex(this.version);
-    for (const f of HOST_IMPORTS) {
-      if (versionIndex(f.since) > version) continue;
-      if (f.module === "env") env[f.name] = this.bind(f.name, envCalls[f.name], f.params.length);
-      else wasi[f.name] = this.bind(f.name, wasiCalls[f.name] ?? (f.stub ? wasiStub : undefined), f.params.length);
-    }
-    const out: WebAssembly.Imports = { env: env as WebAssembly.ModuleImports };
-    for (const m of WASI_MODULES) out[m] = wasi as WebAssembly.ModuleImports;
-    return out;
-  }
-
-  /**
-   * The import function for one host call: passes this VM as the call's state, counts the call and
-   * ticks the time limit's clock (a guest may spend its time in host calls rather than loops) and
-   * applies the startup restriction (V8 in Envoy traps "restricted_callback"). Exact arity keeps
-   * V8 on its fast Wasm-to-JS path.
-   */
-  private bind(name: string, fn: HostCall | undefined, arity: number): (...a: any[]) => any {
-    if (!fn) throw new Error(`internal: no implementation of ${name}`);
-    const idx = INDEX.get(name)!;
-    const counts = this.host.hostCallCounts;
-    const clock = this.clock;
-    const vm = this;
-    if (ALLOWED_DURING_START.has(name)) {
-      switch (arity) {
-        case 0: return () => (counts[idx]++, clock.hostCall(), fn(vm));
-        case 1: return (a: any) => (counts[idx]++, clock.hostCall(), fn(vm, a));
-        case 2: return (a: any, b: any) => (counts[idx]++, clock.hostCall(), fn(vm, a, b));
-        case 3: return (a: any, b: any, c: any) => (counts[idx]++, clock.hostCall(), fn(vm, a, b, c));
-        case 4: return (a: any, b: any, c: any, d: any) => (counts[idx]++, clock.hostCall(), fn(vm, a, b, c, d));
-        default: return (...a: any[]) => (counts[idx]++, clock.hostCall(), fn(vm, ...a));
-      }
-    }
-    const restricted = (): never => {
-      this.host.log(4, `Attempted call to restricted capability during VM start: ${name} (Envoy only allows logging, clocks, random and environment while _initialize/main/_start run)`, 0, this.index);
-      throw new GuestExit(`restricted_callback: ${name} called during VM start`, "trap");
-    };
-    switch (arity) {
-      case 0: return () => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm));
-      case 1: return (a: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a));
-      case 2: return (a: any, b: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a, b));
-      case 3: return (a: any, b: any, c: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a, b, c));
-      case 4: return (a: any, b: any, c: any, d: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a, b, c, d));
-      case 5: return (a: any, b: any, c: any, d: any, e: any) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, a, b, c, d, e));
-      default: return (...a: any[]) => (counts[idx]++, clock.hostCall(), vm.restricted ? restricted() : fn(vm, ...a));
-    }
-  }
-
   logFromGuest(level: number, message: string): void {
     if (level >= 4) this.errorLogDuringCall = message;
     this.host.log(level, message, this.ctx().id, this.index, "filter");
@@ -493,5 +442,3 @@ export class Vm implements HostCallState {
     this.contexts.delete(root.id);
   }
 }
-
-const wasiStub: HostCall = () => WASI_ENOSYS;

@@ -43,7 +43,15 @@ export function startHttpCallout(
   };
   const local = (status: number, body: string, note: string) =>
     finish(
-      () => call.respond({ headers: [[":status", String(status)], ["content-length", String(Buffer.byteLength(body))], ["content-type", "text/plain"]], body }),
+      () =>
+        call.respond({
+          headers: [
+            [":status", String(status)],
+            ["content-length", String(Buffer.byteLength(body))],
+            ["content-type", "text/plain"],
+          ],
+          body,
+        }),
       { kind: "response", status, note },
     );
 
@@ -76,7 +84,9 @@ export function startHttpCallout(
     } as https.RequestOptions);
   } catch (e) {
     // Node refuses the request line (e.g. a path with spaces): Envoy's codec would not send it either.
-    queueMicrotask(() => local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${(e as Error).message}`, (e as Error).message));
+    queueMicrotask(() =>
+      local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${(e as Error).message}`, (e as Error).message),
+    );
     return () => {
       finished = true;
     };
@@ -102,10 +112,13 @@ export function startHttpCallout(
   });
   if (call.timeoutMs > 0) {
     // The guest's u32 timeout can exceed what a Node timer holds (2^31-1 ms, else it fires after 1 ms).
-    timer = setTimeout(() => {
-      if (headersIn) finish(() => call.fail(), { kind: "failure", note: `timed out after ${call.timeoutMs}ms` });
-      else local(504, "upstream request timeout", `timed out after ${call.timeoutMs}ms`);
-    }, Math.min(call.timeoutMs, MAX_DURATION_MS));
+    timer = setTimeout(
+      () => {
+        if (headersIn) finish(() => call.fail(), { kind: "failure", note: `timed out after ${call.timeoutMs}ms` });
+        else local(504, "upstream request timeout", `timed out after ${call.timeoutMs}ms`);
+      },
+      Math.min(call.timeoutMs, MAX_DURATION_MS),
+    );
   }
   req.end(body.length > 0 ? body : undefined);
   return () => {

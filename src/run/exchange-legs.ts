@@ -110,18 +110,33 @@ export abstract class ExchangeLegs {
       }
       if (k === "host" || HOP_BY_HOP.has(k)) continue;
       if (!isValidHeaderName(k) || !isValidHeaderValue(v)) {
-        this.env.logger.proxy(LogLevel.Warn, `request ${this.id}: dropped request header ${JSON.stringify(k)}: not a valid HTTP/1.1 header (name or value)`);
+        this.env.logger.proxy(
+          LogLevel.Warn,
+          `request ${this.id}: dropped request header ${JSON.stringify(k)}: not a valid HTTP/1.1 header (name or value)`,
+        );
         continue;
       }
       if (k === "content-length") this.upDeclared = /^\d+$/.test(v) ? Number(v) : null;
       headers.push(k, v);
     }
     if (!method || !path) {
-      this.instanceLater(() => this.proxyReply(503, "the filter removed the :method or :path pseudo-header, so the request cannot be sent upstream", "missing_required_header"));
+      this.instanceLater(() =>
+        this.proxyReply(
+          503,
+          "the filter removed the :method or :path pseudo-header, so the request cannot be sent upstream",
+          "missing_required_header",
+        ),
+      );
       return;
     }
     if (!target) {
-      this.instanceLater(() => this.proxyReply(503, "no upstream configured: start proxy-wasm-as run with --upstream http://HOST:PORT to forward requests the filter lets through", "no_upstream"));
+      this.instanceLater(() =>
+        this.proxyReply(
+          503,
+          "no upstream configured: start proxy-wasm-as run with --upstream http://HOST:PORT to forward requests the filter lets through",
+          "no_upstream",
+        ),
+      );
       return;
     }
     headers.push("host", authority ?? target.url.host);
@@ -143,7 +158,13 @@ export abstract class ExchangeLegs {
       } as https.RequestOptions);
     } catch (e) {
       const why = (e as Error).message;
-      this.instanceLater(() => this.proxyReply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${why}`, "upstream_reset_before_response_started"));
+      this.instanceLater(() =>
+        this.proxyReply(
+          503,
+          `upstream connect error or disconnect/reset before headers. reset reason: ${why}`,
+          "upstream_reset_before_response_started",
+        ),
+      );
       return;
     }
     this.up = up;
@@ -174,7 +195,11 @@ export abstract class ExchangeLegs {
     this.upEnded = true;
     if (trailers && trailers.length > 0) {
       if (this.upDeclared === null) up.addTrailers(trailers.map(([k, v]) => [String(k), String(v)]) as never);
-      else this.env.logger.proxy(LogLevel.Debug, `request ${this.id}: request trailers dropped (HTTP/1.1 sends trailers only with chunked encoding, and the request has content-length)`);
+      else
+        this.env.logger.proxy(
+          LogLevel.Debug,
+          `request ${this.id}: request trailers dropped (HTTP/1.1 sends trailers only with chunked encoding, and the request has content-length)`,
+        );
     }
     up.end();
     if (this.env.timeoutMs > 0 && !this.routeTimer) {
@@ -187,7 +212,11 @@ export abstract class ExchangeLegs {
       LogLevel.Warn,
       `request ${this.id}: the request body going upstream is ${actual > this.upDeclared! ? "longer" : "shorter"} than its content-length: ${this.upDeclared}; a filter that changes the body must remove content-length in onHttpRequestHeaders (Envoy would send a broken request)`,
     );
-    this.proxyReply(503, "upstream connect error or disconnect/reset before headers. reset reason: the request body did not match its content-length", "request_length_mismatch");
+    this.proxyReply(
+      503,
+      "upstream connect error or disconnect/reset before headers. reset reason: the request body did not match its content-length",
+      "request_length_mismatch",
+    );
   }
 
   protected abortUpstream(): void {
@@ -200,7 +229,10 @@ export abstract class ExchangeLegs {
   protected routeTimeout(): void {
     this.routeTimer = null;
     if (this.finished) return;
-    this.env.logger.proxy(LogLevel.Warn, `request ${this.id}: no complete upstream response within ${this.env.timeoutMs}ms (route timeout; change it with --timeout, 0 disables)`);
+    this.env.logger.proxy(
+      LogLevel.Warn,
+      `request ${this.id}: no complete upstream response within ${this.env.timeoutMs}ms (route timeout; change it with --timeout, 0 disables)`,
+    );
     if (!this.upRes) this.proxyReply(504, "upstream request timeout", "upstream_response_timeout");
     else this.reset("upstream_response_timeout");
   }
@@ -226,7 +258,10 @@ export abstract class ExchangeLegs {
       }
       if (HOP_BY_HOP.has(k)) continue;
       if (!isValidHeaderName(k) || !isValidHeaderValue(v)) {
-        this.env.logger.proxy(LogLevel.Warn, `request ${this.id}: dropped response header ${JSON.stringify(k)}: not a valid HTTP/1.1 header (name or value)`);
+        this.env.logger.proxy(
+          LogLevel.Warn,
+          `request ${this.id}: dropped response header ${JSON.stringify(k)}: not a valid HTTP/1.1 header (name or value)`,
+        );
         continue;
       }
       if (k === "content-length") this.downDeclared = /^\d+$/.test(v) ? Number(v) : null;
@@ -290,7 +325,11 @@ export abstract class ExchangeLegs {
     }
     if (trailers && trailers.length > 0) {
       if (this.downDeclared === null && !this.noBodyAllowed()) res.addTrailers(trailers.map(([k, v]) => [String(k), String(v)]) as never);
-      else this.env.logger.proxy(LogLevel.Debug, `request ${this.id}: response trailers dropped (HTTP/1.1 sends trailers only with chunked encoding, and the response has content-length)`);
+      else
+        this.env.logger.proxy(
+          LogLevel.Debug,
+          `request ${this.id}: response trailers dropped (HTTP/1.1 sends trailers only with chunked encoding, and the response has content-length)`,
+        );
     }
     const last = this.downHeld;
     this.downHeld = null;

@@ -66,7 +66,10 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
         this.stream = instance.host.httpStream({ properties: this.properties() });
       } catch (e) {
         // The plugin could not (re)start: FAIL_RELOAD found no working VM.
-        this.env.logger.proxy(LogLevel.Error, `${(e as Error).message}; ${this.env.failOpen ? "passing the request through (--fail-open)" : "answering 503 (fail-closed)"}`);
+        this.env.logger.proxy(
+          LogLevel.Error,
+          `${(e as Error).message}; ${this.env.failOpen ? "passing the request through (--fail-open)" : "answering 503 (fail-closed)"}`,
+        );
       }
     }
     const stream = this.stream;
@@ -289,7 +292,10 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
 
   private upstreamBroken(): void {
     if (this.finished || this.upAborted) return;
-    this.env.logger.proxy(LogLevel.Warn, `request ${this.id}: the upstream closed the connection in the middle of the response; resetting the downstream request like Envoy`);
+    this.env.logger.proxy(
+      LogLevel.Warn,
+      `request ${this.id}: the upstream closed the connection in the middle of the response; resetting the downstream request like Envoy`,
+    );
     this.reset("upstream_reset_after_response_started");
   }
 
@@ -420,12 +426,16 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
   /** Fail-open after the VM failed: the filter is left out of the rest of this exchange. */
   private rescue(): void {
     const stream = this.stream!;
-    this.env.logger.proxy(LogLevel.Warn, `request ${this.id}: the filter's VM failed; passing the rest of this request through unfiltered (--fail-open)`);
+    this.env.logger.proxy(
+      LogLevel.Warn,
+      `request ${this.id}: the filter's VM failed; passing the rest of this request through unfiltered (--fail-open)`,
+    );
     this.outcome = "bypassed";
     const rq = this.rq;
     if (!rq.abandoned && !rq.passedEnd && !this.upAborted) {
       rq.direct = true;
-      if (!rq.passedHeaders) this.openUpstream(stream.request.headerPairsBytes.length > 0 ? stream.request.headerPairsBytes : rq.fedHeaders!);
+      if (!rq.passedHeaders)
+        this.openUpstream(stream.request.headerPairsBytes.length > 0 ? stream.request.headerPairsBytes : rq.fedHeaders!);
       for (const c of rq.unpassed) this.upWrite(c);
       rq.drop();
       if (rq.fedEnd) this.upEnd(rq.fedTrailers);

@@ -121,14 +121,23 @@ export class Instance {
       return;
     }
     const started = performance.now();
-    logger.proxy(LogLevel.Debug, `http call ${call.token} to ${call.upstream} (${target.display}): ${call.header(":method") ?? "?"} ${call.header(":path") ?? "?"}`);
+    logger.proxy(
+      LogLevel.Debug,
+      `http call ${call.token} to ${call.upstream} (${target.display}): ${call.header(":method") ?? "?"} ${call.header(":path") ?? "?"}`,
+    );
     const cancel = startHttpCallout(call, target, this.env.agents, (deliver, result) => {
       this.inFlight.delete(call);
       const ms = Math.round(performance.now() - started);
       if (result.kind === "failure") {
-        logger.proxy(LogLevel.Warn, `http call ${call.token} to ${call.upstream} failed after ${ms}ms: ${result.note}; the filter gets 0 headers`);
+        logger.proxy(
+          LogLevel.Warn,
+          `http call ${call.token} to ${call.upstream} failed after ${ms}ms: ${result.note}; the filter gets 0 headers`,
+        );
       } else if (result.note) {
-        logger.proxy(LogLevel.Warn, `http call ${call.token} to ${call.upstream} (${target.display}): ${result.note}; the filter gets a ${result.status} like Envoy's router answer`);
+        logger.proxy(
+          LogLevel.Warn,
+          `http call ${call.token} to ${call.upstream} (${target.display}): ${result.note}; the filter gets a ${result.status} like Envoy's router answer`,
+        );
       } else {
         logger.proxy(LogLevel.Debug, `http call ${call.token} to ${call.upstream}: ${result.status} in ${ms}ms`);
       }
@@ -141,7 +150,10 @@ export class Instance {
   private refuseGrpc(g: GrpcCallout): void {
     if (!this.grpcWarned) {
       this.grpcWarned = true;
-      this.env.logger.proxy(LogLevel.Warn, `gRPC callouts are not supported by proxy-wasm-as run yet; ${g.upstream}/${g.service}/${g.method} gets UNAVAILABLE (14)`);
+      this.env.logger.proxy(
+        LogLevel.Warn,
+        `gRPC callouts are not supported by proxy-wasm-as run yet; ${g.upstream}/${g.service}/${g.method} gets UNAVAILABLE (14)`,
+      );
     }
     this.laterCall(() => {
       if (g.pending) g.close(14, "gRPC callouts are not supported by proxy-wasm-as run");

@@ -75,9 +75,12 @@ export function parseTarget(value: string, flag: string): Target {
   }
   if (!url.hostname) throw new UserError(`${flag} ${JSON.stringify(value)} has no host: give it as http://HOST:PORT`);
   if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
-    throw new UserError(`${flag} ${JSON.stringify(value)} has a path or query; requests keep their own path, so give only http://HOST:PORT`);
+    throw new UserError(
+      `${flag} ${JSON.stringify(value)} has a path or query; requests keep their own path, so give only http://HOST:PORT`,
+    );
   }
-  if (url.username || url.password) throw new UserError(`${flag} ${JSON.stringify(value)} has credentials; add auth headers in the filter instead`);
+  if (url.username || url.password)
+    throw new UserError(`${flag} ${JSON.stringify(value)} has credentials; add auth headers in the filter instead`);
   const tls = url.protocol === "https:";
   const port = url.port ? Number(url.port) : tls ? 443 : 80;
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
@@ -119,7 +122,14 @@ export async function readConfigArg(value: string | Uint8Array | undefined, flag
       bytes = await readFile(file);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : code === "EACCES" ? "permission denied" : (e as Error).message;
+      const why =
+        code === "ENOENT"
+          ? "no such file"
+          : code === "EISDIR"
+            ? "it is a directory"
+            : code === "EACCES"
+              ? "permission denied"
+              : (e as Error).message;
       throw new UserError(`${flag} @${file}: cannot read the file: ${why}`);
     }
     where = `${flag} @${file}`;
@@ -131,7 +141,9 @@ export async function readConfigArg(value: string | Uint8Array | undefined, flag
     try {
       JSON.parse(text);
     } catch (e) {
-      throw new UserError(`${where} is not valid JSON (${oneLine((e as Error).message)}); fix it, or pass plain text that does not start with { or [`);
+      throw new UserError(
+        `${where} is not valid JSON (${oneLine((e as Error).message)}); fix it, or pass plain text that does not start with { or [`,
+      );
     }
   }
   return bytes;
@@ -157,7 +169,9 @@ export function parseDuration(value: string | number, flag: string): number {
     ms = Math.round(unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000);
   }
   if (ms > MAX_DURATION_MS) {
-    throw new UserError(`${flag} ${JSON.stringify(String(value))} is too long: the most is ${MAX_DURATION_MS} ms (about 24 days); use 0 for no limit`);
+    throw new UserError(
+      `${flag} ${JSON.stringify(String(value))} is too long: the most is ${MAX_DURATION_MS} ms (about 24 days); use 0 for no limit`,
+    );
   }
   return ms;
 }

@@ -93,7 +93,8 @@ export interface RunningProxy {
 
 /** Every flag checked, before anything is built or bound. */
 async function checkOptions(options: ProxyOptions) {
-  if (!options || options.filter === undefined) throw new UserError("startProxy needs { filter }: a .wasm path, a .ts entry or module bytes");
+  if (!options || options.filter === undefined)
+    throw new UserError("startProxy needs { filter }: a .wasm path, a .ts entry or module bytes");
   const watching = options.watch === true;
   const parsed = {
     listen: parseListen(options.listen ?? DEFAULT_LISTEN),
@@ -107,7 +108,8 @@ async function checkOptions(options: ProxyOptions) {
     limits: parseLimits(options),
     watching,
   };
-  if (watching && options.filter instanceof Uint8Array) throw new UserError("--watch needs a file to watch (a .ts entry or a .wasm path), not module bytes");
+  if (watching && options.filter instanceof Uint8Array)
+    throw new UserError("--watch needs a file to watch (a .ts entry or a .wasm path), not module bytes");
   return parsed;
 }
 

@@ -63,9 +63,14 @@ export function createProxyServer(logger: Logger, handlers: ServerHandlers, limi
     const upgrade = req.headers.upgrade;
     if (upgrade !== undefined && upgrade.toLowerCase() !== "h2c") {
       // Envoy without upgrade_configs refuses upgrades (WebSocket) with 403 before any filter runs.
-      logger.proxy(LogLevel.Debug, `refused an upgrade to ${JSON.stringify(upgrade)} (not supported; Envoy answers 403 without upgrade_configs)`);
+      logger.proxy(
+        LogLevel.Debug,
+        `refused an upgrade to ${JSON.stringify(upgrade)} (not supported; Envoy answers 403 without upgrade_configs)`,
+      );
       res.writeHead(403, { "content-length": "0" }).end();
-      res.on("close", () => handlers.refused({ method: req.method ?? "", path: req.url ?? "", status: 403, outcome: "upgrade_failed", ms: 0, generation: 0 }));
+      res.on("close", () =>
+        handlers.refused({ method: req.method ?? "", path: req.url ?? "", status: 403, outcome: "upgrade_failed", ms: 0, generation: 0 }),
+      );
       return;
     }
     handlers.serve(req, res, id);
@@ -86,8 +91,13 @@ export function createProxyServer(logger: Logger, handlers: ServerHandlers, limi
     }
     const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     const body = http.STATUS_CODES[status] ?? "Bad Request";
-    logger.proxy(LogLevel.Debug, `rejected a malformed request from ${formatAddress(socket.remoteAddress, socket.remotePort)}: ${err.code ?? err.message} -> ${status}`);
-    socket.end(`HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+    logger.proxy(
+      LogLevel.Debug,
+      `rejected a malformed request from ${formatAddress(socket.remoteAddress, socket.remotePort)}: ${err.code ?? err.message} -> ${status}`,
+    );
+    socket.end(
+      `HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   return server;
 }
@@ -98,9 +108,14 @@ export function listenOn(server: http.Server, listen: ListenAddress): Promise<nu
     const onError = (e: NodeJS.ErrnoException) => {
       server.off("listening", onListening);
       const where = `${listen.host}:${listen.port}`;
-      if (e.code === "EADDRINUSE") reject(new UserError(`cannot listen on ${where}: the port is in use; pick another with --listen ${listen.host}:PORT`));
-      else if (e.code === "EACCES") reject(new UserError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges); pick another with --listen`));
-      else if (e.code === "EADDRNOTAVAIL" || e.code === "ENOTFOUND" || e.code === "EAI_AGAIN") reject(new UserError(`cannot listen on ${where}: no such local address`));
+      if (e.code === "EADDRINUSE")
+        reject(new UserError(`cannot listen on ${where}: the port is in use; pick another with --listen ${listen.host}:PORT`));
+      else if (e.code === "EACCES")
+        reject(
+          new UserError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges); pick another with --listen`),
+        );
+      else if (e.code === "EADDRNOTAVAIL" || e.code === "ENOTFOUND" || e.code === "EAI_AGAIN")
+        reject(new UserError(`cannot listen on ${where}: no such local address`));
       else reject(new UserError(`cannot listen on ${where}: ${e.code ?? e.message}`));
     };
     const onListening = () => {

@@ -31,8 +31,20 @@ export function textToLatin1(s: string): string {
 /** Envoy's body for a connection that failed before the response headers. */
 export function envoyConnectFailure(err: NodeJS.ErrnoException): string {
   const code = err.code ?? "";
-  if (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "ETIMEDOUT") {
-    const why = code === "ECONNREFUSED" ? "Connection refused" : code === "ENOTFOUND" || code === "EAI_AGAIN" ? "the host name did not resolve" : err.message;
+  if (
+    code === "ECONNREFUSED" ||
+    code === "EHOSTUNREACH" ||
+    code === "ENETUNREACH" ||
+    code === "ENOTFOUND" ||
+    code === "EAI_AGAIN" ||
+    code === "ETIMEDOUT"
+  ) {
+    const why =
+      code === "ECONNREFUSED"
+        ? "Connection refused"
+        : code === "ENOTFOUND" || code === "EAI_AGAIN"
+          ? "the host name did not resolve"
+          : err.message;
     return `upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: ${why}`;
   }
   if (code === "ECONNRESET" || code === "EPIPE") {
@@ -55,7 +67,6 @@ export function formatAddress(ip: string | undefined, port: number | undefined):
 export type Pair = [string | Buffer, string | Buffer];
 
 const ASCII = /^[\x00-\x7f]*$/;
-
 
 /** Envoy's view of an HTTP/1.1 request: pseudo-headers first, connection headers gone, its own headers added. */
 /** Connection tokens that are not header names (Envoy's sanitizeConnectionHeader skips them). */

@@ -13,9 +13,30 @@ test("http call: dispatched on the root, answered on the root id; response maps 
     (global $stream (mut i32) (i32.const 0))
     (func (export "proxy_on_request_headers") (param $id i32) (param i32 i32) (result i32)
       (global.set $stream (local.get $id))
-      ${w.logNum("missing-path=", `(call $proxy_http_call ${w.str("auth")} ${w.pairs([[":method", "GET"], [":authority", "a"]])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 500) (i32.const ${RP}))`)}
-      ${w.logNum("negative-timeout=", `(call $proxy_http_call ${w.str("auth")} ${w.pairs([[":method", "GET"], [":path", "/"], [":authority", "a"]])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const -1) (i32.const ${RP}))`)}
-      ${w.logNum("call=", `(call $proxy_http_call ${w.str("auth")} ${w.pairs([[":method", "POST"], [":path", "/check"], [":authority", "auth.local"], ["x-a", "1"]])} ${w.str("payload")} ${w.pairs([["t", "v"]])} (i32.const 1500) (i32.const ${RP}))`)}
+      ${w.logNum(
+        "missing-path=",
+        `(call $proxy_http_call ${w.str("auth")} ${w.pairs([
+          [":method", "GET"],
+          [":authority", "a"],
+        ])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 500) (i32.const ${RP}))`,
+      )}
+      ${w.logNum(
+        "negative-timeout=",
+        `(call $proxy_http_call ${w.str("auth")} ${w.pairs([
+          [":method", "GET"],
+          [":path", "/"],
+          [":authority", "a"],
+        ])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const -1) (i32.const ${RP}))`,
+      )}
+      ${w.logNum(
+        "call=",
+        `(call $proxy_http_call ${w.str("auth")} ${w.pairs([
+          [":method", "POST"],
+          [":path", "/check"],
+          [":authority", "auth.local"],
+          ["x-a", "1"],
+        ])} ${w.str("payload")} ${w.pairs([["t", "v"]])} (i32.const 1500) (i32.const ${RP}))`,
+      )}
       ${w.logNum("token=", `(i32.load (i32.const ${RP}))`)}
       (i32.const 1))
     (func (export "proxy_on_http_call_response") (param $ctx i32) (param $token i32) (param $nh i32) (param $bs i32) (param $nt i32)
@@ -47,7 +68,12 @@ test("http call: dispatched on the root, answered on the root id; response maps 
   assert.equal(host.httpCalls.length, 1);
   const call = host.httpCalls[0];
   assert.equal(call.upstream, "auth");
-  assert.deepEqual(call.headers, [[":method", "POST"], [":path", "/check"], [":authority", "auth.local"], ["x-a", "1"]]);
+  assert.deepEqual(call.headers, [
+    [":method", "POST"],
+    [":path", "/check"],
+    [":authority", "auth.local"],
+    ["x-a", "1"],
+  ]);
   assert.equal(call.header(":authority"), "auth.local");
   assert.equal(call.body.toString(), "payload");
   assert.deepEqual(call.trailers, [["t", "v"]]);
@@ -77,7 +103,14 @@ test("http call: dispatched on the root, answered on the root id; response maps 
 test("http call to an unknown cluster is BAD_ARGUMENT when upstreams are listed", async () => {
   const wasm = await watModule(
     (w) => `(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
-      ${w.logNum("call=", `(call $proxy_http_call ${w.str("nope")} ${w.pairs([[":method", "GET"], [":path", "/"], [":authority", "a"]])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 5) (i32.const ${RP}))`)}
+      ${w.logNum(
+        "call=",
+        `(call $proxy_http_call ${w.str("nope")} ${w.pairs([
+          [":method", "GET"],
+          [":path", "/"],
+          [":authority", "a"],
+        ])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 5) (i32.const ${RP}))`,
+      )}
       (i32.const 0))`,
   );
   const host = await createHost({ wasm, upstreams: ["other"] });
@@ -130,7 +163,10 @@ test("gRPC: unary call and stream, metadata and messages delivered on the root i
   call.respond("unary-answer");
   stream.receiveInitialMetadata([["k", "v"]]);
   stream.receive("s1");
-  stream.receiveTrailingMetadata([["a", "1"], ["b", "2"]]);
+  stream.receiveTrailingMetadata([
+    ["a", "1"],
+    ["b", "2"],
+  ]);
   stream.close(7, "denied");
   assert.deepEqual(host.logMessages(), [
     `receive token=${call.token}`,

@@ -105,8 +105,14 @@ test("several concurrent streams keep separate state; host-call counts per funct
   const host = await createHost({ wasm });
   const streams = [1, 2, 3].map(() => host.httpStream());
   streams.forEach((s, i) => s.requestHeaders([["x-n", String(i)]]));
-  assert.deepEqual(streams.map((s) => s.request.header("x-copy")), ["0", "1", "2"]);
-  assert.deepEqual(streams.map((s) => s.request.paused), [true, true, true]);
+  assert.deepEqual(
+    streams.map((s) => s.request.header("x-copy")),
+    ["0", "1", "2"],
+  );
+  assert.deepEqual(
+    streams.map((s) => s.request.paused),
+    [true, true, true],
+  );
   assert.equal(streams[2].responseHeaders([[":status", "200"]]), Action.Pause);
   assert.equal(streams[2].response.paused, false);
   assert.deepEqual(host.hostCalls(), {
@@ -126,7 +132,11 @@ test("several concurrent streams keep separate state; host-call counts per funct
 test("every 0.2.1 host function and WASI function answers a valid call (the table must cover the ABI)", async () => {
   // name -> [WAT call with valid arguments, expected result]
   const calls = (w: import("../../src/host/wat-builder.js").WatBuilder): Record<string, [string, number]> => {
-    const hdrs = w.pairs([[":path", "/"], [":method", "GET"], [":authority", "a"]]);
+    const hdrs = w.pairs([
+      [":path", "/"],
+      [":method", "GET"],
+      [":authority", "a"],
+    ]);
     return {
       proxy_log: [`(call $proxy_log (i32.const 2) ${w.str("hi")})`, Status.Ok],
       proxy_get_log_level: [`(call $proxy_get_log_level (i32.const ${RP}))`, Status.Ok],
@@ -134,36 +144,69 @@ test("every 0.2.1 host function and WASI function answers a valid call (the tabl
       proxy_set_tick_period_milliseconds: ["(call $proxy_set_tick_period_milliseconds (i32.const 10))", Status.Ok],
       proxy_set_effective_context: ["(call $proxy_set_effective_context (local.get $id))", Status.Ok],
       proxy_done: ["(call $proxy_done)", Status.NotFound],
-      proxy_call_foreign_function: [`(call $proxy_call_foreign_function ${w.str("echo")} ${w.str("x")} (i32.const ${RP}) (i32.const ${RS}))`, Status.Ok],
-      proxy_get_buffer_bytes: [`(call $proxy_get_buffer_bytes (i32.const ${BufferType.VmConfiguration}) (i32.const 1) (i32.const 2) (i32.const ${RP}) (i32.const ${RS}))`, Status.Ok],
-      proxy_get_buffer_status: [`(call $proxy_get_buffer_status (i32.const ${BufferType.VmConfiguration}) (i32.const ${RP}) (i32.const ${RS}))`, Status.Ok],
-      proxy_set_buffer_bytes: [`(call $proxy_set_buffer_bytes (i32.const ${BufferType.HttpRequestBody}) (i32.const 0) (i32.const 0) ${w.str("x")})`, Status.BadArgument],
+      proxy_call_foreign_function: [
+        `(call $proxy_call_foreign_function ${w.str("echo")} ${w.str("x")} (i32.const ${RP}) (i32.const ${RS}))`,
+        Status.Ok,
+      ],
+      proxy_get_buffer_bytes: [
+        `(call $proxy_get_buffer_bytes (i32.const ${BufferType.VmConfiguration}) (i32.const 1) (i32.const 2) (i32.const ${RP}) (i32.const ${RS}))`,
+        Status.Ok,
+      ],
+      proxy_get_buffer_status: [
+        `(call $proxy_get_buffer_status (i32.const ${BufferType.VmConfiguration}) (i32.const ${RP}) (i32.const ${RS}))`,
+        Status.Ok,
+      ],
+      proxy_set_buffer_bytes: [
+        `(call $proxy_set_buffer_bytes (i32.const ${BufferType.HttpRequestBody}) (i32.const 0) (i32.const 0) ${w.str("x")})`,
+        Status.BadArgument,
+      ],
       proxy_get_header_map_pairs: [`(call $proxy_get_header_map_pairs (i32.const 0) (i32.const ${RP}) (i32.const ${RS}))`, Status.Ok],
       proxy_set_header_map_pairs: [`(call $proxy_set_header_map_pairs (i32.const 0) ${hdrs})`, Status.Ok],
       proxy_get_header_map_size: [`(call $proxy_get_header_map_size (i32.const 0) (i32.const ${RP}))`, Status.Ok],
-      proxy_get_header_map_value: [`(call $proxy_get_header_map_value (i32.const 0) ${w.str(":path")} (i32.const ${RP}) (i32.const ${RS}))`, Status.Ok],
+      proxy_get_header_map_value: [
+        `(call $proxy_get_header_map_value (i32.const 0) ${w.str(":path")} (i32.const ${RP}) (i32.const ${RS}))`,
+        Status.Ok,
+      ],
       proxy_replace_header_map_value: [`(call $proxy_replace_header_map_value (i32.const 0) ${w.str("r")} ${w.str("1")})`, Status.Ok],
       proxy_remove_header_map_value: [`(call $proxy_remove_header_map_value (i32.const 0) ${w.str("r")})`, Status.Ok],
       proxy_add_header_map_value: [`(call $proxy_add_header_map_value (i32.const 0) ${w.str("a")} ${w.str("1")})`, Status.Ok],
       proxy_continue_stream: ["(call $proxy_continue_stream (i32.const 0))", Status.Ok],
       proxy_close_stream: ["(call $proxy_close_stream (i32.const 1))", Status.Ok],
-      proxy_send_local_response: [`(call $proxy_send_local_response (i32.const 418) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const -1))`, Status.Ok],
+      proxy_send_local_response: [
+        `(call $proxy_send_local_response (i32.const 418) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const -1))`,
+        Status.Ok,
+      ],
       proxy_get_status: [`(call $proxy_get_status (i32.const ${R2}) (i32.const ${RP}) (i32.const ${RS}))`, Status.Ok],
       proxy_get_property: [`(call $proxy_get_property ${w.str("plugin_name")} (i32.const ${RP}) (i32.const ${RS}))`, Status.Ok],
       proxy_set_property: [`(call $proxy_set_property ${w.str("k")} ${w.str("v")})`, Status.Ok],
-      proxy_get_shared_data: [`(call $proxy_get_shared_data ${w.str("k")} (i32.const ${RP}) (i32.const ${RS}) (i32.const ${R2}))`, Status.NotFound],
+      proxy_get_shared_data: [
+        `(call $proxy_get_shared_data ${w.str("k")} (i32.const ${RP}) (i32.const ${RS}) (i32.const ${R2}))`,
+        Status.NotFound,
+      ],
       proxy_set_shared_data: [`(call $proxy_set_shared_data ${w.str("k")} ${w.str("v")} (i32.const 0))`, Status.Ok],
       proxy_register_shared_queue: [`(call $proxy_register_shared_queue ${w.str("q")} (i32.const ${RP}))`, Status.Ok],
-      proxy_resolve_shared_queue: [`(call $proxy_resolve_shared_queue (i32.const 0) (i32.const 0) ${w.str("q")} (i32.const ${RP}))`, Status.Ok],
+      proxy_resolve_shared_queue: [
+        `(call $proxy_resolve_shared_queue (i32.const 0) (i32.const 0) ${w.str("q")} (i32.const ${RP}))`,
+        Status.Ok,
+      ],
       proxy_enqueue_shared_queue: [`(call $proxy_enqueue_shared_queue (i32.const 1) ${w.str("m")})`, Status.Ok],
       proxy_dequeue_shared_queue: [`(call $proxy_dequeue_shared_queue (i32.const 1) (i32.const ${RP}) (i32.const ${RS}))`, Status.Ok],
       proxy_define_metric: [`(call $proxy_define_metric (i32.const 0) ${w.str("c")} (i32.const ${RP}))`, Status.Ok],
       proxy_increment_metric: ["(call $proxy_increment_metric (i32.const 4) (i64.const 1))", Status.Ok],
       proxy_record_metric: ["(call $proxy_record_metric (i32.const 4) (i64.const 1))", Status.Ok],
       proxy_get_metric: [`(call $proxy_get_metric (i32.const 4) (i32.const ${R2}))`, Status.Ok],
-      proxy_http_call: [`(call $proxy_http_call ${w.str("c")} ${hdrs} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const ${RP}))`, Status.Ok],
-      proxy_grpc_call: [`(call $proxy_grpc_call ${w.str("c")} ${w.str("S")} ${w.str("M")} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const ${RP}))`, Status.Ok],
-      proxy_grpc_stream: [`(call $proxy_grpc_stream ${w.str("c")} ${w.str("S")} ${w.str("M")} (i32.const 0) (i32.const 0) (i32.const ${R2}))`, Status.Ok],
+      proxy_http_call: [
+        `(call $proxy_http_call ${w.str("c")} ${hdrs} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const ${RP}))`,
+        Status.Ok,
+      ],
+      proxy_grpc_call: [
+        `(call $proxy_grpc_call ${w.str("c")} ${w.str("S")} ${w.str("M")} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const ${RP}))`,
+        Status.Ok,
+      ],
+      proxy_grpc_stream: [
+        `(call $proxy_grpc_stream ${w.str("c")} ${w.str("S")} ${w.str("M")} (i32.const 0) (i32.const 0) (i32.const ${R2}))`,
+        Status.Ok,
+      ],
       proxy_grpc_send: [`(call $proxy_grpc_send (i32.load (i32.const ${R2})) ${w.str("m")} (i32.const 0))`, Status.Ok],
       proxy_grpc_cancel: [`(call $proxy_grpc_cancel (i32.load (i32.const ${RP})))`, Status.Ok],
       proxy_grpc_close: [`(call $proxy_grpc_close (i32.load (i32.const ${R2})))`, Status.Ok],
@@ -197,7 +240,12 @@ test("every 0.2.1 host function and WASI function answers a valid call (the tabl
   });
   const { HOST_FUNCTIONS, WASI_FUNCTIONS, hostFunctionsFor } = await import("../../src/abi.js");
   // Stubs (WASI calls Envoy registers only so modules load) answer ENOSYS; abi-conformance tests them.
-  const expectedNames = [...hostFunctionsFor("0.2.1").map((f) => f.name), ...WASI_FUNCTIONS.filter((f) => !f.stub).map((f) => f.name).filter((n) => n !== "proc_exit")];
+  const expectedNames = [
+    ...hostFunctionsFor("0.2.1").map((f) => f.name),
+    ...WASI_FUNCTIONS.filter((f) => !f.stub)
+      .map((f) => f.name)
+      .filter((n) => n !== "proc_exit"),
+  ];
   assert.deepEqual([...names].sort(), [...expectedNames].sort(), "the table covers every host function (proc_exit is tested separately)");
   assert.ok(HOST_FUNCTIONS.length >= hostFunctionsFor("0.2.1").length);
   const host = await createHost({ wasm, vmConfig: "vmconf", pluginName: "p", foreignFunctions: { echo: (a) => a } });
@@ -206,7 +254,10 @@ test("every 0.2.1 host function and WASI function answers a valid call (the tabl
   const w2 = new (await import("../../src/host/wat-builder.js")).WatBuilder();
   const table = calls(w2);
   const got = host.logMessages(LogLevel.Info).filter((m) => /^[a-z_]+=\d+$/.test(m));
-  assert.deepEqual(got, Object.entries(table).map(([n, [, st]]) => `${n}=${st}`));
+  assert.deepEqual(
+    got,
+    Object.entries(table).map(([n, [, st]]) => `${n}=${st}`),
+  );
   assert.equal(s.sentHttpResponse?.status, 418);
   assert.equal(s.resetReason, "wasm_close_stream");
   assert.equal(host.failures.length, 0);

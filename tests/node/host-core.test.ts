@@ -12,7 +12,11 @@ const logResult = `(drop (call $proxy_log (i32.const 2) (i32.load (i32.const ${R
 /** Logs prefix + the decimal value of an i32 expression. */
 const logStatus = (w: WatBuilder, prefix: string, expr: string) => w.logNum(prefix, expr);
 
-async function hostFor(body: (w: WatBuilder) => string, opts: Record<string, unknown> = {}, build: Record<string, unknown> = {}): Promise<Host> {
+async function hostFor(
+  body: (w: WatBuilder) => string,
+  opts: Record<string, unknown> = {},
+  build: Record<string, unknown> = {},
+): Promise<Host> {
   const w = new WatBuilder();
   const wat = w.build({ body: body(w), ...build });
   return createHost({ wasm: await compileWat(wat), ...opts });
@@ -131,13 +135,16 @@ test("local response: sent from request headers, ends the iteration, passes thro
   const http = host.httpStream();
   assert.equal(http.requestHeaders([[":path", "/"]]), Action.Pause);
   assert.equal(http.requestBody("data", true), Action.Pause);
-  assert.deepEqual(http.sentHttpResponse && {
-    status: http.sentHttpResponse.status,
-    headers: http.sentHttpResponse.headers,
-    body: http.sentHttpResponse.body.toString(),
-    details: http.sentHttpResponse.details,
-    grpcStatus: http.sentHttpResponse.grpcStatus,
-  }, { status: 403, headers: [["x-why", "policy"]], body: "nope", details: "access_denied", grpcStatus: -1 });
+  assert.deepEqual(
+    http.sentHttpResponse && {
+      status: http.sentHttpResponse.status,
+      headers: http.sentHttpResponse.headers,
+      body: http.sentHttpResponse.body.toString(),
+      details: http.sentHttpResponse.details,
+      grpcStatus: http.sentHttpResponse.grpcStatus,
+    },
+    { status: 403, headers: [["x-why", "policy"]], body: "nope", details: "access_denied", grpcStatus: -1 },
+  );
   assert.equal(http.response.header(":status"), "403");
   assert.equal(http.response.header("x-seen"), "yes");
   assert.equal(http.response.body.toString(), "nope");
@@ -244,7 +251,12 @@ test("trailers held while the headers were paused reach the filter after proxy_c
     // The held body arrives as one call without end of stream (trailers follow), the filter
     // buffers it, and the trailers are delivered all the same; the buffered body is readable
     // from the trailers callback (Envoy's buffering_request_body_).
-    assert.deepEqual(host.logMessages(), [`${dir} body len=2`, `${dir} body eos=0`, ...(dir === "request" ? ["ab"] : []), `${dir} trailers`]);
+    assert.deepEqual(host.logMessages(), [
+      `${dir} body len=2`,
+      `${dir} body eos=0`,
+      ...(dir === "request" ? ["ab"] : []),
+      `${dir} trailers`,
+    ]);
     assert.equal(view.paused, false, `the ${dir} is no longer stopped`);
     assert.equal(view.forwardedBody.toString(), dir === "request" ? "ab" : "cd", "the trailers' CONTINUE let the buffered body through");
   }
@@ -320,10 +332,20 @@ test("local response from the response path: replaces a response whose headers a
   );
   const a = host.httpStream();
   a.requestHeaders([[":path", "/"]], true);
-  assert.equal(a.responseHeaders([[":status", "200"], ["x-deny", "1"]]), Action.Pause);
+  assert.equal(
+    a.responseHeaders([
+      [":status", "200"],
+      ["x-deny", "1"],
+    ]),
+    Action.Pause,
+  );
   assert.equal(a.sentHttpResponse?.status, 502);
   assert.equal(a.sentHttpResponse?.details, "upstream_denied");
-  assert.deepEqual(a.response.headers, [[":status", "502"], ["content-length", "7"], ["content-type", "text/plain"]]);
+  assert.deepEqual(a.response.headers, [
+    [":status", "502"],
+    ["content-length", "7"],
+    ["content-type", "text/plain"],
+  ]);
   assert.equal(a.response.body.toString(), "blocked");
   assert.equal(a.resetReason, null);
   assert.equal(a.responseBody("ignored", true), Action.Pause);
@@ -358,7 +380,12 @@ test("trailers: a plugin can add trailers from the last body callback; request t
   http.responseBody("payload", true);
   assert.equal(http.response.trailer("x-checksum"), "abc");
   http.complete();
-  assert.deepEqual(host.logMessages(), ["add=0", `log-req-trailer=${Status.NotFound}`, "log-resp-trailer=0", `log-set=${Status.BadArgument}`]);
+  assert.deepEqual(host.logMessages(), [
+    "add=0",
+    `log-req-trailer=${Status.NotFound}`,
+    "log-resp-trailer=0",
+    `log-set=${Status.BadArgument}`,
+  ]);
 });
 
 test("a body held on PAUSE is released by proxy_continue_stream from another callback", async () => {

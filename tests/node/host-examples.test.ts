@@ -33,7 +33,13 @@ function request(host: Host, i: number): void {
     i % 2 === 0,
   );
   if (i % 2) http.requestBody(`{"n":${i}}`, true);
-  http.responseHeaders([[":status", "200"], ["content-type", "application/json"]], false);
+  http.responseHeaders(
+    [
+      [":status", "200"],
+      ["content-type", "application/json"],
+    ],
+    false,
+  );
   http.responseBody(`{"ok":true,"i":${i}}`, true);
   http.complete();
   timeOutCallouts(host);
@@ -96,16 +102,26 @@ for (const name of examples) {
       const roots = [...source.matchAll(/registerRootContext\(\s*"([^"]+)"/g)].map((m) => m[1]);
       plugins = (roots.length ? roots : [""]).map((rootId) => ({ rootId, config: "" }));
     }
-    const host = await createHost({ wasm, pluginName: name, rootId: plugins[0].rootId, pluginConfig: plugins[0].config, logLevel: LogLevel.Warn });
+    const host = await createHost({
+      wasm,
+      pluginName: name,
+      rootId: plugins[0].rootId,
+      pluginConfig: plugins[0].config,
+      logLevel: LogLevel.Warn,
+    });
     assert.equal(host.startVm(), true, JSON.stringify(host.failures));
     if (!host.startPlugin()) {
       // Rejecting an empty configuration is fine for a filter that needs one, but it must not trap.
       assert.ok(!fromYaml, `the configuration in ${name}/envoy.yaml is rejected: ${JSON.stringify(host.failures)}`);
-      assert.deepEqual(host.failures.map((f) => f.kind), ["configure_failed"]);
+      assert.deepEqual(
+        host.failures.map((f) => f.kind),
+        ["configure_failed"],
+      );
       t.diagnostic(`${name} needs a configuration and has no envoy.yaml: loaded and started only`);
       return;
     }
-    for (const p of plugins.slice(1)) assert.equal(host.addPlugin({ rootId: p.rootId, pluginName: name, pluginConfig: p.config }).configured, true, p.rootId);
+    for (const p of plugins.slice(1))
+      assert.equal(host.addPlugin({ rootId: p.rootId, pluginName: name, pluginConfig: p.config }).configured, true, p.rootId);
     // A garbage-collected runtime grows its heap once or twice before it settles; after that,
     // memory must not grow with traffic.
     for (let i = 0; i < 1000; i++) request(host, i), connection(host, i);

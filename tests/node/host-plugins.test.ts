@@ -52,7 +52,11 @@ test("reconfigure: a configuration that traps fails only its canary; the running
     (func (export "proxy_on_vm_start") (param i32 i32) (result i32)
       (drop (call $proxy_register_shared_queue ${w.str("q")} (i32.const ${RP}))) (i32.const 1))
     (func (export "proxy_on_configure") (param $id i32) (param $n i32) (result i32)
-      (drop (call $proxy_http_call ${w.str("auth")} ${w.pairs([[":method", "GET"], [":path", "/"], [":authority", "a"]])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 100) (i32.const ${RP})))
+      (drop (call $proxy_http_call ${w.str("auth")} ${w.pairs([
+        [":method", "GET"],
+        [":path", "/"],
+        [":authority", "a"],
+      ])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 100) (i32.const ${RP})))
       (drop (call $proxy_get_buffer_bytes (i32.const ${BufferType.PluginConfiguration}) (i32.const 0) (local.get $n) (i32.const ${RP}) (i32.const ${RS})))
       (if (i32.eq (local.get $n) (i32.const 4)) (then ${w.log("trap!", LogLevel.Critical)} (unreachable))) ;; "trap"
       (i32.const 1))
@@ -155,7 +159,9 @@ test("validateConfiguration calls proxy_validate_configuration with the candidat
 
 test("several plugins on one VM: own root contexts, root_id, configuration and streams; vm_start only once", async () => {
   const wasm = await watModule(
-    (w) => `(func (export "proxy_on_vm_start") (param $root i32) (param i32) (result i32) ${w.logNum("vm_start root=", "(local.get $root)")} (i32.const 1))
+    (
+      w,
+    ) => `(func (export "proxy_on_vm_start") (param $root i32) (param i32) (result i32) ${w.logNum("vm_start root=", "(local.get $root)")} (i32.const 1))
     (func (export "proxy_on_context_create") (param $id i32) (param $parent i32) ${w.logNum("create parent=", "(local.get $parent)")})
     (func (export "proxy_on_configure") (param $root i32) (param $n i32) (result i32)
       (drop (call $proxy_get_property ${w.str("plugin_root_id")} (i32.const ${RP}) (i32.const ${RS})))
@@ -173,9 +179,15 @@ test("several plugins on one VM: own root contexts, root_id, configuration and s
   host.httpStream();
   second.httpStream();
   assert.deepEqual(host.logMessages(), [
-    "create parent=0", "vm_start root=1", "first", "a",
-    "create parent=0", "second", "b",
-    "create parent=1", "create parent=2",
+    "create parent=0",
+    "vm_start root=1",
+    "first",
+    "a",
+    "create parent=0",
+    "second",
+    "b",
+    "create parent=1",
+    "create parent=2",
   ]);
   host.clearLogs();
   assert.equal(host.tick(), true);

@@ -12,7 +12,15 @@ const BAD = 0xffffff00;
 // ------------------------------------------------------------------ pointers and lengths
 
 /** Pointer-like parameters by name. */
-const isPointer = (n: string) => n.endsWith("_data") || n.startsWith("return_") || n === "iovs" || n === "buf" || n === "environ" || n === "environ_buf" || n === "argv" || n === "argv_buf";
+const isPointer = (n: string) =>
+  n.endsWith("_data") ||
+  n.startsWith("return_") ||
+  n === "iovs" ||
+  n === "buf" ||
+  n === "environ" ||
+  n === "environ_buf" ||
+  n === "argv" ||
+  n === "argv_buf";
 const isSize = (n: string) => n.endsWith("_size");
 /** Ids that exist in the test module (queue 1, counter 4), so calls get past their lookups. */
 const defaultArg = (n: string) => (n === "queue_id" ? "(i32.const 1)" : n === "metric_id" ? "(i32.const 4)" : "(i32.const 0)");
@@ -22,7 +30,13 @@ test("every host function checks every pointer: a bad one gives INVALID_MEMORY_A
   const labels: string[] = [];
   const wasm = await watModule((w) => {
     const valid = w.ptr("x-key:value.with-enough-bytes-for-any-read");
-    const okPairs = /i32\.const (\d+)\) \(i32\.const (\d+)/.exec(w.pairs([[":path", "/"], [":method", "GET"], [":authority", "a"]]))!;
+    const okPairs = /i32\.const (\d+)\) \(i32\.const (\d+)/.exec(
+      w.pairs([
+        [":path", "/"],
+        [":method", "GET"],
+        [":authority", "a"],
+      ]),
+    )!;
     const body: string[] = [];
     for (const f of hostFunctionsFor("0.2.1")) {
       const ptrs = f.params.map((p, i) => [p.name, i] as const).filter(([n]) => isPointer(n));
@@ -73,7 +87,12 @@ test("every host function checks every pointer: a bad one gives INVALID_MEMORY_A
   });
   host.setSharedData("x-ke", "shared");
   const s = host.httpStream();
-  assert.doesNotThrow(() => s.requestHeaders([[":path", "/"], ["x-ke", "v"]]));
+  assert.doesNotThrow(() =>
+    s.requestHeaders([
+      [":path", "/"],
+      ["x-ke", "v"],
+    ]),
+  );
   assert.equal(host.failures.length, 0, JSON.stringify(host.failures));
   const results = new Map<string, number>();
   for (const m of host.logMessages(LogLevel.Info)) {
@@ -145,7 +164,9 @@ test("malformed or oversized maps from the guest are rejected with BAD_ARGUMENT 
     ["overrun", join(mk([1, 100, 1]), enc.encode("a\0b\0"))],
   ];
   const wasm = await watModule((w) => {
-    const calls = cases.map(([name, bytes]) => w.logNum(`${name}=`, `(call $proxy_set_header_map_pairs (i32.const 0) ${w.str(bytes)})`)).join("\n");
+    const calls = cases
+      .map(([name, bytes]) => w.logNum(`${name}=`, `(call $proxy_set_header_map_pairs (i32.const 0) ${w.str(bytes)})`))
+      .join("\n");
     // Over 1 MiB: point at 1 MiB + 1 bytes of zeroed memory (grown below).
     return `(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
       ${calls}

@@ -15,52 +15,142 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   { name: "proxy_on_vm_start", sig: "(param i32 i32)", ret: "(i32.const 1)", drive: (h) => h.startVm() },
   { name: "proxy_on_configure", sig: "(param i32 i32)", ret: "(i32.const 1)", drive: (h) => h.startPlugin() },
   { name: "proxy_on_context_create", sig: "(param i32 i32)", drive: (h) => h.startVm() },
-  { name: "proxy_on_request_headers", sig: "(param i32 i32 i32)", ret: "(i32.const 0)", drive: (h) => void h.httpStream().requestHeaders([[":path", "/"]]), stream: true },
   {
-    name: "proxy_on_request_body", sig: "(param i32 i32 i32)", ret: "(i32.const 0)", stream: true,
-    drive: (h) => { const s = h.httpStream(); s.requestHeaders([[":path", "/"]]); s.requestBody("x", true); },
+    name: "proxy_on_request_headers",
+    sig: "(param i32 i32 i32)",
+    ret: "(i32.const 0)",
+    drive: (h) => void h.httpStream().requestHeaders([[":path", "/"]]),
+    stream: true,
   },
   {
-    name: "proxy_on_request_trailers", sig: "(param i32 i32)", ret: "(i32.const 0)", stream: true,
-    drive: (h) => { const s = h.httpStream(); s.requestHeaders([[":path", "/"]]); s.requestTrailers([["t", "1"]]); },
+    name: "proxy_on_request_body",
+    sig: "(param i32 i32 i32)",
+    ret: "(i32.const 0)",
+    stream: true,
+    drive: (h) => {
+      const s = h.httpStream();
+      s.requestHeaders([[":path", "/"]]);
+      s.requestBody("x", true);
+    },
   },
   {
-    name: "proxy_on_response_headers", sig: "(param i32 i32 i32)", ret: "(i32.const 0)", stream: true,
-    drive: (h) => { const s = h.httpStream(); s.requestHeaders([[":path", "/"]], true); s.responseHeaders([[":status", "200"]]); },
+    name: "proxy_on_request_trailers",
+    sig: "(param i32 i32)",
+    ret: "(i32.const 0)",
+    stream: true,
+    drive: (h) => {
+      const s = h.httpStream();
+      s.requestHeaders([[":path", "/"]]);
+      s.requestTrailers([["t", "1"]]);
+    },
   },
   {
-    name: "proxy_on_response_body", sig: "(param i32 i32 i32)", ret: "(i32.const 0)", stream: true,
-    drive: (h) => { const s = h.httpStream(); s.requestHeaders([], true); s.responseHeaders([[":status", "200"]]); s.responseBody("b", true); },
+    name: "proxy_on_response_headers",
+    sig: "(param i32 i32 i32)",
+    ret: "(i32.const 0)",
+    stream: true,
+    drive: (h) => {
+      const s = h.httpStream();
+      s.requestHeaders([[":path", "/"]], true);
+      s.responseHeaders([[":status", "200"]]);
+    },
   },
   {
-    name: "proxy_on_response_trailers", sig: "(param i32 i32)", ret: "(i32.const 0)", stream: true,
-    drive: (h) => { const s = h.httpStream(); s.requestHeaders([], true); s.responseHeaders([[":status", "200"]]); s.responseTrailers([["t", "1"]]); },
+    name: "proxy_on_response_body",
+    sig: "(param i32 i32 i32)",
+    ret: "(i32.const 0)",
+    stream: true,
+    drive: (h) => {
+      const s = h.httpStream();
+      s.requestHeaders([], true);
+      s.responseHeaders([[":status", "200"]]);
+      s.responseBody("b", true);
+    },
+  },
+  {
+    name: "proxy_on_response_trailers",
+    sig: "(param i32 i32)",
+    ret: "(i32.const 0)",
+    stream: true,
+    drive: (h) => {
+      const s = h.httpStream();
+      s.requestHeaders([], true);
+      s.responseHeaders([[":status", "200"]]);
+      s.responseTrailers([["t", "1"]]);
+    },
   },
   { name: "proxy_on_done", sig: "(param i32)", ret: "(i32.const 1)", drive: (h) => h.httpStream().complete() },
   { name: "proxy_on_log", sig: "(param i32)", drive: (h) => h.httpStream().complete() },
   { name: "proxy_on_delete", sig: "(param i32)", drive: (h) => h.httpStream().complete() },
-  { name: "proxy_on_tick", sig: "(param i32)", drive: (h) => { h.startPlugin(); h.tick(); } },
   {
-    name: "proxy_on_http_call_response", sig: "(param i32 i32 i32 i32 i32)",
-    drive: (h) => { h.httpStream().requestHeaders([[":path", "/"]]); h.httpCalls[0].respond({ body: "ok" }); },
-  },
-  { name: "proxy_on_queue_ready", sig: "(param i32 i32)", drive: (h) => { h.startPlugin(); h.enqueueSharedQueue("q", "msg"); } },
-  { name: "proxy_on_foreign_function", sig: "(param i32 i32 i32)", drive: (h) => { h.startPlugin(); h.callForeignFunction(7, "args"); } },
-  {
-    name: "proxy_on_grpc_receive", sig: "(param i32 i32 i32)",
-    drive: (h) => { h.httpStream().requestHeaders([[":path", "/"]]); h.grpcCalls[0].respond("m"); },
+    name: "proxy_on_tick",
+    sig: "(param i32)",
+    drive: (h) => {
+      h.startPlugin();
+      h.tick();
+    },
   },
   {
-    name: "proxy_on_grpc_close", sig: "(param i32 i32 i32)",
-    drive: (h) => { h.httpStream().requestHeaders([[":path", "/"]]); h.grpcCalls[0].close(14, "unavailable"); },
+    name: "proxy_on_http_call_response",
+    sig: "(param i32 i32 i32 i32 i32)",
+    drive: (h) => {
+      h.httpStream().requestHeaders([[":path", "/"]]);
+      h.httpCalls[0].respond({ body: "ok" });
+    },
+  },
+  {
+    name: "proxy_on_queue_ready",
+    sig: "(param i32 i32)",
+    drive: (h) => {
+      h.startPlugin();
+      h.enqueueSharedQueue("q", "msg");
+    },
+  },
+  {
+    name: "proxy_on_foreign_function",
+    sig: "(param i32 i32 i32)",
+    drive: (h) => {
+      h.startPlugin();
+      h.callForeignFunction(7, "args");
+    },
+  },
+  {
+    name: "proxy_on_grpc_receive",
+    sig: "(param i32 i32 i32)",
+    drive: (h) => {
+      h.httpStream().requestHeaders([[":path", "/"]]);
+      h.grpcCalls[0].respond("m");
+    },
+  },
+  {
+    name: "proxy_on_grpc_close",
+    sig: "(param i32 i32 i32)",
+    drive: (h) => {
+      h.httpStream().requestHeaders([[":path", "/"]]);
+      h.grpcCalls[0].close(14, "unavailable");
+    },
   },
   { name: "proxy_on_new_connection", sig: "(param i32)", ret: "(i32.const 0)", drive: (h) => void h.tcpConnection() },
-  { name: "proxy_on_downstream_data", sig: "(param i32 i32 i32)", ret: "(i32.const 0)", drive: (h) => void h.tcpConnection().downstreamData("x") },
-  { name: "proxy_on_upstream_data", sig: "(param i32 i32 i32)", ret: "(i32.const 0)", drive: (h) => void h.tcpConnection().upstreamData("x") },
+  {
+    name: "proxy_on_downstream_data",
+    sig: "(param i32 i32 i32)",
+    ret: "(i32.const 0)",
+    drive: (h) => void h.tcpConnection().downstreamData("x"),
+  },
+  {
+    name: "proxy_on_upstream_data",
+    sig: "(param i32 i32 i32)",
+    ret: "(i32.const 0)",
+    drive: (h) => void h.tcpConnection().upstreamData("x"),
+  },
   { name: "proxy_on_downstream_connection_close", sig: "(param i32 i32)", drive: (h) => h.tcpConnection().closeDownstream() },
   {
-    name: "proxy_on_upstream_connection_close", sig: "(param i32 i32)",
-    drive: (h) => { const c = h.tcpConnection(); c.closeUpstream(); },
+    name: "proxy_on_upstream_connection_close",
+    sig: "(param i32 i32)",
+    drive: (h) => {
+      const c = h.tcpConnection();
+      c.closeUpstream();
+    },
   },
 ];
 
@@ -74,12 +164,21 @@ async function everyCallback(trapIn: string, how: "unreachable" | "proc_exit" | 
           (drop (call $proxy_register_shared_queue ${w.str("q")} (i32.const ${RP})))`;
       }
       if (c.name === "proxy_on_request_headers") {
-        body += `(drop (call $proxy_http_call ${w.str("cluster")} ${w.pairs([[":path", "/"], [":method", "GET"], [":authority", "a"]])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 100) (i32.const ${RP})))
+        body += `(drop (call $proxy_http_call ${w.str("cluster")} ${w.pairs([
+          [":path", "/"],
+          [":method", "GET"],
+          [":authority", "a"],
+        ])} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 100) (i32.const ${RP})))
           (drop (call $proxy_grpc_call ${w.str("grpc")} ${w.str("svc")} ${w.str("M")} (i32.const 0) (i32.const 0) ${w.str("req")} (i32.const 100) (i32.const ${RP})))`;
       }
       if (c.name === trapIn) {
         body += w.log(`boom in ${c.name}`, LogLevel.Critical);
-        body += how === "unreachable" ? "(unreachable)" : how === "proc_exit" ? "(call $proc_exit (i32.const 3))" : "(call $recurse (i32.const 0))";
+        body +=
+          how === "unreachable"
+            ? "(unreachable)"
+            : how === "proc_exit"
+              ? "(call $proc_exit (i32.const 3))"
+              : "(call $recurse (i32.const 0))";
       }
       const result = c.ret ? "(result i32)" : "";
       return `(func (export "${c.name}") ${c.sig} ${result} ${body} ${c.ret ?? ""})`;
@@ -127,7 +226,13 @@ test("fail-closed in the response path is Envoy's sendLocalReply: the 503 replac
   let host = await createHost({ wasm: await everyCallback("proxy_on_response_headers") });
   let s = host.httpStream();
   assert.equal(s.requestHeaders([[":path", "/"]], true), Action.Continue);
-  assert.equal(s.responseHeaders([[":status", "200"], ["x-up", "1"]]), Action.Pause);
+  assert.equal(
+    s.responseHeaders([
+      [":status", "200"],
+      ["x-up", "1"],
+    ]),
+    Action.Pause,
+  );
   assert.deepEqual(s.response.headers, [[":status", "503"]]);
   assert.equal(s.sentHttpResponse?.details, "wasm_fail_stream");
   assert.equal(s.resetReason, null);
@@ -141,7 +246,8 @@ test("fail-closed in the response path is Envoy's sendLocalReply: the 503 replac
   // Envoy's commonContinue sends the headers on before it delivers the held body, so they are
   // downstream by then: the stream is reset, and the held trailers never reach the failed filter.
   host = await createHost({
-    wasm: await watModule((w) => `
+    wasm: await watModule(
+      (w) => `
   (global $stream (mut i32) (i32.const 0))
   (func (export "proxy_on_response_headers") (param $id i32) (param i32 i32) (result i32) (global.set $stream (local.get $id)) (i32.const 1))
   (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) ${w.log("boom", 4)} (unreachable))
@@ -149,7 +255,8 @@ test("fail-closed in the response path is Envoy's sendLocalReply: the 503 replac
   (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (drop (call $proxy_set_tick_period_milliseconds (i32.const 1))) (i32.const 1))
   (func (export "proxy_on_tick") (param i32)
     (drop (call $proxy_set_effective_context (global.get $stream)))
-    (drop (call $proxy_continue_stream (i32.const 1))))`),
+    (drop (call $proxy_continue_stream (i32.const 1))))`,
+    ),
   });
   s = host.httpStream();
   s.requestHeaders([[":path", "/"]], true);
@@ -241,8 +348,7 @@ test("one plugin's failure does not leak into another host's state", async () =>
 });
 
 test("proxy_on_vm_start or proxy_on_configure returning false fails start-up", async () => {
-  const wasm = (fn: string) =>
-    watModule(() => `(func (export "${fn}") (param i32 i32) (result i32) (i32.const 0))`);
+  const wasm = (fn: string) => watModule(() => `(func (export "${fn}") (param i32 i32) (result i32) (i32.const 0))`);
   const a = await createHost({ wasm: await wasm("proxy_on_vm_start") });
   assert.equal(a.startVm(), false);
   assert.equal(a.failures[0].kind, "start_failed");

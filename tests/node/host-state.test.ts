@@ -150,15 +150,30 @@ test("foreign functions both ways: registered by the embedder, and proxy_on_fore
 test("properties: Envoy encodings for plugin_*, request.*, source.*, response.*, maps, embedder values, set/get round trip", async () => {
   const path = (...segs: string[]) => segs.join("\0");
   const props = [
-    "plugin_name", "plugin_root_id", "plugin_vm_id", path("request", "path"), path("request", "url_path"), path("request", "method"),
-    path("request", "host"), path("request", "headers", "x-multi"), path("source", "address"), path("source", "port"),
-    path("xds", "cluster_name"), path("custom", "flag"), path("custom", "when"), path("response", "code"), "nope", "my_state",
+    "plugin_name",
+    "plugin_root_id",
+    "plugin_vm_id",
+    path("request", "path"),
+    path("request", "url_path"),
+    path("request", "method"),
+    path("request", "host"),
+    path("request", "headers", "x-multi"),
+    path("source", "address"),
+    path("source", "port"),
+    path("xds", "cluster_name"),
+    path("custom", "flag"),
+    path("custom", "when"),
+    path("response", "code"),
+    "nope",
+    "my_state",
   ];
   const wasm = await watModule((w) => {
     const dump = (prefix: string) =>
       props
-        .map((p) => `(if (i32.eqz (call $proxy_get_property ${w.str(p)} (i32.const ${RP}) (i32.const ${RS})))
-          (then (call $dump ${w.str(prefix + p.replace(/\0/g, ".") + "=")})) (else ${w.log(prefix + p.replace(/\0/g, ".") + " NOT_FOUND")}))`)
+        .map(
+          (p) => `(if (i32.eqz (call $proxy_get_property ${w.str(p)} (i32.const ${RP}) (i32.const ${RS})))
+          (then (call $dump ${w.str(prefix + p.replace(/\0/g, ".") + "=")})) (else ${w.log(prefix + p.replace(/\0/g, ".") + " NOT_FOUND")}))`,
+        )
         .join("\n");
     return `
     ;; logs prefix + hex of the bytes at (RP, RS)
@@ -189,11 +204,22 @@ test("properties: Envoy encodings for plugin_*, request.*, source.*, response.*,
     pluginName: "p-name",
     rootId: "r-id",
     vmId: "v-id",
-    properties: { "xds.cluster_name": "outbound|80||svc", "custom.flag": true, "custom.when": new Date(1_000), "source.address": "10.1.2.3:4567" },
+    properties: {
+      "xds.cluster_name": "outbound|80||svc",
+      "custom.flag": true,
+      "custom.when": new Date(1_000),
+      "source.address": "10.1.2.3:4567",
+    },
   });
   host.startPlugin();
   const s = host.httpStream({ properties: { "source.port": 4567 } });
-  s.requestHeaders([[":method", "GET"], [":path", "/a/b?q=1"], [":authority", "example.com"], ["x-multi", "1"], ["x-multi", "2"]]);
+  s.requestHeaders([
+    [":method", "GET"],
+    [":path", "/a/b?q=1"],
+    [":authority", "example.com"],
+    ["x-multi", "1"],
+    ["x-multi", "2"],
+  ]);
   const hex = (x: string | Buffer) => Buffer.from(x).toString("hex");
   const le = (n: bigint) => {
     const b = Buffer.alloc(8);

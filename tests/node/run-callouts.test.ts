@@ -91,9 +91,16 @@ describe("pause, callouts and local replies", () => {
     const held = upstream.nextHeld();
     const before = upstream.seen.length;
     const body = Buffer.alloc(1024 * 1024, 9);
-    const pending = request(`${p.url}/callout`, { body, headers: { "x-callout-path": "/slow/callout", "content-length": String(body.length) } });
+    const pending = request(`${p.url}/callout`, {
+      body,
+      headers: { "x-callout-path": "/slow/callout", "content-length": String(body.length) },
+    });
     const h = await held;
-    assert.equal(upstream.seen.filter((s) => s.url === "/callout").length, upstream.seen.slice(0, before).filter((s) => s.url === "/callout").length, "nothing went upstream while paused");
+    assert.equal(
+      upstream.seen.filter((s) => s.url === "/callout").length,
+      upstream.seen.slice(0, before).filter((s) => s.url === "/callout").length,
+      "nothing went upstream while paused",
+    );
     h.res.writeHead(200).end("late-token");
     const r = await pending;
     assert.equal(r.status, 200);
@@ -106,10 +113,16 @@ describe("pause, callouts and local replies", () => {
   test("a body the filter buffers is replaced; past the buffer limit the request gets 413", async () => {
     const p = await proxyWith({ bufferLimit: 64 * 1024 });
     const before = upstream.seen.length;
-    const small = await request(`${p.url}/buffer`, { body: [Buffer.alloc(1000), Buffer.alloc(2000)], headers: { "transfer-encoding": "chunked" } });
+    const small = await request(`${p.url}/buffer`, {
+      body: [Buffer.alloc(1000), Buffer.alloc(2000)],
+      headers: { "transfer-encoding": "chunked" },
+    });
     assert.equal(small.status, 200);
     assert.equal(upstream.seen[before].body.toString(), "buffered 3000 bytes");
-    const big = await request(`${p.url}/buffer`, { body: Array.from({ length: 8 }, () => Buffer.alloc(32 * 1024)), headers: { "transfer-encoding": "chunked" } });
+    const big = await request(`${p.url}/buffer`, {
+      body: Array.from({ length: 8 }, () => Buffer.alloc(32 * 1024)),
+      headers: { "transfer-encoding": "chunked" },
+    });
     assert.equal(big.status, 413);
     assert.equal(big.text, "Payload Too Large");
     assert.equal(upstream.seen.length, before + 1, "the oversized request never reached the upstream");
@@ -127,13 +140,27 @@ describe("pause, callouts and local replies", () => {
     const p = await proxyWith();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const parse = (t: string) => Object.fromEntries(t.trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
+      const parse = (t: string) =>
+        Object.fromEntries(
+          t
+            .trim()
+            .split("\n")
+            .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+        );
       let clientPort = 0;
       const first = await new Promise<Reply>((resolve, reject) => {
         const req = http.get(`${p.url}/props`, { agent }, (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks), text: Buffer.concat(chunks).toString(), trailers: {} }));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode!,
+              headers: res.headers,
+              body: Buffer.concat(chunks),
+              text: Buffer.concat(chunks).toString(),
+              trailers: {},
+            }),
+          );
         });
         req.on("socket", (s) => s.on("connect", () => (clientPort = s.localPort!)));
         req.on("error", reject);
@@ -148,7 +175,9 @@ describe("pause, callouts and local replies", () => {
       assert.equal(a["request.host"], `127.0.0.1:${p.port}`);
       assert.match(a["request.id"], /^[0-9a-f-]{36}$/);
       assert.deepEqual(a["headers"].split(",").slice(0, 4), [":authority", ":path", ":method", ":scheme"]);
-      assert.ok(a["headers"].includes("x-forwarded-proto") && !a["headers"].split(",").includes("host") && !a["headers"].includes("connection"));
+      assert.ok(
+        a["headers"].includes("x-forwarded-proto") && !a["headers"].split(",").includes("host") && !a["headers"].includes("connection"),
+      );
       const second = parse((await request(`${p.url}/props`, { agent })).text);
       const other = parse((await request(`${p.url}/props`)).text);
       assert.equal(second["connection.id"], a["connection.id"], "same keep-alive connection, same connection.id");

@@ -32,7 +32,15 @@ export async function startUpstream(): Promise<Upstream> {
   const held: Upstream["held"] = [];
   let waiters: Array<(h: { seen: Seen; res: http.ServerResponse }) => void> = [];
   const server = http.createServer((req, res) => {
-    const s: Seen = { method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0), trailers: {}, aborted: false };
+    const s: Seen = {
+      method: req.method!,
+      url: req.url!,
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      body: Buffer.alloc(0),
+      trailers: {},
+      aborted: false,
+    };
     seen.push(s);
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -113,18 +121,28 @@ export interface Reply {
 
 export function request(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: Buffer | string | Buffer[]; agent?: http.Agent | false; trailers?: Record<string, string> } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: Buffer | string | Buffer[];
+    agent?: http.Agent | false;
+    trailers?: Record<string, string>;
+  } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? (opts.body ? "POST" : "GET"), headers: opts.headers, agent: opts.agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode!, headers: res.headers, body, text: body.toString(), trailers: res.trailers });
-      });
-      res.on("error", reject);
-    });
+    const req = http.request(
+      url,
+      { method: opts.method ?? (opts.body ? "POST" : "GET"), headers: opts.headers, agent: opts.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const body = Buffer.concat(chunks);
+          resolve({ status: res.statusCode!, headers: res.headers, body, text: body.toString(), trailers: res.trailers });
+        });
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     if (Array.isArray(opts.body)) {
       for (const c of opts.body) req.write(c);

@@ -17,7 +17,10 @@ describe("robustness", () => {
     const p = await proxyWith();
     const jobs = Array.from({ length: 60 }, (_, i) => {
       const kind = i % 3;
-      if (kind === 0) return request(`${p.url}/c/${i}`, { body: `body-${i}` }).then((r) => [r.status, JSON.parse(r.text).url, JSON.parse(r.text).bytes] as const);
+      if (kind === 0)
+        return request(`${p.url}/c/${i}`, { body: `body-${i}` }).then(
+          (r) => [r.status, JSON.parse(r.text).url, JSON.parse(r.text).bytes] as const,
+        );
       if (kind === 1) return request(`${p.url}/callout/${i}`).then((r) => [r.status, JSON.parse(r.text).url, 0] as const);
       return request(`${p.url}/reply/${i}`).then((r) => [r.status, r.text, 0] as const);
     });
@@ -91,7 +94,10 @@ describe("robustness", () => {
     const trap = await request(`${p.url}/trap`);
     assert.equal(trap.status, 503);
     assert.equal(upstream.seen.length, before, "the failed request did not reach the upstream");
-    assert.ok(lines.some((l) => l.includes("trap on purpose")), "the trap and its message are printed");
+    assert.ok(
+      lines.some((l) => l.includes("trap on purpose")),
+      "the trap and its message are printed",
+    );
     const next = await request(`${p.url}/after-trap`);
     assert.equal(next.status, 200);
     assert.equal(next.headers["x-filtered"], "yes", "a fresh VM ran the filter");

@@ -27,8 +27,14 @@ describe("seed examples", () => {
       lines.some((l) => l.includes(`Received request for: 127.0.0.1:${p.port} /hello?x=1`)),
       `the filter's info log is printed with its :authority and :path:\n${lines.join("")}`,
     );
-    assert.ok(lines.every((l) => !l.includes("\x1b[")), "no colour codes when stderr is not a terminal");
-    assert.ok(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} info +filter #\d+: Received request/.test(l)), "time, level, filter and context id");
+    assert.ok(
+      lines.every((l) => !l.includes("\x1b[")),
+      "no colour codes when stderr is not a terminal",
+    );
+    assert.ok(
+      lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} info +filter #\d+: Received request/.test(l)),
+      "time, level, filter and context id",
+    );
   });
 
   test("log lines carry the level, in colour when asked (a terminal)", () => {
@@ -47,7 +53,9 @@ describe("seed examples", () => {
     const p = await startProxy({ filter: wasm, upstream: upstream.url, listen: "127.0.0.1:0", log: () => {} });
     proxies.push(p);
     const before = upstream.seen.length;
-    const r = await request(`${p.url}/items?id=7`, { headers: { "x-custom": "kept", connection: "keep-alive", "keep-alive": "timeout=5" } });
+    const r = await request(`${p.url}/items?id=7`, {
+      headers: { "x-custom": "kept", connection: "keep-alive", "keep-alive": "timeout=5" },
+    });
     assert.equal(r.status, 200);
     assert.equal(r.headers["x-service-name"], "my-custom-service");
     assert.equal(r.headers["x-upstream"], "yes");
@@ -75,7 +83,10 @@ describe("streaming", () => {
     const echo = JSON.parse(r.text);
     assert.equal(echo.bytes, body.length);
     assert.equal(echo.sha, sha(body));
-    assert.ok(Number(r.headers["x-request-body-calls"]) > 1, `the body came in several callbacks, not one: ${r.headers["x-request-body-calls"]}`);
+    assert.ok(
+      Number(r.headers["x-request-body-calls"]) > 1,
+      `the body came in several callbacks, not one: ${r.headers["x-request-body-calls"]}`,
+    );
     assert.equal(r.headers["x-request-body-bytes"], String(body.length));
     assert.equal(r.headers["x-request-eos"], "1", "the last body callback had end_of_stream");
   });
@@ -93,7 +104,11 @@ describe("streaming", () => {
   test("a chunked body on a GET or DELETE goes upstream framed (Node frames only POST/PUT/PATCH by default)", async () => {
     const p = await proxyWith();
     for (const method of ["GET", "DELETE"]) {
-      const r = await request(`${p.url}/with-body`, { method, body: ["abc", "de"].map((x) => Buffer.from(x)), headers: { "transfer-encoding": "chunked" } });
+      const r = await request(`${p.url}/with-body`, {
+        method,
+        body: ["abc", "de"].map((x) => Buffer.from(x)),
+        headers: { "transfer-encoding": "chunked" },
+      });
       assert.equal(r.status, 200, method);
       assert.equal(JSON.parse(r.text).bytes, 5, method);
     }
@@ -118,7 +133,7 @@ describe("streaming", () => {
     const p = await proxyWith();
     const r = await request(`${p.url}/upper/text`);
     assert.equal(r.status, 200);
-    assert.equal(r.text, "{\"METHOD\":\"GET\",\"URL\":\"/UPPER/TEXT\",\"BYTES\":0,\"SHA\":\"" + sha(Buffer.alloc(0)).toUpperCase() + "\"}");
+    assert.equal(r.text, '{"METHOD":"GET","URL":"/UPPER/TEXT","BYTES":0,"SHA":"' + sha(Buffer.alloc(0)).toUpperCase() + '"}');
     assert.equal(r.headers["content-length"], undefined);
   });
 
@@ -128,16 +143,26 @@ describe("streaming", () => {
     const r = await request(`${p.url}/grow-request`, { body: "12345", headers: { "content-length": "5" } });
     assert.equal(r.status, 503);
     assert.match(r.text, /did not match its content-length/);
-    assert.ok(lines.some((l) => l.includes("must remove content-length in onHttpRequestHeaders")), lines.join(""));
+    assert.ok(
+      lines.some((l) => l.includes("must remove content-length in onHttpRequestHeaders")),
+      lines.join(""),
+    );
     await assert.rejects(request(`${p.url}/grow-response?text`), /socket hang up|ECONNRESET|aborted/);
-    assert.ok(lines.some((l) => l.includes("must remove content-length in onHttpResponseHeaders")), lines.join(""));
+    assert.ok(
+      lines.some((l) => l.includes("must remove content-length in onHttpResponseHeaders")),
+      lines.join(""),
+    );
     assert.equal((await request(`${p.url}/text`)).text, "hello world", "the proxy keeps serving");
   });
 
   test("trailers pass both ways", async () => {
     const p = await proxyWith();
     const before = upstream.seen.length;
-    const up = await request(`${p.url}/upload-trailers`, { body: "abc", headers: { "transfer-encoding": "chunked", trailer: "x-sum" }, trailers: { "x-sum": "42" } });
+    const up = await request(`${p.url}/upload-trailers`, {
+      body: "abc",
+      headers: { "transfer-encoding": "chunked", trailer: "x-sum" },
+      trailers: { "x-sum": "42" },
+    });
     assert.equal(up.status, 200);
     assert.deepEqual(upstream.seen[before].trailers, { "x-sum": "42" });
     const down = await request(`${p.url}/trailers`);

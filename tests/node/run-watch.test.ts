@@ -13,7 +13,7 @@ import { built, repoRoot } from "./helpers.js";
 let dir: string;
 let upstream: http.Server;
 let upstreamUrl: string;
-let held: http.ServerResponse[] = [];
+const held: http.ServerResponse[] = [];
 let onHeld: (() => void) | null = null;
 
 function get(url: string): Promise<{ status: number; version: string | undefined; text: string }> {
@@ -68,7 +68,14 @@ test("--watch rebuilds an edited .ts filter; new requests see it, a request in f
   const entry = path.join(project, "index.ts");
   await writeFile(entry, src);
   const lines: string[] = [];
-  const p = await startProxy({ filter: entry, upstream: upstreamUrl, listen: "127.0.0.1:0", watch: true, debug: true, log: (l) => lines.push(l) });
+  const p = await startProxy({
+    filter: entry,
+    upstream: upstreamUrl,
+    listen: "127.0.0.1:0",
+    watch: true,
+    debug: true,
+    log: (l) => lines.push(l),
+  });
   try {
     assert.equal((await get(`${p.url}/`)).version, "1");
     assert.equal(p.generation, 1);
@@ -94,7 +101,10 @@ test("--watch rebuilds an edited .ts filter; new requests see it, a request in f
     const broken = await reloaded;
     assert.equal(broken.ok, false);
     assert.match(broken.error!, /build of .* failed/);
-    assert.ok(lines.some((l) => l.includes("reload failed, still serving build 2")), lines.join(""));
+    assert.ok(
+      lines.some((l) => l.includes("reload failed, still serving build 2")),
+      lines.join(""),
+    );
     const still = await get(`${p.url}/`);
     assert.equal(still.status, 200);
     assert.equal(still.version, "2", "the old VM keeps serving after a failed rebuild");

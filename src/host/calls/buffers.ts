@@ -28,7 +28,14 @@ export function bufferFor(vm: HostCallState, type: number): BufferSlot | null {
   }
 }
 
-export function proxy_get_buffer_bytes(vm: HostCallState, type: number, start: number, maxSize: number, rPtr: number, rSize: number): number {
+export function proxy_get_buffer_bytes(
+  vm: HostCallState,
+  type: number,
+  start: number,
+  maxSize: number,
+  rPtr: number,
+  rSize: number,
+): number {
   type = u(type);
   if (type > BufferType.ForeignFunctionArguments) return S.BadArgument;
   const slot = bufferFor(vm, type);
@@ -66,7 +73,12 @@ export function proxy_set_buffer_bytes(vm: HostCallState, type: number, start: n
   // start >= length appends; any other range is BAD_ARGUMENT.
   const grown = start === 0 && size >= cur.length ? data.length : cur.length + data.length;
   if (grown > MAX_BUFFER_BYTES) {
-    vm.host.log(3, `proxy_set_buffer_bytes: refused to grow a buffer to ${grown} bytes (the host's limit is ${MAX_BUFFER_BYTES})`, vm.ctx().id, vm.index);
+    vm.host.log(
+      3,
+      `proxy_set_buffer_bytes: refused to grow a buffer to ${grown} bytes (the host's limit is ${MAX_BUFFER_BYTES})`,
+      vm.ctx().id,
+      vm.index,
+    );
     return S.BadArgument;
   }
   if (start === 0) {

@@ -59,7 +59,14 @@ export function proxy_get_header_map_size(vm: HostCallState, type: number, rPtr:
   return vm.setU32(u(rPtr), m.byteSize()) ? S.Ok : S.InvalidMemoryAccess;
 }
 
-export function proxy_get_header_map_value(vm: HostCallState, type: number, kPtr: number, kSize: number, rPtr: number, rSize: number): number {
+export function proxy_get_header_map_value(
+  vm: HostCallState,
+  type: number,
+  kPtr: number,
+  kSize: number,
+  rPtr: number,
+  rSize: number,
+): number {
   type = u(type);
   if (type > MapType.HttpCallResponseTrailers) return S.BadArgument;
   const key = vm.str(u(kPtr), u(kSize));
@@ -100,11 +107,25 @@ function writeMapValue(
   return S.Ok;
 }
 
-export function proxy_replace_header_map_value(vm: HostCallState, type: number, kPtr: number, kSize: number, vPtr: number, vSize: number): number {
+export function proxy_replace_header_map_value(
+  vm: HostCallState,
+  type: number,
+  kPtr: number,
+  kSize: number,
+  vPtr: number,
+  vSize: number,
+): number {
   return writeMapValue(vm, "proxy_replace_header_map_value", type, kPtr, kSize, vPtr, vSize);
 }
 
-export function proxy_add_header_map_value(vm: HostCallState, type: number, kPtr: number, kSize: number, vPtr: number, vSize: number): number {
+export function proxy_add_header_map_value(
+  vm: HostCallState,
+  type: number,
+  kPtr: number,
+  kSize: number,
+  vPtr: number,
+  vSize: number,
+): number {
   return writeMapValue(vm, "proxy_add_header_map_value", type, kPtr, kSize, vPtr, vSize);
 }
 

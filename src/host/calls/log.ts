@@ -36,11 +36,17 @@ export function logCapped(vm: HostCallState, level: number, bytes: Buffer, total
   if (used >= logBytesPerStream) return;
   const keep = Math.min(bytes.length, logBytesPerMessage, logBytesPerStream - used);
   let message = bytes.toString("utf8", 0, keep);
-  if (keep < total) message += ` [${total - keep} more bytes not kept: the host keeps ${logBytesPerMessage} bytes of a message and ${logBytesPerStream} of a stream]`;
+  if (keep < total)
+    message += ` [${total - keep} more bytes not kept: the host keeps ${logBytesPerMessage} bytes of a message and ${logBytesPerStream} of a stream]`;
   if (c.kind === "stream") c.logBytes += keep;
   else vm.callLogBytes += keep;
   vm.logFromGuest(level, message);
   if (used + keep >= logBytesPerStream) {
-    vm.host.log(3, `log output capped: ${logBytesPerStream} bytes kept for ${c.kind === "stream" ? `stream ${c.id}` : "this call"}; further messages from it are dropped (logBytesPerStream)`, c.id, vm.index);
+    vm.host.log(
+      3,
+      `log output capped: ${logBytesPerStream} bytes kept for ${c.kind === "stream" ? `stream ${c.id}` : "this call"}; further messages from it are dropped (logBytesPerStream)`,
+      c.id,
+      vm.index,
+    );
   }
 }

@@ -14,7 +14,14 @@ export function proxy_register_shared_queue(vm: HostCallState, nPtr: number, nSi
 }
 
 /** An empty vm_id means this VM's own; NOT_FOUND when no such queue is registered. */
-export function proxy_resolve_shared_queue(vm: HostCallState, vPtr: number, vSize: number, nPtr: number, nSize: number, rPtr: number): number {
+export function proxy_resolve_shared_queue(
+  vm: HostCallState,
+  vPtr: number,
+  vSize: number,
+  nPtr: number,
+  nSize: number,
+  rPtr: number,
+): number {
   const vmId = vm.str(u(vPtr), u(vSize));
   const name = vm.str(u(nPtr), u(nSize));
   if (vmId === undefined || name === undefined) return S.InvalidMemoryAccess;
