@@ -130,7 +130,17 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
       2,
     ) + "\n";
   files["assembly/index.ts"] = await readFile(path.join(exampleDir, "index.ts"), "utf8");
-  files["test/filter.test.js"] = testFor(template, name, await pluginSettings(path.join(exampleDir, "envoy.yaml"), template, name));
+  // A template may ship its own test (template.test.js) and the files its test or README use.
+  const ownTest = path.join(exampleDir, "template.test.js");
+  files["test/filter.test.js"] = existsSync(ownTest)
+    ? rename(await readFile(ownTest, "utf8"))
+    : testFor(template, name, await pluginSettings(path.join(exampleDir, "envoy.yaml"), template, name));
+  for (const [from, to] of [
+    ["config.schema.json", "assembly/config.schema.json"],
+    ["authz-server.mjs", "authz-server.mjs"],
+  ]) {
+    if (existsSync(path.join(exampleDir, from))) files[to] = await readFile(path.join(exampleDir, from), "utf8");
+  }
   for (const f of ["envoy.yaml", "wasmplugin.yaml"]) {
     const p = path.join(exampleDir, f);
     if (existsSync(p)) files[f] = rename(await readFile(p, "utf8")).replace(/examples\/[^/\s]+\/build\//g, "build/");
