@@ -19,6 +19,7 @@ import { httpStreamProperty } from "./http-properties.js";
 import { encodeProperty, lookupIn, propertyBytes, propertyPath, type PropertyInput, type PropertyValue } from "./properties.js";
 import { SentHttpResponse, type BufferSlot, type StreamContext, type StreamHandler } from "./types.js";
 import type { Vm } from "./vm.js";
+import { prepareLocalReply, type PreparedLocalReply } from "./local-reply.js";
 
 /** What a stream needs from its host. */
 export interface StreamEnv {
@@ -207,7 +208,14 @@ export class HttpStream implements StreamHandler {
       return;
     }
     this.sentHttpResponse = reply;
-    r.replaceWith(HeaderMap.from([[":status", "503"]]), EMPTY);
+    const prepared = this.prepare(reply);
+    r.replaceWith(prepared.headers, prepared.body);
+  }
+
+  /** The reply's headers and body as Envoy encodes them for this request (local-reply.ts). */
+  private prepare(r: SentHttpResponse): PreparedLocalReply {
+    const h = this.req.headers;
+    return prepareLocalReply(r.status, r.map, r.body, r.grpcStatus, { contentType: h?.get("content-type"), method: h?.get(":method") });
   }
 
   /** Calls a stream callback and turns its result into CONTINUE or PAUSE. */
@@ -438,10 +446,7 @@ export class HttpStream implements StreamHandler {
     this.req.stoppedAt = this.req.stoppedAt ?? "headers";
     this.req.pendingBody = [];
     this.req.pendingTrailers = null;
-    const headers = new HeaderMap();
-    headers.add(":status", String(r.status));
-    if (r.body.length > 0) headers.add("content-length", String(r.body.length)), headers.add("content-type", "text/plain");
-    for (let i = 0; i < r.map.keys.length; i++) headers.add(r.map.keys[i], r.map.values[i]);
+    const { headers, body } = this.prepare(r);
     if (this.resp.headersForwarded) {
       // Response headers already went downstream: Envoy can only reset the stream (go#364).
       this.resetReason = "local response after response headers were sent";
@@ -450,12 +455,12 @@ export class HttpStream implements StreamHandler {
     if (this.resp.headersSeen) {
       // Sent from the response path before the headers went on: the reply replaces the response.
       // Nothing of the upstream response follows the reply (Envoy's direct local reply).
-      this.resp.replaceWith(headers, r.body);
+      this.resp.replaceWith(headers, body);
       this.resp.stoppedAt = null;
       if (this.onPass && !this.resp.passedEnd) {
         this.resp.passedEnd = true;
         this.onPass(1, "headers");
-        if (r.body.length > 0) this.onPass(1, "body", r.body);
+        if (body.length > 0) this.onPass(1, "body", body);
         this.onPass(1, "end");
       }
       return;
@@ -463,9 +468,9 @@ export class HttpStream implements StreamHandler {
     // Envoy sends the local reply through the encoder filters, this one included.
     this.deliveringLocal = true;
     try {
-      const hasBody = r.body.length > 0;
+      const hasBody = body.length > 0;
       this.headersIn(this.resp, 1, headers, !hasBody);
-      if (hasBody && !this.vm.failed) this.bodyIn(this.resp, 1, r.body, true);
+      if (hasBody && !this.vm.failed) this.bodyIn(this.resp, 1, body, true);
     } finally {
       this.deliveringLocal = false;
     }

@@ -8,6 +8,8 @@ import { LogLevel } from "../abi.js";
 import type { Logger } from "./log.js";
 import type { Target } from "./options.js";
 import { HOP_BY_HOP, isValidHeaderName, isValidHeaderValue, type Pair } from "./wire.js";
+import { HeaderMap } from "../host/headers.js";
+import { prepareLocalReply, type PreparedLocalReply } from "../host/local-reply.js";
 
 /** What every exchange of one proxy shares. */
 export interface ExchangeEnv {
@@ -287,6 +289,11 @@ export abstract class ExchangeLegs {
     });
   }
 
+  /** How Envoy encodes a reply of its own (local-reply.ts) for this request. */
+  protected envoyReply(status: number, body: string, grpcStatus: number): PreparedLocalReply {
+    return prepareLocalReply(status, new HeaderMap(), Buffer.from(body), grpcStatus, { contentType: this.req.headers["content-type"], method: this.method });
+  }
+
   protected noBodyAllowed(): boolean {
     return this.isHead || this.status === 204 || this.status === 304;
   }
@@ -354,9 +361,14 @@ export abstract class ExchangeLegs {
       this.reset(outcome);
       return;
     }
+    // Envoy's local reply: a gRPC request gets a trailers-only answer (a failed VM's 503 is UNAVAILABLE).
+    const reply = this.envoyReply(status, body, outcome === "wasm_fail_stream" ? 14 : -1);
+    status = Number(reply.headers.get(":status"));
+    const flat: string[] = [];
+    for (let i = 1; i < reply.headers.keys.length; i++) flat.push(reply.headers.keys[i], reply.headers.values[i]);
     try {
-      res.writeHead(status, ["content-length", String(Buffer.byteLength(body)), ...(body ? ["content-type", "text/plain"] : [])]);
-      res.end(this.isHead ? undefined : body);
+      res.writeHead(status, flat);
+      res.end(reply.body.length > 0 ? reply.body : undefined);
     } catch {
       res.destroy();
     }

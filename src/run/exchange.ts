@@ -194,7 +194,7 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
       case "headers":
         d.passedHeaders = true;
         this.unpauseUpstream("watermark");
-        this.downHead(this.stream!.response.headerPairsBytes);
+        this.downHead(withCodecLength(this.stream!, this.isHead));
         return;
       case "body":
         d.drop();
@@ -331,13 +331,14 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
       this.sendDirect(status, body, outcome);
       return;
     }
-    const pairs: Pair[] = [[":status", String(status)]];
-    if (body) pairs.push(["content-length", String(Buffer.byteLength(body))], ["content-type", "text/plain"]);
+    const reply = this.envoyReply(status, body, -1);
+    const pairs: Pair[] = reply.headers.keys.map((k, i) => [k, reply.headers.values[i]]);
+    const hasBody = reply.body.length > 0;
     this.rs.fedHeaders = pairs;
     this.rs.fedEnd = true;
     this.feed(() => {
-      stream.responseHeaders(pairs, !body);
-      if (body && !stream.isComplete) stream.responseBody(Buffer.from(body), true);
+      stream.responseHeaders(pairs, !hasBody);
+      if (hasBody && !stream.isComplete) stream.responseBody(reply.body, true);
     });
   }
 
@@ -482,4 +483,17 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
       this.sendDirect(500, "Internal Server Error", "response_payload_too_large");
     }
   }
+}
+
+/**
+ * The response headers to write. A local reply that ends with its headers (gRPC trailers-only, no
+ * body) gets `content-length: 0` the way Envoy's HTTP/1 codec frames a header-only response, not
+ * chunked encoding.
+ */
+function withCodecLength(stream: HttpStream, isHead: boolean): Array<[Buffer, Buffer]> {
+  const pairs = stream.response.headerPairsBytes;
+  if (!stream.sentHttpResponse || isHead || stream.response.body.length > 0) return pairs;
+  const status = pairs.find(([k]) => k.toString("latin1") === ":status")?.[1].toString("latin1");
+  if (status === "204" || status === "304" || pairs.some(([k]) => k.toString("latin1") === "content-length")) return pairs;
+  return [...pairs, [Buffer.from("content-length"), Buffer.from("0")]];
 }

@@ -26,6 +26,12 @@ export interface Case {
 /** A filter that lets everything through (for hostile HTTP input). */
 const passThrough = () => watModule(() => `(func (export "proxy_on_context_create") (param i32 i32))`);
 const manyHeaders = (n: number) => Array.from({ length: n }, (_, i) => `x-h${i}: v`);
+/** The response headers a local reply case looks at, as "name: value; ...", plus the body length. */
+const replyShape = (names: string[]) => (responses: RawResponse[]) => {
+  const r = responses[0];
+  const shown = r.headers.filter(([k]) => names.includes(k)).map(([k, v]) => `${k}: ${v}`);
+  return `${shown.join("; ")}; body ${r.body.length} bytes`;
+};
 
 export const CASES: Case[] = [
   { name: "loop-forever", tried: "proxy_on_request_headers loops forever", module: modules.loopForever, request: get(), harness: true },
@@ -91,6 +97,46 @@ export const CASES: Case[] = [
     harness: false,
     note: (_r, up) =>
       `upstream saw x-secret: ${up.seen.some((s) => s.rawHeaders.some((h) => h.toLowerCase() === "x-secret")) ? "yes" : "no"}`,
+  },
+  {
+    name: "reply-content-type",
+    tried: "a local reply with the filter's own content-type",
+    module: () => modules.localReply(403, [["content-type", "application/json"]], '{"denied":true}'),
+    request: get(),
+    harness: false,
+    note: replyShape(["content-type"]),
+  },
+  {
+    name: "reply-head",
+    tried: "a local reply with a body, to a HEAD request",
+    module: () => modules.localReply(403, [], "denied"),
+    request: get("/", [], "HEAD"),
+    harness: false,
+    note: replyShape(["content-length"]),
+  },
+  {
+    name: "reply-grpc",
+    tried: "a 403 local reply to a gRPC request",
+    module: () => modules.localReply(403, [], "no way: 100%"),
+    request: [
+      "POST /pkg.Svc/Call HTTP/1.1",
+      "host: h",
+      "connection: close",
+      "content-type: application/grpc",
+      "content-length: 0",
+      "",
+      "",
+    ].join("\r\n"),
+    harness: false,
+    note: replyShape(["content-type", "grpc-status", "grpc-message", "content-length"]),
+  },
+  {
+    name: "reply-content-length",
+    tried: "a local reply whose filter-set content-length is wrong",
+    module: () => modules.localReply(403, [["content-length", "999"]], "denied"),
+    request: get(),
+    harness: false,
+    note: replyShape(["content-length"]),
   },
 ];
 

@@ -25,6 +25,10 @@ const expected: Record<string, { status: number; note?: string }> = {
   "big-headers": { status: 431 },
   connect: { status: 403 },
   "hop-by-hop": { status: 200, note: "upstream saw x-secret: no" },
+  "reply-content-type": { status: 403, note: "content-type: application/json; body 15 bytes" },
+  "reply-head": { status: 403, note: "content-length: 6; body 0 bytes" },
+  "reply-grpc": { status: 200, note: "content-type: application/grpc; grpc-status: 7; grpc-message: no way: 100%25; content-length: 0; body 0 bytes" },
+  "reply-content-length": { status: 403, note: "content-length: 6; body 6 bytes" },
 };
 
 for (const c of CASES) {

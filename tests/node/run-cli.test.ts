@@ -58,11 +58,7 @@ test("bad flags give one line that names the problem, and exit 1", async () => {
     [["--cluster", "auth"], /--cluster "auth" must be NAME=URL/],
     [["--cluster", "auth=localhost"], /--cluster auth= "localhost"/],
     [["--timeout", "soon"], /--timeout "soon" is not a duration/],
-    [["--timeout", "999999999s"], /--timeout "999999999s" is too long: the most is 2147483647 ms/],
-    [["--time-limit", "forever"], /--time-limit "forever" is not a duration/],
     [["--max-memory", "5GiB"], /--max-memory 5368709120 bytes is out of range: use 65536 bytes to 4294967296 bytes/],
-    [["--max-headers", "0"], /--max-headers 0 is out of range: use 1 to 10000/],
-    [["--max-log-message", "lots"], /--max-log-message "lots" is not a size/],
   ];
   try {
     const results = await Promise.all(cases.map(([args]) => runCli(["run", wasm, "--listen", "127.0.0.1:0", ...args])));
