@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { promisify } from "node:util";
 import { built, repoRoot } from "./helpers.js";
@@ -95,4 +96,55 @@ test("envoy command line: a bad configuration is one line on stderr and exit cod
   );
   assert.equal(none.code, 1);
   assert.match(none.stderr, /envoy needs a configuration: proxy-wasm-as envoy -c envoy\.yaml/);
+});
+
+test("envoy --watch: a request in flight finishes on the old configuration, new ones use the new", async () => {
+  const slow = http.createServer((_req, res) => setTimeout(() => res.end("slow\n"), 400));
+  await new Promise<void>((r) => slow.listen(0, "127.0.0.1", () => r()));
+  const slowPort = (slow.address() as { port: number }).port;
+  const yaml = (mark: string) => `
+static_resources:
+  listeners:
+  - name: ingress
+    address: {socket_address: {address: 127.0.0.1, port_value: 1}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          route_config:
+            virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: "/"}, route: {cluster: slow}}]}]
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                root_id: config-headers
+                configuration: {"@type": type.googleapis.com/google.protobuf.StringValue, value: '{"response": {"set": {"x-mark": "${mark}"}}}'}
+                vm_config: {runtime: envoy.wasm.runtime.v8, code: {local: {filename: build/config-headers.wasm}}}
+          - name: envoy.filters.http.router
+  clusters:
+  - name: slow
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: slow
+      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${slowPort}}}}}]}]
+`;
+  const s = await stage(yaml("old"), ["config-headers"]);
+  const e = await run(s, { watch: true });
+  try {
+    const inFlight = request(e.url(1) + "/");
+    await new Promise((r) => setTimeout(r, 100));
+    const reloaded = new Promise((r) => e.envoy.events.once("reload", r));
+    writeFileSync(s.file, readFileSync(s.file, "utf8").replace('"x-mark": "old"', '"x-mark": "new"'));
+    assert.deepEqual(await reloaded, { ok: true, generation: 2 });
+    const next = request(e.url(1) + "/");
+    assert.equal((await inFlight).headers["x-mark"], "old", "the request in flight kept its filter");
+    assert.equal((await next).headers["x-mark"], "new");
+  } finally {
+    await e.envoy.close();
+    slow.closeAllConnections();
+    await new Promise<void>((r) => slow.close(() => r()));
+  }
 });
