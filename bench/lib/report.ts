@@ -295,7 +295,7 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     "",
     `- Machine: ${machineLine(r)}.`,
     `- Versions: proxy-wasm-as ${v["proxy-wasm-as"]}, AssemblyScript ${v.assemblyscript}, ${PEER_SDK} ${v[PEER_SDK]} with @assemblyscript/wasi-shim ${v["@assemblyscript/wasi-shim"]}, wabt ${v.wabt}, autocannon ${v.autocannon}.`,
-    `- The bench took ${fixed(r.durationSeconds, 0)} s. \`npm run bench -- --quick\` runs every piece on small counts.`,
+    `- The bench took ${fixed(r.durationSeconds, 0)} s. \`npm run bench -- --quick\` counts every module's cost and times them on small counts, without cold builds or the proxy.`,
     "",
     ...(chartFile ? [`![Module size and guest cost per request of the seed filters](${chartFile})`, ""] : []),
     "## Targets",
