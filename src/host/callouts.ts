@@ -4,12 +4,19 @@ import { byteStringToText, toBuffer, toByteString, type Bytesish } from "./bytes
 import type { GrpcCallRequest, HttpCallRequest } from "./calls/state.js";
 import { HeaderMap, type PairsInput } from "./headers.js";
 import type { RootContext } from "./types.js";
+import { VirtualClock, type Clock } from "./clock.js";
 import type { Vm } from "./vm.js";
 
 /** Who keeps the list of pending callouts (the host). */
 export interface CalloutOwner {
   removeCallout(c: HttpCallout | GrpcCallout): void;
+  readonly clock: Clock;
 }
+
+/** Envoy's router answers for a callout that got no response headers (what the filter then sees). */
+export const CALLOUT_TIMEOUT_BODY = "upstream request timeout";
+export const CALLOUT_CONNECT_FAILURE_BODY =
+  "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: ";
 
 const STATUS_BROKEN_CONNECTION = 11; // WasmResult::BrokenConnection, set by Envoy on a failed HTTP call
 
@@ -63,6 +70,47 @@ export class HttpCallout {
     this.root.httpCallResponse = null;
     this.vm.flush();
   }
+  /** Envoy's router answering instead of the upstream: `status` with a text/plain `body`, as a response. */
+  routerReply(status: number, body: string): void {
+    const headers: PairsInput = [
+      [":status", String(status)],
+      ["content-length", String(Buffer.byteLength(body))],
+      ["content-type", "text/plain"],
+    ];
+    this.respond({ headers, body });
+  }
+
+  /** No response headers within the timeout: Envoy answers 504 "upstream request timeout" (a response, not a failure). */
+  timeout(): void {
+    this.routerReply(504, CALLOUT_TIMEOUT_BODY);
+  }
+
+  /** The cluster could not be reached: Envoy answers 503 "upstream connect error ..." (a response, not a failure). */
+  connectFailure(reason = "Connection refused"): void {
+    this.routerReply(503, CALLOUT_CONNECT_FAILURE_BODY + reason);
+  }
+
+  /** The stream was reset after the response started: the same as fail(). */
+  reset(): void {
+    this.fail();
+  }
+
+  /**
+   * With a virtual clock: answers `ms` from now (when host.advanceTime gets there), unless the call's
+   * own timeout comes first, which then answers 504 and the late response is dropped.
+   */
+  respondAfter(ms: number, response: { headers?: PairsInput; body?: Bytesish; trailers?: PairsInput } = {}): void {
+    const clock = this.owner.clock;
+    if (!(clock instanceof VirtualClock)) throw new Error('respondAfter needs a virtual clock: createHost({ clock: "virtual" })');
+    if (!this.pending) throw new Error(`http call ${this.token} was already answered`);
+    this.cancelLate?.();
+    this.cancelLate = clock.schedule(clock.nowMs() + ms, () => this.respond(response));
+  }
+
+  /** @internal Cancels the virtual clock's timeout (set by the host). */
+  cancelTimeout: (() => void) | null = null;
+  private cancelLate: (() => void) | null = null;
+
   /** The call failed (reset / timeout): the callback gets 0 headers; proxy_get_status gives 11 "reset". */
   fail(): void {
     this.take();
@@ -76,6 +124,8 @@ export class HttpCallout {
     if (!this.pending) throw new Error(`http call ${this.token} was already answered`);
     if (this.vm.busy) throw new Error(`http call ${this.token}: answer it after the current callback returns`);
     this.pending = false;
+    this.cancelTimeout?.();
+    this.cancelLate?.();
     this.owner.removeCallout(this);
   }
 }

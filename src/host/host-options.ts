@@ -1,6 +1,7 @@
 // What an embedder passes to createHost, and the shapes the host hands back to tests.
 import type { ModuleSourceMap } from "../sourcemap/index.js";
 import type { Bytesish } from "./bytes.js";
+import type { VirtualClock } from "./clock.js";
 import type { PropertyInput } from "./properties.js";
 import type { SharedState } from "./shared.js";
 import type { LimitOptions } from "./limits.js";
@@ -48,6 +49,12 @@ export interface HostOptions extends LimitOptions {
    * (or the module's sourceMappingURL) when `wasm` is a path; none for bytes.
    */
   sourceMap?: string | ModuleSourceMap | false;
+  /**
+   * What the host reads time from: the machine's clock (default), "virtual" (a VirtualClock at
+   * 2026-01-01T00:00:00Z) or a VirtualClock of your own. With a virtual clock, `host.advanceTime(ms)`
+   * moves time: ticks fire as their period passes and pending HTTP callouts time out.
+   */
+  clock?: "real" | "virtual" | VirtualClock;
   /** Called for every recorded log entry (e.g. to print them). */
   onLog?: (entry: LogEntry) => void;
 }

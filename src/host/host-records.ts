@@ -1,7 +1,10 @@
 // What a host keeps about its VMs for tests and the run command: log entries, failures, host-call
 // counts, metrics and the callouts the guest dispatched. Host (host.ts) extends it with the driving
 // of the VMs.
-import { LogLevel } from "../abi.js";
+import { LogLevel, Status } from "../abi.js";
+import { UserError } from "../errors.js";
+import { VirtualClock, realClock, type Clock } from "./clock.js";
+import { FaultPlan } from "./faults.js";
 import { byteStringToText, toBuffer, toByteString, type Bytesish } from "./bytes.js";
 import { GrpcCallout, HttpCallout } from "./callouts.js";
 import type { GrpcCallRequest, HttpCallRequest } from "./calls/state.js";
@@ -33,12 +36,17 @@ export abstract class HostRecords {
   readonly grpcCallHistory: GrpcCallout[] = [];
   /** @internal The canary VM while it runs: its callouts are never dispatched (Envoy cancels them when it is destroyed). */
   canaryVm: Vm | null = null;
+  /** What the filter reads time from (HostOptions.clock). */
+  readonly clock: Clock;
+  /** Faults armed by failNext / injectCasMismatch. */
+  readonly faults = new FaultPlan();
   private readonly onLog?: (entry: LogEntry) => void;
   private logChars = 0;
 
   constructor(options: HostOptions) {
     this.shared = options.shared ?? new SharedState();
     this.logLevel = options.logLevel ?? LogLevel.Trace;
+    this.clock = options.clock === "virtual" ? new VirtualClock() : options.clock instanceof VirtualClock ? options.clock : realClock;
     this.onLog = options.onLog;
     this.limits = resolveLimits(options);
   }
@@ -69,6 +77,57 @@ export abstract class HostRecords {
    */
   originalOffset(offset: number): number {
     return this.codeOffsetMap ? this.codeOffsetMap(offset) : offset;
+  }
+
+  // ------------------------------------------------------------ time and faults
+
+  /** Roots with a tick period, and how to fire their tick (Host). */
+  protected abstract tickingRoots(): Array<{ root: RootContext; fire(): void }>;
+
+  /**
+   * With a virtual clock (createHost({ clock: "virtual" })): moves time forward by `ms`. Ticks fire
+   * once per elapsed period and pending HTTP callouts time out (504) or get their respondAfter
+   * answer, each at its own time, in order. Returns how many of these ran.
+   */
+  advanceTime(ms: number): number {
+    const clock = this.clock;
+    if (!(clock instanceof VirtualClock)) throw new UserError('advanceTime needs a virtual clock: createHost({ ..., clock: "virtual" })');
+    if (!Number.isFinite(ms) || ms < 0) throw new UserError(`advanceTime takes milliseconds >= 0, not ${ms}`);
+    return clock.advanceTo(clock.nowMs() + ms, () => {
+      let next: { at: number; run(): void } | null = null;
+      for (const { root, fire } of this.tickingRoots()) {
+        const at = root.nextTickAt;
+        if (root.tickPeriod > 0 && at !== undefined && (!next || at < next.at)) {
+          next = {
+            at,
+            run: () => {
+              root.nextTickAt = at + root.tickPeriod; // before the tick: the tick may set a new period
+              fire();
+            },
+          };
+        }
+      }
+      return next;
+    });
+  }
+
+  /**
+   * Makes host call `call` answer `status` instead of running, the next `times` times (after `skip`
+   * calls), as Envoy answers when the thing is missing or the call fails: NotFound from
+   * proxy_get_header_map_value, Empty from proxy_dequeue_shared_queue, BadArgument from
+   * proxy_http_call, ... FAULTABLE_CALLS lists the calls and statuses.
+   */
+  failNext(call: string, status: number, options: { times?: number; skip?: number } = {}): void {
+    try {
+      this.faults.add(call, status, options);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  }
+
+  /** The next `times` proxy_set_shared_data calls with a CAS value get CasMismatch, as if another VM wrote first. */
+  injectCasMismatch(times = 1): void {
+    this.faults.add("proxy_set_shared_data", Status.CasMismatch, { times, when: (args) => args[4] !== 0 });
   }
 
   recordFailure(f: Failure): void {
@@ -159,6 +218,10 @@ export abstract class HostRecords {
   onHttpCall(vm: Vm, root: RootContext, call: HttpCallRequest, callerContextId: number): void {
     if (vm === this.canaryVm) return; // cancelled with the canary
     const c = new HttpCallout(this, vm, root, call, callerContextId);
+    // A virtual clock times the call out as Envoy would, when advanceTime passes its timeout.
+    if (this.clock instanceof VirtualClock && call.timeoutMs > 0) {
+      c.cancelTimeout = this.clock.schedule(this.clock.nowMs() + call.timeoutMs, () => c.pending && c.timeout());
+    }
     this.httpCalls.push(c);
     this.httpCallHistory.push(c);
     if (this.httpCallHistory.length > HISTORY_LIMIT) this.httpCallHistory.splice(0, HISTORY_LIMIT / 2);

@@ -14,6 +14,7 @@ import { encodeProperty, propertyBytes, propertyPath, type PropertyInput, type P
 import { TcpConnection } from "./tcp.js";
 import type { Failure, Plugin, RootContext, StreamContext } from "./types.js";
 import { Vm, type VmHost } from "./vm.js";
+import { VirtualClock } from "./clock.js";
 import { sourceTrace, type ModuleSourceMap, type SourceTrace } from "../sourcemap/index.js";
 
 let connectionIds = 1;
@@ -403,6 +404,11 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
 
   // ------------------------------------------------------------ timers, foreign functions, queues
 
+  protected tickingRoots(): Array<{ root: RootContext; fire(): void }> {
+    const roots = [{ root: this.root, vm: this.vm }, ...this.extraPlugins.map((e) => ({ root: e.root, vm: e.vm }))];
+    return roots.filter((r) => r.root && r.vm === this.vm).map(({ root, vm }) => ({ root: root!, fire: () => this.tickRoot(vm, root) }));
+  }
+
   /** Fires proxy_on_tick on every root context that set a tick period. Returns whether any did. */
   tick(): boolean {
     let any = this.tickRoot(this.vm, this.root);
@@ -468,7 +474,7 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
     const host = new Host(
       this.module,
       this.abiVersion,
-      { ...this.options, ...overrides, wasm: this.module, shared: this.shared },
+      { ...this.options, clock: this.clock instanceof VirtualClock ? this.clock : this.options.clock, ...overrides, wasm: this.module, shared: this.shared },
       this.sourceMap,
     );
     host.codeOffsetMap = this.codeOffsetMap;

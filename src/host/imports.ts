@@ -6,6 +6,7 @@ import { GuestExit } from "./calls/guest-exit.js";
 import { ENV_EXTRA_CALLS, HOST_CALLS, WASI_CALLS } from "./calls/index.js";
 import type { HostCall, HostCallState, HostServices } from "./calls/state.js";
 import { ALLOWED_DURING_START, HOST_IMPORTS } from "./imports.generated.js";
+import { FAULTABLE_CALLS } from "./faults.js";
 import type { GuestClock } from "./time-limit.js";
 
 /** Host function names, in HOST_FUNCTIONS order; index = slot in hostCallCounts. */
@@ -49,8 +50,12 @@ export function buildImports(vm: ImportTarget, abiVersion: AbiVersion): WebAssem
  * applies the startup restriction (V8 in Envoy traps "restricted_callback"). Exact arity keeps
  * V8 on its fast Wasm-to-JS path.
  */
-function bind(vm: ImportTarget, name: string, fn: HostCall | undefined, arity: number): (...a: any[]) => any {
-  if (!fn) throw new Error(`internal: no implementation of ${name}`);
+function bind(vm: ImportTarget, name: string, impl: HostCall | undefined, arity: number): (...a: any[]) => any {
+  if (!impl) throw new Error(`internal: no implementation of ${name}`);
+  // A call a test can fail checks the fault plan first (one property read when nothing is armed).
+  const faults = vm.host.faults;
+  const fn: HostCall =
+    name in FAULTABLE_CALLS ? (v, ...a) => (faults.armed ? (faults.take(name, a as number[]) ?? impl(v, ...a)) : impl(v, ...a)) : impl;
   const idx = INDEX.get(name)!;
   const counts = vm.host.hostCallCounts;
   const clock = vm.clock;

@@ -14,9 +14,12 @@ export { HeaderMap } from "./headers.js";
 export type { PairsInput } from "./headers.js";
 export type { PropertyInput } from "./properties.js";
 export { encodePairs, decodePairs } from "./pairs.js";
-export type { Failure, LogEntry } from "./types.js";
+export type { Failure, LogEntry, LogSource } from "./types.js";
 export { SentHttpResponse } from "./types.js";
 export { HOST_FUNCTION_NAMES } from "./imports.js";
+export { VirtualClock, realClock, type Clock } from "./clock.js";
+export { FAULTABLE_CALLS } from "./faults.js";
+export { faultSweep, type SweepFault, type SweepRun, type SweepReport } from "./fault-sweep.js";
 export {
   TimeLimitError,
   DEFAULT_TIME_LIMIT_MS,

@@ -15,6 +15,8 @@ export interface RootContext {
   plugin: Plugin;
   /** proxy_set_tick_period_milliseconds value; 0 = no timer. */
   tickPeriod: number;
+  /** With a virtual clock: when the next tick is due (ms). */
+  nextTickAt?: number;
   /** proxy_on_done returned false and proxy_done was not called yet. */
   pendingDone: boolean;
   deleted: boolean;

@@ -42,18 +42,7 @@ export function startHttpCallout(
     answer(deliver, result);
   };
   const local = (status: number, body: string, note: string) =>
-    finish(
-      () =>
-        call.respond({
-          headers: [
-            [":status", String(status)],
-            ["content-length", String(Buffer.byteLength(body))],
-            ["content-type", "text/plain"],
-          ],
-          body,
-        }),
-      { kind: "response", status, note },
-    );
+    finish(() => call.routerReply(status, body), { kind: "response", status, note });
 
   const method = call.header(":method") ?? "GET";
   const path = call.header(":path") ?? "/";

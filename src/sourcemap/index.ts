@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { TraceMap, traceSegment } from "@jridgewell/trace-mapping";
+import { TraceMap, decodedMappings, traceSegment } from "@jridgewell/trace-mapping";
 import { parseModule } from "../wasm/binary.js";
 
 /** A position in a source file: `file` as the map names it, made relative to the working folder. */
@@ -43,12 +43,36 @@ export class ModuleSourceMap {
     this.files = parsed.sources.map((s) => displayName(s ?? "", root, mapPath));
   }
 
-  /** The source position of a byte offset in the module, or null when no mapping covers it. */
-  positionAt(offset: number): SourcePosition | null {
-    const seg = traceSegment(this.map, 0, offset);
-    if (!seg || seg.length < 4) return null;
-    const [, source, line, column] = seg as readonly [number, number, number, number];
-    return { file: this.files[source], line: line + 1, column: column + 1 };
+  /**
+   * The source position of a byte offset in the module, or null when no mapping covers it. Code the
+   * compiler added (a null check's call to abort, say) has a mapping without a source; with
+   * `nearest`, the closest mapped instruction before it is returned instead (the caller checks that
+   * it is in the same function).
+   */
+  positionAt(offset: number, nearest = false): SourcePosition | null {
+    const exact = traceSegment(this.map, 0, offset);
+    if (!exact) return null;
+    if (!nearest) {
+      if (exact.length < 4) return null;
+      const [, source, line, column] = exact as readonly [number, number, number, number];
+      return { file: this.files[source], line: line + 1, column: column + 1 };
+    }
+    const segments = decodedMappings(this.map)[0] ?? [];
+    let lo = 0;
+    let hi = segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (segments[mid][0] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    for (let i = lo; i >= 0; i--) {
+      const seg = segments[i];
+      if (seg.length >= 4) {
+        const [, source, line, column] = seg as readonly [number, number, number, number];
+        return { file: this.files[source], line: line + 1, column: column + 1 };
+      }
+    }
+    return null;
   }
 }
 
@@ -152,7 +176,15 @@ export function sourceTrace(
 ): SourceTrace {
   const mapped: { pos: SourcePosition; name: string | null }[] = [];
   for (const f of wasmFrames(stack)) {
-    const pos = map.positionAt(originalOffset(f.offset));
+    const offset = originalOffset(f.offset);
+    let pos = map.positionAt(offset);
+    // An unmapped instruction (compiler-added code) of a named function: the nearest mapped one
+    // before it, if that is in the file the function's name says it comes from.
+    if (!pos && f.name) {
+      const near = map.positionAt(offset, true);
+      const from = f.name.slice(0, Math.max(0, f.name.lastIndexOf("/")));
+      if (near && from && near.file.replace(/\\/g, "/").endsWith(`${from.replace(/^~lib\//, "")}.ts`)) pos = near;
+    }
     if (pos) mapped.push({ pos, name: f.name });
   }
   // The SDK's abort handler (reached from abort, throw and failed assertions) is not the place.

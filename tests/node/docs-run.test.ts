@@ -102,7 +102,9 @@ for (const b of blocks) {
       symlinkSync(repoRoot, path.join(dir, "node_modules", "proxy-wasm-as"), "dir");
       writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }));
       const r = await built(b.args.wasm);
-      copyFileSync(r.outFile, path.join(dir, "build", `${path.basename(path.dirname(b.args.wasm))}.wasm`));
+      const target = path.join(dir, "build", `${path.basename(path.dirname(b.args.wasm))}.wasm`);
+      copyFileSync(r.outFile, target);
+      copyFileSync(r.sourceMapFile, `${target}.map`);
       writeFileSync(path.join(dir, "doc.test.js"), b.code);
       const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_TEST_CONTEXT"));
       const run = spawnSync(process.execPath, ["--test", "doc.test.js"], { cwd: dir, encoding: "utf8", env });

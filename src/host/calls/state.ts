@@ -3,6 +3,8 @@
 // plain functions `(vm, ...wasmArgs) => status` over this state, no closures. src/host/vm.ts
 // implements the state and binds the functions to import names (calls/index.ts).
 import { Status } from "../../abi.js";
+import type { Clock } from "../clock.js";
+import type { FaultPlan } from "../faults.js";
 import { lowerAscii } from "../bytes.js";
 import { HeaderMap } from "../headers.js";
 import type { PropertyValue } from "../properties.js";
@@ -18,6 +20,10 @@ export interface HostServices {
   readonly foreignFunctions: Readonly<Record<string, (args: Uint8Array) => Uint8Array | number>>;
   readonly upstreams: ReadonlySet<string> | null;
   readonly limits: HostLimits;
+  /** What proxy_get_current_time_nanoseconds and the WASI clocks read. */
+  readonly clock: Clock;
+  /** Faults a test armed (faults.ts): a faultable call answers `take()`'s status instead of running. */
+  readonly faults: FaultPlan;
   log(level: number, message: string, contextId: number, vm: number, source?: "filter" | "host"): void;
   /** Host-level properties (embedder-set and plugin_*), for any context. */
   hostProperty(key: string, plugin: Plugin | null, inStream: boolean): PropertyValue | undefined;

@@ -3,7 +3,7 @@ import { Status as S } from "../../abi.js";
 import { u, type HostCallState } from "./state.js";
 
 export function proxy_get_current_time_nanoseconds(vm: HostCallState, retPtr: number): number {
-  return vm.setU64(u(retPtr), BigInt(Date.now()) * 1_000_000n) ? S.Ok : S.InvalidMemoryAccess;
+  return vm.setU64(u(retPtr), vm.host.clock.nowNs()) ? S.Ok : S.InvalidMemoryAccess;
 }
 
 /** The tick period belongs to the root context; a VM context has none (BAD_ARGUMENT). */
@@ -11,5 +11,7 @@ export function proxy_set_tick_period_milliseconds(vm: HostCallState, period: nu
   const root = vm.rootOf(vm.ctx());
   if (!root) return S.BadArgument;
   root.tickPeriod = u(period);
+  // A virtual clock fires the first tick one period from now (Envoy enables a timer for the period).
+  root.nextTickAt = root.tickPeriod > 0 ? vm.host.clock.nowMs() + root.tickPeriod : undefined;
   return S.Ok;
 }

@@ -12,8 +12,6 @@ const WASI_INVAL = 28;
 const WASI_NOSYS = 52;
 const WASI_NOTSUP = 58;
 
-const MONO_ORIGIN = process.hrtime.bigint();
-
 export function fd_write(vm: HostCallState, fd: number, iovs: number, iovsLen: number, nwrittenPtr: number): number {
   fd = u(fd);
   if (fd !== 1 && fd !== 2) return WASI_BADF;
@@ -98,10 +96,10 @@ export function clock_time_get(vm: HostCallState, id: number, _precision: bigint
   let t: bigint;
   switch (u(id)) {
     case 0:
-      t = BigInt(Date.now()) * 1_000_000n;
+      t = vm.host.clock.nowNs();
       break;
     case 1:
-      t = process.hrtime.bigint() - MONO_ORIGIN;
+      t = vm.host.clock.monotonicNs();
       break;
     default:
       return WASI_NOTSUP;
