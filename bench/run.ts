@@ -15,26 +15,30 @@ import { parseArgs } from "node:util";
 import { chartSvg } from "./lib/chart.js";
 import { REPO_ROOT } from "./lib/filters.js";
 import { consoleReport, markdownReport } from "./lib/report.js";
-import { FULL, QUICK, runSuite, type SuiteOptions } from "./lib/suite.js";
+import { type BenchResult, FULL, QUICK, runSuite, type SuiteOptions } from "./lib/suite.js";
 
 const USAGE = "usage: npm run bench -- [--quick] [--only a,b] [--no-write] [--out <dir>] [--skip-proxy] [--skip-cold-build]";
 
+function parseOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      "no-write": { type: "boolean", default: false },
+      out: { type: "string" },
+      "skip-proxy": { type: "boolean", default: false },
+      "skip-cold-build": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
-  let values;
+  let values: ReturnType<typeof parseOptions>["values"];
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: "boolean", default: false },
-        only: { type: "string" },
-        "no-write": { type: "boolean", default: false },
-        out: { type: "string" },
-        "skip-proxy": { type: "boolean", default: false },
-        "skip-cold-build": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }));
+    ({ values } = parseOptions(argv));
   } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -44,14 +48,18 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const opts: SuiteOptions = { ...(values.quick ? QUICK : FULL) };
-  if (values.only) opts.only = values.only.split(",").map((s) => s.trim()).filter(Boolean);
+  if (values.only)
+    opts.only = values.only
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (values["skip-proxy"]) opts.proxySeconds = 0;
   if (values["skip-cold-build"]) opts.coldBuildRuns = 0;
 
   const command = ["npm run bench", ...(argv.length ? ["--", ...argv] : [])].join(" ");
   const t0 = Date.now();
   const log = (line: string) => process.stderr.write(`bench: [${((Date.now() - t0) / 1000).toFixed(0)} s] ${line}\n`);
-  let result;
+  let result: BenchResult;
   try {
     result = await runSuite(opts, { command, quick: values.quick }, log);
   } catch (e) {
@@ -73,7 +81,9 @@ async function main(argv: string[]): Promise<number> {
     if (svg) await writeFile(path.join(outDir, "benchmarks.svg"), svg);
     await writeFile(path.join(outDir, "benchmarks.md"), markdownReport(result, svg ? "benchmarks.svg" : null));
     if (values.out) await writeFile(path.join(outDir, "benchmarks.json"), JSON.stringify(result, null, 2) + "\n");
-    process.stderr.write(`bench: wrote ${path.relative(process.cwd(), path.join(outDir, "benchmarks.md")) || "benchmarks.md"}${svg ? " and benchmarks.svg" : ""}\n`);
+    process.stderr.write(
+      `bench: wrote ${path.relative(process.cwd(), path.join(outDir, "benchmarks.md")) || "benchmarks.md"}${svg ? " and benchmarks.svg" : ""}\n`,
+    );
   }
   return 0;
 }

@@ -26,11 +26,25 @@ function panels(r: BenchResult): Panel[] {
   return [
     {
       title: "Module size, raw bytes (smaller is better)",
-      groups: seeds.map((e) => ({ name: e.name, bars: bars(e, (m) => m.size.raw, (v) => `${int(v)} B`) })),
+      groups: seeds.map((e) => ({
+        name: e.name,
+        bars: bars(
+          e,
+          (m) => m.size.raw,
+          (v) => `${int(v)} B`,
+        ),
+      })),
     },
     {
       title: "Guest cost per request, ns (smaller is better)",
-      groups: seeds.map((e) => ({ name: e.name, bars: bars(e, (m) => m.guestNs, (v) => `${ns(v)} ns`) })),
+      groups: seeds.map((e) => ({
+        name: e.name,
+        bars: bars(
+          e,
+          (m) => m.guestNs,
+          (v) => `${ns(v)} ns`,
+        ),
+      })),
     },
   ];
 }
@@ -81,7 +95,9 @@ export function chartSvg(r: BenchResult): string {
   }
   y += 16;
   const m = r.machine;
-  out.push(`<text x="${labelX}" y="${y}" font-size="11" fill="#666">${escapeXml(`${r.command}, ${r.date.slice(0, 10)}; ${m.cores} cores, ${m.cpuModel}, Node ${m.node}`)}</text>`);
+  out.push(
+    `<text x="${labelX}" y="${y}" font-size="11" fill="#666">${escapeXml(`${r.command}, ${r.date.slice(0, 10)}; ${m.cores} cores, ${m.cpuModel}, Node ${m.node}`)}</text>`,
+  );
   y += 14;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="DejaVu Sans, Arial, Helvetica, sans-serif">`,

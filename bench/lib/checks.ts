@@ -21,8 +21,10 @@ export function checkSeedBehaviour(name: SeedName, r: Running): void {
     else {
       if (local.status !== 200) fail(`local response status ${local.status}, expected 200`);
       const values = local.headers.filter(([k]) => k === "x-service-name").map(([, v]) => v);
-      if (values.length !== 1 || values[0] !== SERVICE) fail(`local response x-service-name ${JSON.stringify(values)}, expected ["${SERVICE}"]`);
-      if (local.body.toString() !== BODY) fail(`local response body ${JSON.stringify(local.body.toString())}, expected ${JSON.stringify(BODY)}`);
+      if (values.length !== 1 || values[0] !== SERVICE)
+        fail(`local response x-service-name ${JSON.stringify(values)}, expected ["${SERVICE}"]`);
+      if (local.body.toString() !== BODY)
+        fail(`local response body ${JSON.stringify(local.body.toString())}, expected ${JSON.stringify(BODY)}`);
     }
     const info = r.host.logMessages(LogLevel.Info);
     // The peer SDK logs through WASI stdout with a "[INFO]: " prefix; the text itself must match.

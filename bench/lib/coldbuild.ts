@@ -41,7 +41,10 @@ function once(args: string[]): Promise<{ wallMs: number; cpuMs: number | null }>
       const m = new RegExp(`${CPU_MARK} (\\d+)`).exec(stderr);
       stderr = stderr.replace(new RegExp(`\\n?${CPU_MARK} \\d+\\n?`), "");
       if (code === 0) resolve({ wallMs: ms, cpuMs: m ? Number(m[1]) / 1000 : null });
-      else reject(new Error(`\`node ${args.join(" ")}\` exited with ${code}: ${firstError(stderr) || (stderr.trim().split("\n").pop() ?? "")}`));
+      else
+        reject(
+          new Error(`\`node ${args.join(" ")}\` exited with ${code}: ${firstError(stderr) || (stderr.trim().split("\n").pop() ?? "")}`),
+        );
     });
   });
 }

@@ -58,7 +58,16 @@ export function costTable(r: BenchResult): Table {
     }
   }
   return {
-    headers: ["module", "instructions/request", "ours/floor", `ours/before (${BASELINE.commit})`, "guest calls/request", "allocations/request", "frees/request", "GC cycles/1,000 requests"],
+    headers: [
+      "module",
+      "instructions/request",
+      "ours/floor",
+      `ours/before (${BASELINE.commit})`,
+      "guest calls/request",
+      "allocations/request",
+      "frees/request",
+      "GC cycles/1,000 requests",
+    ],
     rows,
   };
 }
@@ -87,7 +96,10 @@ export function costTargets(r: BenchResult): Target[] {
     out.push({
       what: "module sizes not larger than before",
       goal: `every example ≤ its ${BASELINE.commit} size`,
-      measured: grown.length === 0 ? `${known.length} of ${known.length} not larger` : grown.map((e) => `${e.name} ${int(e.ours!.size.raw)} > ${int(BASELINE.sizes[e.name])}`).join("; "),
+      measured:
+        grown.length === 0
+          ? `${known.length} of ${known.length} not larger`
+          : grown.map((e) => `${e.name} ${int(e.ours!.size.raw)} > ${int(BASELINE.sizes[e.name])}`).join("; "),
       met: grown.length === 0,
     });
   }

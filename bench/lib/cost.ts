@@ -80,7 +80,11 @@ async function countPerRequest(subject: Subject, kind: RequestKind, globals: str
  * allocator and there is no collector.
  */
 export async function measureCost(subject: Subject, kind: RequestKind, countingBuild: Uint8Array | null): Promise<Cost> {
-  const counted = await countPerRequest({ ...subject, wasm: await instrumentCounting(subject.wasm) }, kind, [INSTRUCTIONS_GLOBAL, CALLS_GLOBAL, HOST_ALLOCS_GLOBAL]);
+  const counted = await countPerRequest({ ...subject, wasm: await instrumentCounting(subject.wasm) }, kind, [
+    INSTRUCTIONS_GLOBAL,
+    CALLS_GLOBAL,
+    HOST_ALLOCS_GLOBAL,
+  ]);
   const cost: Cost = {
     instructions: counted[INSTRUCTIONS_GLOBAL]!,
     calls: counted[CALLS_GLOBAL]!,

@@ -144,7 +144,12 @@ export async function buildPeer(name: SeedName, outDir: string, ourFlags = false
   await mkdir(outDir, { recursive: true });
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, args, { cwd: dir, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`peer build of ${name} failed (are ${PEER_SDK} and @assemblyscript/wasi-shim installed?): ${firstError(stderr + stdout) || oneLine(stderr || stdout || err.message)}`));
+      if (err)
+        reject(
+          new Error(
+            `peer build of ${name} failed (are ${PEER_SDK} and @assemblyscript/wasi-shim installed?): ${firstError(stderr + stdout) || oneLine(stderr || stdout || err.message)}`,
+          ),
+        );
       else resolve();
     });
   });
@@ -206,6 +211,9 @@ export function emptyModule(): Promise<Uint8Array> {
 }
 
 function oneLine(s: string): string {
-  const lines = s.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = s
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   return (lines.find((l) => /error/i.test(l)) ?? lines[0] ?? "").slice(0, 300);
 }

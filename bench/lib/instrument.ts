@@ -17,7 +17,21 @@ export const HOST_ALLOCS_GLOBAL = "__bench_host_allocations";
 const ALLOCATOR_EXPORTS = new Set(["malloc", "proxy_on_memory_allocate"]);
 const FREE = new Set(["block", "loop", "else", "end", "nop"]);
 /** Control can enter or leave right after these. */
-const BOUNDARY_AFTER = new Set(["if", "else", "end", "loop", "br", "br_if", "br_table", "return", "unreachable", "return_call", "return_call_indirect", "throw", "rethrow"]);
+const BOUNDARY_AFTER = new Set([
+  "if",
+  "else",
+  "end",
+  "loop",
+  "br",
+  "br_if",
+  "br_table",
+  "return",
+  "unreachable",
+  "return_call",
+  "return_call_indirect",
+  "throw",
+  "rethrow",
+]);
 
 // wabt: the npm package is an Emscripten build; loaded once.
 type Wabt = {

@@ -63,7 +63,12 @@ function loadAutocannon(): Autocannon {
 }
 
 /** Spawns a process and resolves with the first stdout line that matches `pattern`. */
-function spawnUntil(args: string[], pattern: RegExp, what: string, timeoutMs = 60_000): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+function spawnUntil(
+  args: string[],
+  pattern: RegExp,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
@@ -131,10 +136,29 @@ export function processCpuSeconds(pid: number | undefined): number | null {
 
 /** `node dist/src/cli.js run ...` as the bench starts it; the module path is a placeholder. */
 export function runCommand(wasm: string, upstreamPort: number | string): string[] {
-  return ["dist/src/cli.js", "run", wasm, "--upstream", `http://127.0.0.1:${upstreamPort}`, "--listen", "127.0.0.1:0", "--no-access-log", "--log-level", "warn"];
+  return [
+    "dist/src/cli.js",
+    "run",
+    wasm,
+    "--upstream",
+    `http://127.0.0.1:${upstreamPort}`,
+    "--listen",
+    "127.0.0.1:0",
+    "--no-access-log",
+    "--log-level",
+    "warn",
+  ];
 }
 
-async function load(autocannon: Autocannon, label: string, url: string, seconds: number, connections: number, proxyPid: number | undefined, rate?: number): Promise<LoadResult> {
+async function load(
+  autocannon: Autocannon,
+  label: string,
+  url: string,
+  seconds: number,
+  connections: number,
+  proxyPid: number | undefined,
+  rate?: number,
+): Promise<LoadResult> {
   const cpu0 = processCpuSeconds(proxyPid);
   const tracker = autocannon({
     url,

@@ -57,31 +57,66 @@ export function targets(r: BenchResult): Target[] {
   const out: Target[] = [];
   for (const e of seedResults(r)) {
     const o = e.ours!;
-    out.push({ what: `${e.name}: module size`, goal: `≤ ${int(SIZE_LIMIT)} B`, measured: bytes(o.size.raw), met: o.size.raw <= SIZE_LIMIT });
+    out.push({
+      what: `${e.name}: module size`,
+      goal: `≤ ${int(SIZE_LIMIT)} B`,
+      measured: bytes(o.size.raw),
+      met: o.size.raw <= SIZE_LIMIT,
+    });
     if (e.peer) {
       const f = ratio(e.peer.size.raw, o.size.raw);
-      out.push({ what: `${e.name}: smaller than ${PEER_SDK}`, goal: "≥ 3× smaller", measured: `${times(f, 1)} smaller (${bytes(e.peer.size.raw)})`, met: f >= 3 });
+      out.push({
+        what: `${e.name}: smaller than ${PEER_SDK}`,
+        goal: "≥ 3× smaller",
+        measured: `${times(f, 1)} smaller (${bytes(e.peer.size.raw)})`,
+        met: f >= 3,
+      });
       const g = ratio(o.guestNs, e.peer.guestNs);
-      out.push({ what: `${e.name}: guest cost vs ${PEER_SDK}`, goal: "≤ 1/5 (0.20×)", measured: `${times(g)} (${ns(o.guestNs)} vs ${ns(e.peer.guestNs)} ns)`, met: g <= 0.2 });
+      out.push({
+        what: `${e.name}: guest cost vs ${PEER_SDK}`,
+        goal: "≤ 1/5 (0.20×)",
+        measured: `${times(g)} (${ns(o.guestNs)} vs ${ns(e.peer.guestNs)} ns)`,
+        met: g <= 0.2,
+      });
     }
     if (e.floor) {
       const g = ratio(o.guestNs, e.floor.guestNs);
-      out.push({ what: `${e.name}: guest time vs WAT floor (V8)`, goal: "≤ 1.3×", measured: `${times(g)} (${ns(o.guestNs)} vs ${ns(e.floor.guestNs)} ns)`, met: g <= 1.3 });
+      out.push({
+        what: `${e.name}: guest time vs WAT floor (V8)`,
+        goal: "≤ 1.3×",
+        measured: `${times(g)} (${ns(o.guestNs)} vs ${ns(e.floor.guestNs)} ns)`,
+        met: g <= 1.3,
+      });
     }
     if (e.expectedHostCalls) {
       const extra = extraHostCalls(o.hostCalls, e.expectedHostCalls);
-      out.push({ what: `${e.name}: host calls beyond the filter's code`, goal: "0", measured: fixed(extra, extra % 1 ? 2 : 0), met: extra === 0 && callsEqual(o.hostCalls, e.expectedHostCalls) });
+      out.push({
+        what: `${e.name}: host calls beyond the filter's code`,
+        goal: "0",
+        measured: fixed(extra, extra % 1 ? 2 : 0),
+        met: extra === 0 && callsEqual(o.hostCalls, e.expectedHostCalls),
+      });
     }
     if (o.memory) {
       const grew = o.memory.pagesAtEnd - o.memory.pagesAfterWarmup;
-      out.push({ what: `${e.name}: guest memory growth after warm-up`, goal: "0 pages", measured: `${grew} pages over ${int(o.memory.requests)} requests`, met: grew === 0 });
+      out.push({
+        what: `${e.name}: guest memory growth after warm-up`,
+        goal: "0 pages",
+        measured: `${grew} pages over ${int(o.memory.requests)} requests`,
+        met: grew === 0,
+      });
     }
   }
   out.push(...costTargets(r));
   const builds = r.examples.filter((e) => e.coldBuild);
   if (builds.length > 0) {
     const worst = builds.reduce((a, b) => (b.coldBuild!.medianMs > a.coldBuild!.medianMs ? b : a));
-    out.push({ what: "`build`, cold (slowest example)", goal: "< 3 s", measured: `${fixed(worst.coldBuild!.medianMs / 1000)} s (${worst.name})`, met: worst.coldBuild!.medianMs < 3000 });
+    out.push({
+      what: "`build`, cold (slowest example)",
+      goal: "< 3 s",
+      measured: `${fixed(worst.coldBuild!.medianMs / 1000)} s (${worst.name})`,
+      met: worst.coldBuild!.medianMs < 3000,
+    });
   }
   const p = r.proxy;
   if (p.ran) {
@@ -90,9 +125,19 @@ export function targets(r: BenchResult): Target[] {
     const withFilter = p.throughput.filter.proxyCpuUsPerRequest;
     const cpuShare = none !== null && withFilter !== null ? ratio(none, withFilter) : NaN;
     const cpuNote = Number.isFinite(cpuShare) ? ` (by the proxy's CPU per request: ${fixed(cpuShare * 100, 0)}%)` : "";
-    out.push({ what: `\`run\` throughput with ${p.filter} vs no filter`, goal: "≥ 60%", measured: `${fixed(share * 100, 0)}%${cpuNote}`, met: share >= 0.6 });
+    out.push({
+      what: `\`run\` throughput with ${p.filter} vs no filter`,
+      goal: "≥ 60%",
+      measured: `${fixed(share * 100, 0)}%${cpuNote}`,
+      met: share >= 0.6,
+    });
     const added = p.latency.filter.p99Ms - p.latency.none.p99Ms;
-    out.push({ what: `\`run\` added p99 latency at ${int(p.latency.rate)} req/s`, goal: "< 1 ms", measured: `${fixed(added)} ms`, met: added < 1 });
+    out.push({
+      what: `\`run\` added p99 latency at ${int(p.latency.rate)} req/s`,
+      goal: "< 1 ms",
+      measured: `${fixed(added)} ms`,
+      met: added < 1,
+    });
   } else {
     out.push({ what: "`run` throughput and added p99", goal: "≥ 60%, < 1 ms", measured: p.reason, met: null });
   }
@@ -130,7 +175,17 @@ export function sizeTable(r: BenchResult): Table {
       sizeChange(e.name, e.ours!.size.raw),
     ]);
   return {
-    headers: ["example", `${ourName} raw B`, "gzip B", `${PEER_SDK} raw B`, "gzip B", "peer, our flags, raw B", "WAT floor raw B", "peer / ours", `raw B vs ${BASELINE.commit}`],
+    headers: [
+      "example",
+      `${ourName} raw B`,
+      "gzip B",
+      `${PEER_SDK} raw B`,
+      "gzip B",
+      "peer, our flags, raw B",
+      "WAT floor raw B",
+      "peer / ours",
+      `raw B vs ${BASELINE.commit}`,
+    ],
     rows,
   };
 }
@@ -154,10 +209,31 @@ export function timeTable(r: BenchResult): Table {
     }
   }
   for (const [kind, t] of Object.entries(r.baseline)) {
-    if (t) rows.push([`empty module (${kind}, host only)`, ns(t.nsPerRequest), int(t.requestsPerSecond), ns(t.wallNsPerRequest), "0", "", "", "", ""]);
+    if (t)
+      rows.push([
+        `empty module (${kind}, host only)`,
+        ns(t.nsPerRequest),
+        int(t.requestsPerSecond),
+        ns(t.wallNsPerRequest),
+        "0",
+        "",
+        "",
+        "",
+        "",
+      ]);
   }
   return {
-    headers: ["module", "CPU ns/request", "requests/s", "wall ns/request", "guest ns/request", "ours/theirs (guest)", "ours/floor (guest)", "ours/theirs (total)", "ours/floor (total)"],
+    headers: [
+      "module",
+      "CPU ns/request",
+      "requests/s",
+      "wall ns/request",
+      "guest ns/request",
+      "ours/theirs (guest)",
+      "ours/floor (guest)",
+      "ours/theirs (total)",
+      "ours/floor (total)",
+    ],
     rows,
   };
 }
@@ -200,7 +276,17 @@ export function memoryTable(r: BenchResult): Table {
   }
   const warm = r.examples.find((e) => e.ours?.memory)?.ours?.memory?.warmupRequests ?? 0;
   return {
-    headers: ["module", "requests", "pages at start", `pages after ${int(warm)}`, "pages at end", "flat after warm-up", "requests/s (wall)", "requests/CPU-s", "seconds"],
+    headers: [
+      "module",
+      "requests",
+      "pages at start",
+      `pages after ${int(warm)}`,
+      "pages at end",
+      "flat after warm-up",
+      "requests/s (wall)",
+      "requests/CPU-s",
+      "seconds",
+    ],
     rows,
   };
 }
@@ -285,7 +371,10 @@ export function consoleReport(r: BenchResult): string {
 /** docs/benchmarks.md. */
 export function markdownReport(r: BenchResult, chartFile: string | null): string {
   const o = r.options;
-  const seedNames = r.examples.filter((e) => e.seed).map((e) => `\`${e.name}\``).join(" and ");
+  const seedNames = r.examples
+    .filter((e) => e.seed)
+    .map((e) => `\`${e.name}\``)
+    .join(" and ");
   const pt = proxyTable(r);
   const v = r.versions;
   const lines = [
@@ -300,7 +389,7 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     ...(chartFile ? [`![Module size and guest cost per request of the seed filters](${chartFile})`, ""] : []),
     "## Targets",
     "",
-    "Printed next to the numbers, never asserted. \"Guest cost\" is the time per request above the",
+    'Printed next to the numbers, never asserted. "Guest cost" is the time per request above the',
     "empty module's, in the harness (see [How it is measured](#how-it-is-measured)).",
     "",
     renderTable(targetsTable(r)),
@@ -333,7 +422,7 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     "`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`; a TCP filter gets a connection with one chunk",
     "each way. Same host for every module. Times are this process's CPU time per request (all threads:",
     "host, guest, garbage collector), which other processes on the machine barely move; requests/s is",
-    "1e9 / that, what one core sustains; the wall-clock time is shown beside it. \"Guest\" is the time above",
+    '1e9 / that, what one core sustains; the wall-clock time is shown beside it. "Guest" is the time above',
     "the empty module (a module with no callbacks, so the host's own work): the guest's code plus the",
     "host work its calls cause. The guest ratios use it; the total ratios include the host's own work.",
     "",
@@ -373,7 +462,7 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
       ? [
           `\`${r.proxy.command}\`, on loopback in front of a loopback upstream (a Node HTTP server answering`,
           "200 with a 24-byte body), loaded with autocannon (keep-alive, no pipelining). `run` always loads a",
-          "filter, so \"no filter\" is the same proxy with a module that has no callbacks: the difference is",
+          'filter, so "no filter" is the same proxy with a module that has no callbacks: the difference is',
           `the filter's own work. Max throughput: ${THROUGHPUT_CONNECTIONS} connections, the two proxies alternate, ${o.proxySeconds} s each, twice`,
           `(the table shows the mean). Latency: ${LATENCY_CONNECTIONS} connections at a fixed moderate rate (a third of the no-filter`,
           `throughput, at most 2,000 req/s), ${o.proxySeconds} s each; p50 and p99 from every response's own time.`,

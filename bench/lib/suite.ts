@@ -178,7 +178,8 @@ export async function runSuite(
   try {
     const all = await listExamples();
     const names = opts.only?.length ? opts.only : all;
-    for (const n of names) if (!all.includes(n)) throw new Error(`no example named ${n} (examples/${n}/index.ts): choose from ${all.join(", ")}`);
+    for (const n of names)
+      if (!all.includes(n)) throw new Error(`no example named ${n} (examples/${n}/index.ts): choose from ${all.join(", ")}`);
 
     const examples: ExampleResult[] = [];
     const pending: Pending[] = [];
@@ -240,7 +241,13 @@ export async function runSuite(
     const costs: Array<Cost | null> = [];
     for (const p of pending) {
       try {
-        costs.push(await measureCost({ label: p.running.label, wasm: p.wasm, pluginConfig: p.config.pluginConfig, rootId: p.config.rootId }, p.example.kind, p.countingWasm));
+        costs.push(
+          await measureCost(
+            { label: p.running.label, wasm: p.wasm, pluginConfig: p.config.pluginConfig, rootId: p.config.rootId },
+            p.example.kind,
+            p.countingWasm,
+          ),
+        );
       } catch (e) {
         costs.push(null);
         errors.push(`cost of ${p.running.label}: ${message(e)}`);

@@ -87,7 +87,15 @@ test("the cost of a seed filter, its counting build and its WAT floor", async ()
     assert.deepEqual(floor, { instructions: 8, calls: 1, allocations: 0, frees: 0, gcPer1000: 0 });
 
     const r = {
-      examples: [{ name: "add-header", seed: true, ours: { role: "ours", cost, size: { raw: ours.wasm.byteLength } }, peer: null, floor: { role: "floor", cost: floor } }],
+      examples: [
+        {
+          name: "add-header",
+          seed: true,
+          ours: { role: "ours", cost, size: { raw: ours.wasm.byteLength } },
+          peer: null,
+          floor: { role: "floor", cost: floor },
+        },
+      ],
     } as never;
     const table = costTable(r);
     assert.equal(table.rows.length, 2);
