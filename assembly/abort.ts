@@ -20,7 +20,7 @@ function putString(s: string, at: usize, end: usize): usize {
   return at + encodeUtf16Units(changetype<usize>(s), <usize>units, at);
 }
 
-/** Writes `v` in decimal ASCII at `at`; returns the end (also used by json.ts's messages). */
+/** Writes `v` in decimal ASCII at `at`; returns the end (also used by json-messages.ts). */
 export function putDecimal(v: u32, at: usize): usize {
   // Digits from the right at at+10 (u32 has at most 10), then moved into place.
   const end = at + 10;

@@ -52,6 +52,7 @@ export { Metric, Counter, Gauge, Histogram } from "./metrics";
 export { getPropertyString, getPropertyInt, getPropertyBool, getPropertyMap, properties } from "./properties";
 export { bytesToString } from "./utf8";
 export { encodeUtf8 } from "./memory";
-export { JsonKind, JsonValue, JsonError, parseJson, parseJsonBytes, lastJsonError, jsonError, quoteJson } from "./json";
+export { JsonKind, JsonValue, JsonError, quoteJson } from "./json-value";
+export { parseJson, parseJsonBytes, lastJsonError, jsonError } from "./json";
 export { ProtoWriter, ProtoReader, WireType } from "./protobuf";
 export { lowerAscii, equalsIgnoreAsciiCase } from "./text";
