@@ -14,6 +14,7 @@ import { buildManifests, type ManifestFlags } from "../../src/manifest/build.js"
 import { exportedKind } from "../../src/manifest/plugin-type.js";
 import { loadCrd, needCrd, validateWasmPlugin } from "./istio-crd.js";
 import { checkListenerChains } from "./envoy-chain.js";
+import { FakeRegistry, pushed, runCli } from "./fake-registry.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 let dir: string;
@@ -140,4 +141,19 @@ test("Envoy Gateway refuses a network filter: its Wasm extensions are HTTP filte
     build(files.network, { kind: "envoy-gateway", ...image, targetRef: ["Gateway/eg"] }),
     /network \(TCP\) filter, and Envoy Gateway's EnvoyExtensionPolicy runs Wasm only as HTTP filters/,
   );
+});
+
+test("--resolve reads the type from the image itself: no local file needed", async () => {
+  const fake = await new FakeRegistry().start();
+  try {
+    const env = { DOCKER_CONFIG: join(dir, "no-docker-config") };
+    // The stand-in callbacks have a placeholder signature; what matters here is their names.
+    const { reference } = pushed(await runCli(["push", files.network, `${fake.host}/filters/tcp:v1`, "--insecure", "--no-verify"], { env }));
+    const r = await runCli(["manifest", "--image", reference, "--resolve", "--insecure", "--name", "tcp"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}type: NETWORK$/m);
+    assert.doesNotMatch(r.stderr, /cannot be read from its exports/);
+  } finally {
+    await fake.stop();
+  }
 });
