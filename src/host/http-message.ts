@@ -106,6 +106,11 @@ export class HttpMessageView {
     return this.d.headers ? this.d.headers.toBytePairs() : [];
   }
 
+  /** Trailer entries as exact bytes. */
+  get trailerPairsBytes(): Array<[Buffer, Buffer]> {
+    return this.d.trailers ? this.d.trailers.toBytePairs() : [];
+  }
+
   get trailers(): Array<[string, string]> {
     return this.d.trailers ? this.d.trailers.toPairs() : [];
   }

@@ -45,7 +45,7 @@ export class Side {
   fedTrailers: Pair[] | null = null;
   passedHeaders = false;
   passedEnd = false;
-  passTrailers: Array<[string, string]> | null = null;
+  passTrailers: Array<[Buffer, Buffer]> | null = null;
   /** The filter is bypassed for the rest of this direction (fail-open after a failure). */
   direct = false;
   /** Nothing more of this direction goes anywhere (local reply, reset). */
@@ -196,7 +196,7 @@ export abstract class ExchangeLegs {
     }
     this.upEnded = true;
     if (trailers && trailers.length > 0) {
-      if (this.upDeclared === null) up.addTrailers(trailers.map(([k, v]) => [String(k), String(v)]) as never);
+      if (this.upDeclared === null) up.addTrailers(byteExact(trailers) as never);
       else
         this.env.logger.proxy(
           LogLevel.Debug,
@@ -331,7 +331,7 @@ export abstract class ExchangeLegs {
       return;
     }
     if (trailers && trailers.length > 0) {
-      if (this.downDeclared === null && !this.noBodyAllowed()) res.addTrailers(trailers.map(([k, v]) => [String(k), String(v)]) as never);
+      if (this.downDeclared === null && !this.noBodyAllowed()) res.addTrailers(byteExact(trailers) as never);
       else
         this.env.logger.proxy(
           LogLevel.Debug,
@@ -424,4 +424,9 @@ export abstract class ExchangeLegs {
   protected abstract upstreamError(err: NodeJS.ErrnoException): void;
   /** Runs fn on a later turn, after the host call in progress (if any). */
   protected abstract instanceLater(fn: () => void): void;
+}
+
+/** Pairs as the latin1 strings Node writes byte for byte (String(buffer) would decode UTF-8 and turn invalid bytes into U+FFFD). */
+function byteExact(pairs: Pair[]): Array<[string, string]> {
+  return pairs.map(([k, v]) => [typeof k === "string" ? k : k.toString("latin1"), typeof v === "string" ? v : v.toString("latin1")]);
 }

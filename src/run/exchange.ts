@@ -9,7 +9,7 @@ import { LogLevel } from "../abi.js";
 import type { HttpStream } from "../host/http.js";
 import { ExchangeLegs, Side, type ExchangeEnv, type ExchangeSummary } from "./exchange-legs.js";
 import type { Instance, InstanceMember } from "./instance.js";
-import { HOP_BY_HOP, envoyConnectFailure, formatAddress, rawPairs, requestPairs, textToLatin1, type Pair } from "./wire.js";
+import { HOP_BY_HOP, envoyConnectFailure, formatAddress, rawPairs, requestPairs, type Pair } from "./wire.js";
 
 export { requestPairs } from "./wire.js";
 
@@ -177,12 +177,12 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
         this.upWrite(chunk!);
         return;
       case "trailers":
-        d.passTrailers = this.stream!.request.trailers;
+        d.passTrailers = this.stream!.request.trailerPairsBytes;
         return;
       case "end":
         d.passedEnd = true;
         d.drop();
-        this.upEnd(d.passTrailers ? d.passTrailers.map(([k, v]) => [k, textToLatin1(v)] as Pair) : null);
+        this.upEnd(d.passTrailers);
         return;
     }
   }
@@ -202,12 +202,12 @@ export class Exchange extends ExchangeLegs implements InstanceMember {
         this.downWrite(chunk!);
         return;
       case "trailers":
-        d.passTrailers = this.stream!.response.trailers;
+        d.passTrailers = this.stream!.response.trailerPairsBytes;
         return;
       case "end":
         d.passedEnd = true;
         d.drop();
-        this.downEnd(d.passTrailers ? d.passTrailers.map(([k, v]) => [k, textToLatin1(v)] as Pair) : null);
+        this.downEnd(d.passTrailers);
         return;
     }
   }

@@ -138,6 +138,23 @@ export const CASES: Case[] = [
     harness: false,
     note: replyShape(["content-length"]),
   },
+  {
+    name: "trailer-bytes",
+    tried: "request trailers that are not valid UTF-8 (bytes ff fe)",
+    module: passThrough,
+    request: Buffer.from(
+      ["POST / HTTP/1.1", "host: h", "connection: close", "transfer-encoding: chunked", "", "2", "hi", "0", "x-t: \xff\xfe", "", ""].join(
+        "\r\n",
+      ),
+      "latin1",
+    ),
+    harness: false,
+    note: (_r, up) => {
+      const t = up.seen[0]?.rawTrailers ?? [];
+      const i = t.findIndex((h) => h.toLowerCase() === "x-t");
+      return `upstream trailer bytes: ${i < 0 ? "none" : Buffer.from(t[i + 1], "latin1").toString("hex")}`;
+    },
+  },
 ];
 
 export interface CaseResult {
