@@ -20,6 +20,8 @@ const SEED = process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {
 const HANG_MS = 10_000;
 
 let upstream: http.Server;
+/** Requests the upstream received (each answered request must be exactly one of them). */
+let upstreamRequests = 0;
 let upstreamUrl: string;
 let proxy: RunningProxy;
 const proxyLog: string[] = [];
@@ -32,6 +34,7 @@ before(async () => {
   // The upstream answers every request with what it received: method, target, body length.
   // (Node's default 16 KiB header limit would answer 431 to heads the proxy rightly accepts.)
   upstream = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
+    upstreamRequests++;
     let n = 0;
     req.on("data", (c: Buffer) => (n += c.length));
     req.on("end", () => res.writeHead(200, { "content-type": "text/plain", "x-upstream-body": String(n) }).end(`${req.method} ${req.url} ${n}\n`));
@@ -330,6 +333,7 @@ test("run: raw, broken and truncated requests get a well-formed answer or a clos
     fc.asyncProperty(caseArb, splitsArb, endingArb, async (c, splits, ending) => {
       // Kept open, an incomplete request may rightly wait for more bytes (a short look is enough);
       // anything else must be answered or closed.
+      const before = upstreamRequests;
       const out = await exchange(c.bytes, splits, ending, ending.kind === "keep" && !c.complete ? 300 : HANG_MS, c.head.method === "HEAD");
       if (ending.kind !== "keep" || c.complete) {
         assert.ok(out.done, `the proxy neither answered nor closed within ${HANG_MS} ms (got ${out.data.length} bytes): ${JSON.stringify(c.bytes.subarray(0, 120).toString("latin1"))}`);
@@ -344,7 +348,10 @@ test("run: raw, broken and truncated requests get a well-formed answer or a clos
           const text = out.data.toString("latin1");
           assert.match(text, new RegExp(`\\r\\nx-seen-request-body: ${c.bodyLength}\\r\\n`, "i"), "the filter saw the whole body");
           assert.match(text, new RegExp(`\\r\\nx-upstream-body: ${c.bodyLength}\\r\\n`, "i"), "the upstream got the whole body");
+          assert.equal(upstreamRequests - before, 1, "the upstream saw exactly one request for this one");
         }
+        // A head the codec refused before any filter ran never reaches the upstream.
+        if (status === 431) assert.equal(upstreamRequests - before, 0, "a 431 request reached the upstream");
         if (ending.kind === "keep" && c.oversized) assert.equal(status, 431);
       } else {
         closedWithoutAnswer++;
