@@ -62,6 +62,14 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
+/** Memory outside the JS heap (Buffers, ArrayBuffers, Wasm memories), after a GC. */
+function externalAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().external;
+}
+let warmExternal = 0;
+
 test(`run soak: ${REQUESTS} requests at concurrency ${CONCURRENCY}, every answer right, no errors, memory flat`, async (t) => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const bodies = [0, 1, 100, 1500, 4096, 20_000].map((n) => Buffer.alloc(n, 0x61 + (n % 26)));
@@ -106,6 +114,7 @@ test(`run soak: ${REQUESTS} requests at concurrency ${CONCURRENCY}, every answer
       done++;
       if (done === WARM_UP) {
         warmHeap = heapAfterGc();
+        warmExternal = externalAfterGc();
         warmRss = process.memoryUsage().rss;
       }
     }
@@ -124,6 +133,11 @@ test(`run soak: ${REQUESTS} requests at concurrency ${CONCURRENCY}, every answer
     `${REQUESTS} requests in ${seconds.toFixed(1)} s (${Math.round(REQUESTS / seconds)} req/s); heap after GC ${(warmHeap / 1048576).toFixed(1)} MiB after warm-up, ${(endHeap / 1048576).toFixed(1)} MiB at the end (${growth >= 0 ? "+" : ""}${(growth / 1024).toFixed(0)} KiB); rss ${(warmRss / 1048576).toFixed(0)} -> ${(rss / 1048576).toFixed(0)} MiB`,
   );
   assert.ok(growth <= allowed, `the heap grew ${growth} bytes over ${REQUESTS - WARM_UP} requests (allowed ${allowed})`);
+  // A leak of Buffers (request bodies, log lines) does not show in heapUsed: external memory and
+  // the RSS must stay flat too (the RSS bound is loose: the allocator keeps freed pages).
+  const externalGrowth = externalAfterGc() - warmExternal;
+  assert.ok(externalGrowth <= allowed, `external memory grew ${externalGrowth} bytes over ${REQUESTS - WARM_UP} requests (allowed ${allowed})`);
+  assert.ok(rss - warmRss <= 96 * 1024 * 1024, `the RSS grew ${((rss - warmRss) / 1048576).toFixed(0)} MiB over ${REQUESTS - WARM_UP} requests`);
   // Nothing left in flight, and no warning or error from the proxy or the filter.
   const stop = Date.now() + 5000;
   while (proxy.active > 0 && Date.now() < stop) await new Promise((r) => setTimeout(r, 20));
