@@ -18,12 +18,9 @@ import {
   type DownstreamResponse,
 } from "./downstream.js";
 import { fromHost, toHost, type Pair } from "./pairs.js";
-import { Router, type RouterEnv } from "./router.js";
+import { type Event, Router, type RouterEnv } from "./router.js";
 
-export type Event =
-  | { what: "headers"; pairs: Pair[]; eos: boolean }
-  | { what: "body"; chunk: Buffer; eos: boolean }
-  | { what: "trailers"; pairs: Pair[] };
+export type { Event } from "./router.js";
 
 export interface ExchangeEnv extends RouterEnv {
   plugins: readonly WasmPlugin[];

@@ -5,10 +5,31 @@ import { LogLevel } from "../../abi.js";
 import type { Logger } from "../../run/log.js";
 import { envoyConnectFailure } from "../../run/wire.js";
 import type { FormatContext } from "../format.js";
-import type { Event, HttpExchange } from "./exchange.js";
 import { getJoined, set, type Pair } from "./pairs.js";
 import type { RouteMatch, RouteTable } from "./routes.js";
 import type { ClusterClient, UpstreamRequest } from "./upstream.js";
+
+/** One piece of a message moving through the exchange: headers, a body chunk or trailers. */
+export type Event =
+  | { what: "headers"; pairs: Pair[]; eos: boolean }
+  | { what: "body"; chunk: Buffer; eos: boolean }
+  | { what: "trailers"; pairs: Pair[] };
+
+/** What the router needs of its exchange (HttpExchange in exchange.ts), kept here so neither file imports the other's module. */
+export interface RouterExchange {
+  readonly status: number;
+  readonly flags: string;
+  details: string;
+  readonly startTime: Date;
+  readonly protocol: string;
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+  readonly durationMs: number;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  filterState(key: string): string | undefined;
+  routerReply(status: number, body: string, details: string, flags: string): void;
+}
 
 export interface RouterEnv {
   routes: RouteTable;
@@ -34,7 +55,7 @@ export class Router {
 
   constructor(
     private readonly env: RouterEnv,
-    private readonly x: HttpExchange,
+    private readonly x: RouterExchange,
     private readonly respond: (ev: Event) => void,
   ) {}
 
