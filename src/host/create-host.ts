@@ -19,6 +19,7 @@ import { Host } from "./host.js";
 import { instrumentFuel, type Instrumented } from "./instrument.js";
 import { DEFAULT_MEMORY_LIMIT_PAGES, resolveLimits } from "./limits.js";
 import type { HostOptions } from "./host-options.js";
+import { parseModule } from "../wasm/binary.js";
 
 /** Reads the ABI version from the marker export, like Envoy (first marker function export wins). */
 export function detectAbiVersion(module: WebAssembly.Module): AbiVersion | undefined {
@@ -109,6 +110,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     module = options.wasm;
   } else {
     let bytes = await loadBytes(options.wasm);
+    checkAllocator(bytes, where);
     const limit = options.memoryLimitPages ?? DEFAULT_MEMORY_LIMIT_PAGES;
     if (!Number.isInteger(limit) || limit < 0 || limit > 65536) {
       throw new UserError(`memoryLimitPages must be an integer from 0 to 65536, not ${limit}`);
@@ -154,4 +156,26 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const instrumented = offsets;
   if (instrumented || shift !== 0) host.codeOffsetMap = (o) => (instrumented ? instrumented(o) : o) - shift;
   return host;
+}
+
+/**
+ * Envoy looks the allocator up with its exact type, (i32) -> i32, and fails the VM with "Bad function
+ * signature" otherwise; calling an i64 one from here would only fail later, as a host error.
+ */
+function checkAllocator(bytes: Uint8Array, where: string): void {
+  let exports: ReturnType<typeof parseModule>["exports"];
+  try {
+    exports = parseModule(bytes).exports;
+  } catch {
+    return; // not readable: compiling it reports the problem
+  }
+  for (const name of ["malloc", "proxy_on_memory_allocate"]) {
+    const e = exports.find((x) => x.name === name && x.kind === "function");
+    if (!e) continue;
+    const sig = `(${(e.params ?? []).join(", ")}) -> ${(e.results ?? []).join(", ") || "nil"}`;
+    if (sig !== "(i32) -> i32") {
+      throw new UserError(`${where}: export ${name} has type ${sig}, but the host calls it as (i32) -> i32; Envoy fails the VM with "Bad function signature for: ${name}"`);
+    }
+    return; // Envoy uses the first one it finds
+  }
 }

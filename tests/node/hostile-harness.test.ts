@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHost, Action, TimeLimitError } from "../../src/host/index.js";
+import { watModule } from "../../src/host/wat-builder.js";
 import { loopForever, logFlood, memoryGrow, reentrantAllocate, wasiAmplify } from "../hostile/modules.js";
 
 const REQUEST: Array<[string, string]> = [
@@ -103,4 +104,14 @@ test("an allocator that calls back into an allocating host function is a trap th
     /the module's allocator called a host function that allocates \(re-entrant proxy_on_memory_allocate\)/,
   );
   assert.equal(s.sentHttpResponse?.status, 503);
+});
+
+test("an allocator with the wrong type (i64) is refused at load, as Envoy refuses it", async () => {
+  const wasm = await watModule(() => `(func (export "proxy_on_memory_allocate") (param i64) (result i64) (i64.const 1024))`, {
+    noMalloc: true,
+  });
+  await assert.rejects(
+    createHost({ wasm }),
+    /export proxy_on_memory_allocate has type \(i64\) -> i64, but the host calls it as \(i32\) -> i32; Envoy fails the VM with "Bad function signature for: proxy_on_memory_allocate"/,
+  );
 });
