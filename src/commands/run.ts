@@ -37,15 +37,28 @@ export function register(program: Command): void {
     .option("--root-id <id>", "root_id of the plugin")
     .option("--vm-id <id>", "vm_id (the namespace of shared data and queues)")
     .option("--vm-config <json|@file>", "VM configuration (vm_config.configuration)")
-    .option("--cluster <name=url>", "a cluster proxy_http_call can reach (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      "--cluster <name=url>",
+      "a cluster proxy_http_call can reach (repeatable)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option("--fail-open", "let requests through when the filter's VM has failed (default: answer 503)")
     .option("--log-level <level>", `lowest log level printed and reported to the filter: ${LOG_LEVEL_NAMES.join(", ")}`, "info")
     .option("--watch", "rebuild (.ts) or reload (.wasm) on change; requests in flight finish on the old VM")
     .option("--debug", "build a .ts entry without optimization (faster rebuilds, names in traps)")
-    .option("--timeout <duration>", "route timeout from the end of the request to the end of the upstream response (Envoy: 15s); 0 disables", "15s")
+    .option(
+      "--timeout <duration>",
+      "route timeout from the end of the request to the end of the upstream response (Envoy: 15s); 0 disables",
+      "15s",
+    )
     .option("--buffer-limit <bytes>", "bytes the filter may hold per direction (Envoy: 1MiB)", "1MiB")
     .option("--no-access-log", "do not print a line per request")
-    .option("--time-limit <duration>", "how long one call into the filter may run before its VM is failed (503, or through with --fail-open); 0 = no limit", "500ms")
+    .option(
+      "--time-limit <duration>",
+      "how long one call into the filter may run before its VM is failed (503, or through with --fail-open); 0 = no limit",
+      "500ms",
+    )
     .option("--max-memory <bytes>", "the filter VM's memory ceiling (Envoy: 1GiB)", "1GiB")
     .option("--max-log-message <bytes>", "bytes of one log message kept (proxy_log or a WASI write)", "64KiB")
     .option("--max-log-per-stream <bytes>", "bytes of log output kept per request", "1MiB")
@@ -76,7 +89,9 @@ export function register(program: Command): void {
         maxRequestHeaders: flags.maxRequestHeaders,
       });
       const target = proxy.upstream ?? "(no upstream: requests the filter lets through get 503)";
-      process.stdout.write(`proxy-wasm-as: serving ${filter} on ${proxy.url} -> ${target}${flags.watch ? " (watching for changes)" : ""}\n`);
+      process.stdout.write(
+        `proxy-wasm-as: serving ${filter} on ${proxy.url} -> ${target}${flags.watch ? " (watching for changes)" : ""}\n`,
+      );
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (signal: NodeJS.Signals) => {

@@ -36,7 +36,11 @@ export interface ServerHandlers {
  * An HTTP/1.1 server that hands requests to the filter, except upgrades (403, as Envoy without
  * upgrade_configs) and requests Node's parser rejects (400, 408 or 431, as Envoy's codec).
  */
-export function createProxyServer(logger: Logger, handlers: ServerHandlers, limits: HeadLimits = { maxHeaderBytes: MAX_HEADER_BYTES, maxHeadersCount: MAX_HEADERS_COUNT }): http.Server {
+export function createProxyServer(
+  logger: Logger,
+  handlers: ServerHandlers,
+  limits: HeadLimits = { maxHeaderBytes: MAX_HEADER_BYTES, maxHeadersCount: MAX_HEADERS_COUNT },
+): http.Server {
   const connectionIds = new WeakMap<Socket, number>();
   let nextConnectionId = 1;
   const refuse = (req: http.IncomingMessage, res: http.ServerResponse, status: number, outcome: string, why: string) => {
@@ -57,7 +61,13 @@ export function createProxyServer(logger: Logger, handlers: ServerHandlers, limi
       return;
     }
     if (nominatedHeaders(req) === null) {
-      refuse(req, res, 400, "http1.connection_header_rejected", `the Connection header nominates headers Envoy refuses to drop (${req.headers.connection})`);
+      refuse(
+        req,
+        res,
+        400,
+        "http1.connection_header_rejected",
+        `the Connection header nominates headers Envoy refuses to drop (${req.headers.connection})`,
+      );
       return;
     }
     const upgrade = req.headers.upgrade;
@@ -81,7 +91,9 @@ export function createProxyServer(logger: Logger, handlers: ServerHandlers, limi
     handlers.arrived();
     logger.proxy(LogLevel.Debug, `refused CONNECT ${req.url} (not supported; Envoy answers 403 without upgrade_configs for CONNECT)`);
     socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-    socket.on("close", () => handlers.refused({ method: "CONNECT", path: req.url ?? "", status: 403, outcome: "upgrade_failed", ms: 0, generation: 0 }));
+    socket.on("close", () =>
+      handlers.refused({ method: "CONNECT", path: req.url ?? "", status: 403, outcome: "upgrade_failed", ms: 0, generation: 0 }),
+    );
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     // Node's HTTP/1 parser rejected the request before any filter ran (Envoy: http1.codec_error).
