@@ -96,6 +96,8 @@ export class WasmPlugin {
         failurePolicy: cfg.failOpen ? "fail-open" : "fail-closed",
         upstreams: env.clusterNames,
         reloadOnFailure: true,
+        // Past the time limit the VM fails like a trap (503 or fail-open) and the proxy keeps serving.
+        onTimeLimit: "fail",
         shared: env.shared,
         env: cfg.env,
         foreignFunctions: FOREIGN_FUNCTIONS,

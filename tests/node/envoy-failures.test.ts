@@ -66,6 +66,23 @@ test("envoy: a trapping filter fails its stream closed with 503; the next reques
   }
 });
 
+test("envoy: a filter stuck in a loop is cut off by the time limit: 503, and the next request is served", async () => {
+  const e = await run(await staged(false));
+  try {
+    const stuck = await request(e.url(1) + "/loop");
+    assert.equal(stuck.status, 503);
+    assert.ok(
+      e.logs.some((l) => /time limit/.test(l)),
+      "the time limit is logged",
+    );
+    const next = await request(e.url(1) + "/fine");
+    assert.equal(next.status, 200);
+    assert.equal(next.body, "through\n");
+  } finally {
+    await e.envoy.close();
+  }
+});
+
 test("envoy: with fail_open the request goes on past a trapping filter", async () => {
   const e = await run(await staged(true));
   try {
