@@ -123,7 +123,7 @@ export class IdTable<V> {
 
 /** A StaticArray of `n` zeros (without the constructor's length check and its error strings). */
 function zeroed<T>(n: u32): StaticArray<T> {
-  const bytes = <usize>n << alignof<T>();
+  const bytes = (<usize>n) << alignof<T>();
   const a = __new(bytes, idof<StaticArray<T>>());
   memory.fill(a, 0, bytes);
   return changetype<StaticArray<T>>(a);

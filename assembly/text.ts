@@ -11,10 +11,10 @@ export function lowerAscii(s: string): string {
     i++;
   }
   if (i == n) return s;
-  const out = changetype<string>(__new(<usize>n << 1, idof<String>()));
-  memory.copy(changetype<usize>(out), changetype<usize>(s), <usize>n << 1);
+  const out = changetype<string>(__new((<usize>n) << 1, idof<String>()));
+  memory.copy(changetype<usize>(out), changetype<usize>(s), (<usize>n) << 1);
   for (; i < n; i++) {
-    const p = changetype<usize>(out) + (<usize>i << 1);
+    const p = changetype<usize>(out) + ((<usize>i) << 1);
     const c = load<u16>(p);
     if (c >= 65 && c <= 90) store<u16>(p, c | 0x20);
   }

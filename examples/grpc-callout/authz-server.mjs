@@ -65,7 +65,10 @@ server.on("stream", (stream, headers) => {
   stream.on("data", (c) => chunks.push(c));
   stream.on("end", () => {
     const fail = (code, message) =>
-      stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeURIComponent(message) }, { endStream: true });
+      stream.respond(
+        { ":status": 200, "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeURIComponent(message) },
+        { endStream: true },
+      );
     if (headers[":path"] !== "/authz.v1.Authorizer/Check") return fail(12, `unknown method ${headers[":path"]}`);
     const body = Buffer.concat(chunks);
     let token;

@@ -122,10 +122,19 @@ class TcpLogger extends StreamContext {
     const destination = properties.destinationAddress();
     const id = properties.connectionId();
     logInfo(
-      "tcp " + (source !== null ? source : "-") + " -> " + (destination !== null ? destination : "-") +
-        " (connection " + (id >= 0 ? id.toString() : "-") + "): " +
-        this.fromClient.toString() + " bytes from client, " + this.fromUpstream.toString() + " bytes from upstream, " +
-        (this.downstreamClosed ? "client closed (" + peerName(this.downstreamClosedBy) + ")" : "client open") + ", " +
+      "tcp " +
+        (source !== null ? source : "-") +
+        " -> " +
+        (destination !== null ? destination : "-") +
+        " (connection " +
+        (id >= 0 ? id.toString() : "-") +
+        "): " +
+        this.fromClient.toString() +
+        " bytes from client, " +
+        this.fromUpstream.toString() +
+        " bytes from upstream, " +
+        (this.downstreamClosed ? "client closed (" + peerName(this.downstreamClosedBy) + ")" : "client open") +
+        ", " +
         (this.upstreamClosed ? "upstream closed (" + peerName(this.upstreamClosedBy) + ")" : "upstream open"),
     );
   }

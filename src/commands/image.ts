@@ -37,7 +37,13 @@ export function register(program: Command): void {
       const result = await writeOciLayout(flags.out, image, tag);
       if (flags.json) {
         process.stdout.write(
-          JSON.stringify({ layout: flags.out, tag, variant: image.variant, digest: image.digest, manifestSize: image.manifestBytes.length }) + "\n",
+          JSON.stringify({
+            layout: flags.out,
+            tag,
+            variant: image.variant,
+            digest: image.digest,
+            manifestSize: image.manifestBytes.length,
+          }) + "\n",
         );
         return;
       }

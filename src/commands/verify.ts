@@ -1,7 +1,7 @@
 // `proxy-wasm-as verify <file.wasm...>`: check proxy-wasm modules against the ABI and explain
 // every problem in one line. Exit codes: 0 all modules pass, 1 a module has problems (or, with
 // --strict, warnings), 2 a file could not be read or the command line is wrong.
-import { Command, CommanderError } from "commander";
+import { type Command, CommanderError } from "commander";
 import { readFile } from "node:fs/promises";
 import { formatVerifyResult, verifyModule, verifyResultJson } from "../verify.js";
 
@@ -71,10 +71,7 @@ export function register(program: Command): void {
     .argument("<files...>", "the .wasm modules to check")
     .option("--json", "print one JSON object per file (JSON Lines) instead of text")
     .option("--strict", "fail (exit 1) on warnings too")
-    .addHelpText(
-      "after",
-      "\nExit codes: 0 every module passes, 1 a module has problems, 2 a file cannot be read or bad usage.",
-    )
+    .addHelpText("after", "\nExit codes: 0 every module passes, 1 a module has problems, 2 a file cannot be read or bad usage.")
     .action(async (files: string[], opts: VerifyOptions) => {
       process.exitCode = await runVerify(files, opts);
     });

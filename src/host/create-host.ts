@@ -174,7 +174,9 @@ function checkAllocator(bytes: Uint8Array, where: string): void {
     if (!e) continue;
     const sig = `(${(e.params ?? []).join(", ")}) -> ${(e.results ?? []).join(", ") || "nil"}`;
     if (sig !== "(i32) -> i32") {
-      throw new UserError(`${where}: export ${name} has type ${sig}, but the host calls it as (i32) -> i32; Envoy fails the VM with "Bad function signature for: ${name}"`);
+      throw new UserError(
+        `${where}: export ${name} has type ${sig}, but the host calls it as (i32) -> i32; Envoy fails the VM with "Bad function signature for: ${name}"`,
+      );
     }
     return; // Envoy uses the first one it finds
   }

@@ -474,7 +474,13 @@ export class Host extends HostRecords implements VmHost, StreamEnv {
     const host = new Host(
       this.module,
       this.abiVersion,
-      { ...this.options, clock: this.clock instanceof VirtualClock ? this.clock : this.options.clock, ...overrides, wasm: this.module, shared: this.shared },
+      {
+        ...this.options,
+        clock: this.clock instanceof VirtualClock ? this.clock : this.options.clock,
+        ...overrides,
+        wasm: this.module,
+        shared: this.shared,
+      },
       this.sourceMap,
     );
     host.codeOffsetMap = this.codeOffsetMap;

@@ -291,7 +291,10 @@ export abstract class ExchangeLegs {
 
   /** How Envoy encodes a reply of its own (local-reply.ts) for this request. */
   protected envoyReply(status: number, body: string, grpcStatus: number): PreparedLocalReply {
-    return prepareLocalReply(status, new HeaderMap(), Buffer.from(body), grpcStatus, { contentType: this.req.headers["content-type"], method: this.method });
+    return prepareLocalReply(status, new HeaderMap(), Buffer.from(body), grpcStatus, {
+      contentType: this.req.headers["content-type"],
+      method: this.method,
+    });
   }
 
   protected noBodyAllowed(): boolean {

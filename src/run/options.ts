@@ -183,7 +183,8 @@ export function parseBytes(value: string | number, flag: string): number {
     return value;
   }
   const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
-  if (!m || Number(m[1]) === 0) throw new UserError(`${flag} ${JSON.stringify(value)} is not a size: use e.g. 1048576, 64KiB, 1MiB or 1GiB`);
+  if (!m || Number(m[1]) === 0)
+    throw new UserError(`${flag} ${JSON.stringify(value)} is not a size: use e.g. 1048576, 64KiB, 1MiB or 1GiB`);
   const unit = (m[2] ?? "b").toLowerCase();
   const mult = unit.startsWith("k") ? 1024 : unit.startsWith("m") ? 1024 * 1024 : unit.startsWith("g") ? 1024 * 1024 * 1024 : 1;
   return Number(m[1]) * mult;

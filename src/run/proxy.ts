@@ -168,11 +168,15 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       }
     },
   };
-  const server = createProxyServer(logger, {
-    arrived: () => active++,
-    serve: (req, res, connectionId) => new Exchange(exchangeEnv, builds.current, req, res, connectionId).start(),
-    refused: (s) => exchangeEnv.onFinished(s),
-  }, o.limits);
+  const server = createProxyServer(
+    logger,
+    {
+      arrived: () => active++,
+      serve: (req, res, connectionId) => new Exchange(exchangeEnv, builds.current, req, res, connectionId).start(),
+      refused: (s) => exchangeEnv.onFinished(s),
+    },
+    o.limits,
+  );
   const port = await listenOn(server, o.listen).catch(async (e) => {
     await builds.close();
     agents.http.destroy();

@@ -82,7 +82,10 @@ export function nominatedHeaders(req: http.IncomingMessage): Set<string> | null 
   const out = new Set<string>();
   const connection = req.headers.connection;
   if (connection === undefined) return out;
-  const tokens = connection.split(",").map((t) => t.trim().toLowerCase()).filter((t) => t !== "");
+  const tokens = connection
+    .split(",")
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== "");
   if (tokens.length >= 10) return null;
   for (const t of tokens) {
     if (CONNECTION_OPTIONS.has(t) || t === "connection") continue;

@@ -5,14 +5,32 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { WASI_ENOSYS, HOST_FUNCTIONS, MODULE_EXPORTS, findHostFunction, findExport, hostFunctionsFor, signatureOf, type WasmType } from "../../src/abi.js";
+import {
+  WASI_ENOSYS,
+  HOST_FUNCTIONS,
+  MODULE_EXPORTS,
+  findHostFunction,
+  findExport,
+  hostFunctionsFor,
+  signatureOf,
+  type WasmType,
+} from "../../src/abi.js";
 import { parseModule } from "../../src/wasm/binary.js";
 import { verifyModule } from "../../src/verify.js";
 import { createHost } from "../../src/host/index.js";
 import { built, repoRoot } from "./helpers.js";
 
 // AssemblyScript parameter types as Wasm types (wasm32).
-const AS_TO_WASM: Record<string, WasmType> = { u32: "i32", i32: "i32", usize: "i32", bool: "i32", u64: "i64", i64: "i64", f32: "f32", f64: "f64" };
+const AS_TO_WASM: Record<string, WasmType> = {
+  u32: "i32",
+  i32: "i32",
+  usize: "i32",
+  bool: "i32",
+  u64: "i64",
+  i64: "i64",
+  f32: "f32",
+  f64: "f64",
+};
 
 function parseExternals(source: string): Array<{ module: string; name: string; params: WasmType[]; result: WasmType | null }> {
   const out = [];
@@ -63,7 +81,9 @@ test("the public API reaches every ABI 0.2.1 host function (a filter using it im
   const { wasm } = await built("tests/fixtures/filters/sdk-surface.ts");
   const m = parseModule(wasm);
   const imported = new Map(m.imports.filter((i) => i.kind === "function").map((i) => [i.name, i] as const));
-  const missing = hostFunctionsFor("0.2.1").filter((f) => !imported.has(f.name)).map((f) => f.name);
+  const missing = hostFunctionsFor("0.2.1")
+    .filter((f) => !imported.has(f.name))
+    .map((f) => f.name);
   assert.deepEqual(missing, [], "no public SDK method reaches these host functions");
   for (const [name, imp] of imported) {
     assert.equal(imp.module, "env", `${name} comes from env`);

@@ -48,7 +48,13 @@ test("median and ratio", () => {
 });
 
 test("renderTable writes a markdown table with right-aligned number columns", () => {
-  const t = renderTable({ headers: ["name", "bytes"], rows: [["a", "1"], ["long-name", "12,345"]] });
+  const t = renderTable({
+    headers: ["name", "bytes"],
+    rows: [
+      ["a", "1"],
+      ["long-name", "12,345"],
+    ],
+  });
   const lines = t.split("\n");
   assert.equal(lines.length, 4);
   assert.match(lines[1], /^\| -+ \| -+: \|$/);
@@ -68,9 +74,15 @@ test("the WAT floors pass verifyModule, behave like their seed filter and make e
 test("the behaviour check rejects a module that does something else", async () => {
   const addHeader = await compileFixture(floorFile("add-header"));
   const r = await start({ label: "add-header floor", wasm: addHeader });
-  assert.throws(() => checkSeedBehaviour("x-service-name", r), /add-header floor does not behave like the x-service-name filter: no local response/);
+  assert.throws(
+    () => checkSeedBehaviour("x-service-name", r),
+    /add-header floor does not behave like the x-service-name filter: no local response/,
+  );
   const empty = await start({ label: "empty", wasm: await emptyModule() });
-  assert.throws(() => checkSeedBehaviour("add-header", empty), /empty does not behave like the add-header filter: response x-service-name \[\]/);
+  assert.throws(
+    () => checkSeedBehaviour("add-header", empty),
+    /empty does not behave like the add-header filter: response x-service-name \[\]/,
+  );
 });
 
 test("our add-header build and the peer SDK's behave alike; ours makes only the filter's host call", async () => {
@@ -96,7 +108,10 @@ test("timeInterleaved reports a median per module from every round", async () =>
   const a = await start({ label: "floor", wasm: await compileFixture(floorFile("add-header")) });
   const b = await start({ label: "empty", wasm: await emptyModule() });
   const t = timeInterleaved([a, b], { rounds: 3, batchMs: 1, warmupMs: 1 });
-  assert.deepEqual(t.map((x) => x.label), ["floor", "empty"]);
+  assert.deepEqual(
+    t.map((x) => x.label),
+    ["floor", "empty"],
+  );
   for (const x of t) {
     assert.equal(x.rounds.length, 3);
     assert.equal(x.wallRounds.length, 3);
@@ -214,7 +229,15 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
   assert.equal(t.find((x) => x.what.startsWith("`run`"))!.met, null);
 
   const text = consoleReport(result);
-  for (const heading of ["Module size", "Cost per request, counted", "Time per request", "Host calls per request", "Guest memory", "Cold `build`", "Targets"]) {
+  for (const heading of [
+    "Module size",
+    "Cost per request, counted",
+    "Time per request",
+    "Host calls per request",
+    "Guest memory",
+    "Cold `build`",
+    "Targets",
+  ]) {
     assert.ok(text.includes(heading), `console report has "${heading}"`);
   }
   const md = markdownReport(result, "benchmarks.svg");

@@ -38,7 +38,9 @@ test("a filter outside any project (no node_modules) still resolves proxy-wasm-a
 
 test("only the callbacks a filter overrides are exported; the host sees the same behaviour", async () => {
   const { wasm, removedExports } = await built("examples/add-header/index.ts");
-  const exports = WebAssembly.Module.exports(new WebAssembly.Module(wasm)).map((e) => e.name).sort();
+  const exports = WebAssembly.Module.exports(new WebAssembly.Module(wasm))
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(exports, [
     "_initialize",
     "malloc",
@@ -69,10 +71,14 @@ test("plain asc with the package's asconfig preset builds the same filter", asyn
     path.join(project, "asconfig.json"),
     JSON.stringify({ extends: "proxy-wasm-as/asconfig.json", targets: { release: { outFile: "build/filter.wasm" } } }),
   );
-  const asc = spawnSync(process.execPath, [path.join(project, "node_modules/assemblyscript/bin/asc.js"), "assembly/index.ts", "--target", "release"], {
-    cwd: project,
-    encoding: "utf8",
-  });
+  const asc = spawnSync(
+    process.execPath,
+    [path.join(project, "node_modules/assemblyscript/bin/asc.js"), "assembly/index.ts", "--target", "release"],
+    {
+      cwd: project,
+      encoding: "utf8",
+    },
+  );
   assert.equal(asc.status, 0, asc.stderr);
   const viaAsc: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(path.join(project, "build", "filter.wasm")));
   const viaCli = (await built("examples/add-header/index.ts")).wasm;
@@ -80,8 +86,12 @@ test("plain asc with the package's asconfig preset builds the same filter", asyn
   const shape = (bytes: Uint8Array<ArrayBuffer>) => {
     const m = new WebAssembly.Module(bytes);
     return {
-      imports: WebAssembly.Module.imports(m).map((i) => `${i.module}.${i.name}`).sort(),
-      exports: WebAssembly.Module.exports(m).map((e) => e.name).sort(),
+      imports: WebAssembly.Module.imports(m)
+        .map((i) => `${i.module}.${i.name}`)
+        .sort(),
+      exports: WebAssembly.Module.exports(m)
+        .map((e) => e.name)
+        .sort(),
     };
   };
   assert.deepEqual(shape(viaAsc), shape(viaCli));
@@ -124,7 +134,10 @@ test("bad input: a missing entry, a non-.ts entry and a compile error each give 
   // An existing folder as -o is refused before compiling, in one line (it used to end in an EISDIR stack trace).
   r = run(["build", "examples/add-header/index.ts", "-o", tmp]);
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, `proxy-wasm-as: -o ${tmp} is a folder: give the path of the .wasm file to write, e.g. -o ${path.join(tmp, "filter.wasm")}\n`);
+  assert.equal(
+    r.stderr,
+    `proxy-wasm-as: -o ${tmp} is a folder: give the path of the .wasm file to write, e.g. -o ${path.join(tmp, "filter.wasm")}\n`,
+  );
   r = run(["build", "--frobnicate", "x.ts"]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /unknown option '--frobnicate'/);

@@ -9,7 +9,14 @@ import { checkWasmPluginRules } from "../../src/manifest/rules.js";
 import { built, repoRoot } from "./helpers.js";
 import { wasmConfigs } from "./envoy-config.js";
 
-const CONFIG = { cluster: "auth", authority: "auth.internal", path: "/check", timeout_ms: 500, forward_headers: ["authorization"], copy_headers: ["x-user"] };
+const CONFIG = {
+  cluster: "auth",
+  authority: "auth.internal",
+  path: "/check",
+  timeout_ms: 500,
+  forward_headers: ["authorization"],
+  copy_headers: ["x-user"],
+};
 
 async function start(config: unknown = CONFIG, upstreams = ["auth", "backend"]): Promise<{ host: Host; ok: boolean }> {
   const { wasm } = await built("examples/auth-callout/index.ts");
@@ -57,7 +64,13 @@ test("auth-callout: 2xx resumes the request with x-user from the auth answer; a 
   const { http, call } = request(host, "Bearer good", [["x-user", "mallory"]]);
   assert.equal(http.request.header("x-user"), undefined, "removed before the call");
   assert.equal(http.requestBody("payload", true), Action.Pause);
-  call.respond({ headers: [[":status", "200"], ["x-user", "alice"], ["x-other", "not copied"]] });
+  call.respond({
+    headers: [
+      [":status", "200"],
+      ["x-user", "alice"],
+      ["x-other", "not copied"],
+    ],
+  });
   assert.equal(http.request.paused, false);
   assert.equal(http.sentHttpResponse, null);
   assert.deepEqual(http.request.headerValues("x-user"), ["alice"]);
@@ -80,7 +93,13 @@ test("auth-callout: 2xx without x-user lets the request through without one", as
 test("auth-callout: any other answer is a 403 with the reason; the upstream never sees the request", async () => {
   const { host } = await start();
   let { http, call } = request(host, "Bearer bad");
-  call.respond({ headers: [[":status", "401"], ["x-auth-reason", "token expired"]], body: "internal details" });
+  call.respond({
+    headers: [
+      [":status", "401"],
+      ["x-auth-reason", "token expired"],
+    ],
+    body: "internal details",
+  });
   assert.equal(http.sentHttpResponse?.status, 403);
   assert.equal(http.sentHttpResponse?.body.toString(), "access denied: token expired\n");
   assert.equal(http.request.forwardedBody.length, 0);
@@ -106,7 +125,17 @@ test("auth-callout: a cluster Envoy does not know is refused at dispatch: 503 at
   const { host, ok } = await start({ cluster: "nope" });
   assert.equal(ok, true);
   const http = host.httpStream();
-  assert.equal(http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"]], true), Action.Pause);
+  assert.equal(
+    http.requestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/"],
+        [":authority", "a"],
+      ],
+      true,
+    ),
+    Action.Pause,
+  );
   assert.equal(host.httpCalls.length, 0);
   assert.equal(http.sentHttpResponse?.status, 503);
   assert.deepEqual(host.logMessages(LogLevel.Warn), ["auth-callout: cannot call cluster 'nope' (status 2); answering 503"]);
@@ -121,9 +150,19 @@ test("auth-callout: concurrent streams each get their own answer, whatever the o
   assert.equal(b.call.header("authorization"), "Bearer bob");
   // Answers in reverse order: c denied, b allowed as bob, a allowed as alice.
   c.call.respond({ headers: [[":status", "403"]] });
-  b.call.respond({ headers: [[":status", "200"], ["x-user", "bob"]] });
+  b.call.respond({
+    headers: [
+      [":status", "200"],
+      ["x-user", "bob"],
+    ],
+  });
   assert.equal(a.http.request.paused, true, "a is still waiting");
-  a.call.respond({ headers: [[":status", "200"], ["x-user", "alice"]] });
+  a.call.respond({
+    headers: [
+      [":status", "200"],
+      ["x-user", "alice"],
+    ],
+  });
   assert.equal(c.http.sentHttpResponse?.status, 403);
   assert.equal(b.http.sentHttpResponse, null);
   assert.equal(a.http.sentHttpResponse, null);
@@ -139,7 +178,12 @@ test("auth-callout: an answer for a stream that is already gone is ignored", asy
   const { host } = await start();
   const { http, call } = request(host, "Bearer good");
   http.complete(); // the client went away
-  call.respond({ headers: [[":status", "200"], ["x-user", "alice"]] });
+  call.respond({
+    headers: [
+      [":status", "200"],
+      ["x-user", "alice"],
+    ],
+  });
   assert.deepEqual(host.failures, []);
   assert.equal(metric(host, "allowed"), 0);
   // The plugin keeps working.
@@ -152,7 +196,12 @@ test("auth-callout: guest memory stays flat over many authorized requests", asyn
   const { host } = await start();
   const run = () => {
     const { http, call } = request(host, "Bearer good");
-    call.respond({ headers: [[":status", "200"], ["x-user", "alice"]] });
+    call.respond({
+      headers: [
+        [":status", "200"],
+        ["x-user", "alice"],
+      ],
+    });
     http.responseHeaders([[":status", "200"]], true);
     http.complete();
   };
@@ -165,7 +214,10 @@ test("auth-callout: guest memory stays flat over many authorized requests", asyn
 test("auth-callout: configuration mistakes are refused with the reason", async () => {
   const cases: Array<[unknown, string]> = [
     ["", 'the configuration must be a JSON object with at least {"cluster": "<auth cluster>"}: it is missing'],
-    ["{", 'the configuration must be a JSON object with at least {"cluster": "<auth cluster>"}: not valid JSON: unexpected end of input at line 1, column 2'],
+    [
+      "{",
+      'the configuration must be a JSON object with at least {"cluster": "<auth cluster>"}: not valid JSON: unexpected end of input at line 1, column 2',
+    ],
     [{}, '"cluster" (the Envoy cluster of the auth service) must be a non-empty string'],
     [{ cluster: 7 }, '"cluster" (the Envoy cluster of the auth service) must be a non-empty string'],
     [{ cluster: "auth", timeout: 5 }, '"timeout" is not a known field'],
@@ -192,7 +244,6 @@ test("auth-callout: configuration mistakes are refused with the reason", async (
 });
 
 // ---- the deployable files configure what the tests run ----
-
 
 test("auth-callout: envoy.yaml has the auth cluster, and both files carry the configuration the tests use", async () => {
   const dir = path.join(repoRoot, "examples", "auth-callout");

@@ -17,7 +17,11 @@ const CONFIG = {
 
 async function start(config: unknown = CONFIG): Promise<Host> {
   const { wasm } = await built("examples/body-rewrite/index.ts");
-  const host = await createHost({ wasm, pluginConfig: typeof config === "string" ? config : JSON.stringify(config), rootId: "body-rewrite" });
+  const host = await createHost({
+    wasm,
+    pluginConfig: typeof config === "string" ? config : JSON.stringify(config),
+    rootId: "body-rewrite",
+  });
   assert.equal(host.startPlugin(), true, host.logMessages(LogLevel.Error).join("\n"));
   return host;
 }
@@ -49,9 +53,21 @@ function redactJson(v: unknown, config: typeof CONFIG): unknown {
 }
 
 /** Sends `body` in chunks of `chunk` bytes; returns the stream and the actions of the body calls. */
-function sendRequest(host: Host, contentType: string | null, body: Buffer, chunk = 7, extra: Array<[string, string]> = []): { http: HttpStream; actions: number[] } {
+function sendRequest(
+  host: Host,
+  contentType: string | null,
+  body: Buffer,
+  chunk = 7,
+  extra: Array<[string, string]> = [],
+): { http: HttpStream; actions: number[] } {
   const http = host.httpStream();
-  const headers: Array<[string, string]> = [[":method", "POST"], [":path", "/"], [":authority", "api"], ["content-length", String(body.length)], ...extra];
+  const headers: Array<[string, string]> = [
+    [":method", "POST"],
+    [":path", "/"],
+    [":authority", "api"],
+    ["content-length", String(body.length)],
+    ...extra,
+  ];
   if (contentType !== null) headers.push(["content-type", contentType]);
   assert.equal(http.requestHeaders(headers, false), Action.Continue);
   const actions: number[] = [];
@@ -59,12 +75,16 @@ function sendRequest(host: Host, contentType: string | null, body: Buffer, chunk
   return { http, actions };
 }
 
-const LOGIN = '{"user": "ann", "password": "hunter2", "card": "4111-1111-1111-1111",\n "nested": {"card_number": 4111111111111111, "ok": [1, "x"]}, "note": "ref 12345678901234567 and 4000123412341234"}';
+const LOGIN =
+  '{"user": "ann", "password": "hunter2", "card": "4111-1111-1111-1111",\n "nested": {"card_number": 4111111111111111, "ok": [1, "x"]}, "note": "ref 12345678901234567 and 4000123412341234"}';
 
 test("body-rewrite: a JSON request in small chunks is buffered, redacted and masked, keeping its formatting", async () => {
   const host = await start();
   const { http, actions } = sendRequest(host, "application/json; charset=utf-8", Buffer.from(LOGIN));
-  assert.ok(actions.slice(0, -1).every((a) => a === Action.Pause), "chunks are held until the end");
+  assert.ok(
+    actions.slice(0, -1).every((a) => a === Action.Pause),
+    "chunks are held until the end",
+  );
   assert.equal(actions.at(-1), Action.Continue);
   assert.equal(http.request.header("content-length"), undefined, "the length changed, so it is removed");
   assert.equal(
@@ -79,18 +99,40 @@ test("body-rewrite: a JSON request in small chunks is buffered, redacted and mas
 test("body-rewrite: responses too; keys are matched after decoding escapes; numbers are never masked", async () => {
   const host = await start();
   const http = host.httpStream();
-  http.requestHeaders([[":method", "GET"], [":path", "/"]], true);
-  assert.equal(http.responseHeaders([[":status", "200"], ["content-type", "application/problem+json"], ["content-length", "999"]], false), Action.Continue);
+  http.requestHeaders(
+    [
+      [":method", "GET"],
+      [":path", "/"],
+    ],
+    true,
+  );
+  assert.equal(
+    http.responseHeaders(
+      [
+        [":status", "200"],
+        ["content-type", "application/problem+json"],
+        ["content-length", "999"],
+      ],
+      false,
+    ),
+    Action.Continue,
+  );
   assert.equal(http.response.header("content-length"), undefined);
   const body = '[{"pass\\u0077ord": {"deep": ["secret"]}}, 4111111111111111, "4111111111111111", {"k": "\\u00e9 4111111111111111"}]';
   assert.equal(http.responseBody(body.slice(0, 20), false), Action.Pause);
   assert.equal(http.responseBody(body.slice(20), true), Action.Continue);
-  assert.equal(http.response.body.toString(), '[{"pass\\u0077ord": "[redacted]"}, 4111111111111111, "************1111", {"k": "\\u00e9 ************1111"}]');
+  assert.equal(
+    http.response.body.toString(),
+    '[{"pass\\u0077ord": "[redacted]"}, 4111111111111111, "************1111", {"k": "\\u00e9 ************1111"}]',
+  );
 });
 
 test("body-rewrite: text bodies are masked everywhere; digits next to a match keep it from matching", async () => {
   const host = await start();
-  const text = "card 4111-1111-1111-1111, not 94111-1111-1111-1111 nor 4111-1111-1111-11112; raw 4000123412341234.\n" + "é".repeat(5) + "4000123412341234";
+  const text =
+    "card 4111-1111-1111-1111, not 94111-1111-1111-1111 nor 4111-1111-1111-11112; raw 4000123412341234.\n" +
+    "é".repeat(5) +
+    "4000123412341234";
   for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/xml", "TEXT/CSV"]) {
     const { http } = sendRequest(host, type, Buffer.from(text), 5);
     assert.equal(http.request.body.toString(), maskText(text, CONFIG.masks), type);
@@ -111,20 +153,38 @@ test("body-rewrite: binary, unknown and compressed bodies are neither buffered n
     ["application/json", [["content-encoding", "gzip"]]],
   ] as Array<[string | null, Array<[string, string]>]>) {
     const { http, actions } = sendRequest(host, type, body, 10, extra);
-    assert.ok(actions.every((a) => a === Action.Continue), `${type}: never paused`);
+    assert.ok(
+      actions.every((a) => a === Action.Continue),
+      `${type}: never paused`,
+    );
     assert.deepEqual(http.request.body, body);
     assert.equal(http.request.header("content-length"), String(body.length));
   }
   // No body at all: nothing to do, content-length untouched.
   const http = host.httpStream();
-  http.requestHeaders([[":method", "GET"], [":path", "/"], ["content-type", "application/json"], ["content-length", "0"]], true);
+  http.requestHeaders(
+    [
+      [":method", "GET"],
+      [":path", "/"],
+      ["content-type", "application/json"],
+      ["content-length", "0"],
+    ],
+    true,
+  );
   assert.equal(http.request.header("content-length"), "0");
 });
 
 test("body-rewrite: a body that ends with trailers is rewritten in the trailers callback", async () => {
   const host = await start();
   const http = host.httpStream();
-  http.requestHeaders([[":method", "POST"], [":path", "/"], ["content-type", "application/json"]], false);
+  http.requestHeaders(
+    [
+      [":method", "POST"],
+      [":path", "/"],
+      ["content-type", "application/json"],
+    ],
+    false,
+  );
   assert.equal(http.requestBody('{"password":', false), Action.Pause);
   assert.equal(http.requestBody(' "p"}', false), Action.Pause);
   assert.equal(http.requestTrailers([["x-checksum", "1"]]), Action.Continue);
@@ -184,7 +244,13 @@ test("body-rewrite: direction switches, a custom replacement, and configuration 
   const host = await start({ json_keys: ["token"], replacement: 'gone "quoted"', request: false });
   const { http } = sendRequest(host, "application/json", Buffer.from('{"token": "t"}'));
   assert.equal(http.request.body.toString(), '{"token": "t"}', "request rewriting is off");
-  http.responseHeaders([[":status", "200"], ["content-type", "application/json"]], false);
+  http.responseHeaders(
+    [
+      [":status", "200"],
+      ["content-type", "application/json"],
+    ],
+    false,
+  );
   http.responseBody('{"token": "t"}', true);
   assert.equal(http.response.body.toString(), '{"token": "gone \\"quoted\\""}');
 
@@ -192,7 +258,7 @@ test("body-rewrite: direction switches, a custom replacement, and configuration 
   const cases: Array<[unknown, string]> = [
     [{ json_keys: "password" }, '"json_keys" must be an array of strings, not string'],
     [{ json_keys: [""] }, '"json_keys" must hold non-empty strings'],
-    [{ masks: ["xxxx"] }, "\"masks\": \"xxxx\" has no '#' (a digit to mask)"],
+    [{ masks: ["xxxx"] }, '"masks": "xxxx" has no \'#\' (a digit to mask)'],
     [{ masks: ["####é"] }, '"masks": "####é" must be ASCII'],
     [{ replacement: null }, '"replacement" must be a string'],
     [{ request: "no" }, '"request" must be true or false'],
@@ -202,7 +268,10 @@ test("body-rewrite: direction switches, a custom replacement, and configuration 
   for (const [config, message] of cases) {
     const h = await createHost({ wasm, pluginConfig: typeof config === "string" ? config : JSON.stringify(config) });
     assert.equal(h.startPlugin(), false, JSON.stringify(config));
-    assert.deepEqual(h.logMessages(LogLevel.Error).filter((m) => m.startsWith("body-rewrite:")), [`body-rewrite: ${message}`]);
+    assert.deepEqual(
+      h.logMessages(LogLevel.Error).filter((m) => m.startsWith("body-rewrite:")),
+      [`body-rewrite: ${message}`],
+    );
   }
 });
 

@@ -41,7 +41,17 @@ test("config-headers: request and response rules run in order remove, set, add",
   assert.deepEqual(http.request.headerValues("x-env"), ["prod"], "set replaces every value");
   assert.deepEqual(http.request.headerValues("x-via"), ["client", "wasm"], "add keeps what was there");
   assert.equal(http.request.header(":path"), "/");
-  assert.equal(http.responseHeaders([[":status", "200"], ["server", "backend/1.0"], ["cache-control", "max-age=60"]], false), Action.Continue);
+  assert.equal(
+    http.responseHeaders(
+      [
+        [":status", "200"],
+        ["server", "backend/1.0"],
+        ["cache-control", "max-age=60"],
+      ],
+      false,
+    ),
+    Action.Continue,
+  );
   assert.equal(http.response.header("server"), undefined);
   assert.deepEqual(http.response.headerValues("cache-control"), ["no-store"]);
   assert.equal(http.response.header("x-filtered-by"), "config-headers");
@@ -79,7 +89,13 @@ test("config-headers: no configuration, or an empty one, changes nothing", async
     host.resetHostCalls();
     const http = host.httpStream();
     http.requestHeaders(REQUEST, true);
-    http.responseHeaders([[":status", "200"], ["server", "s"]], true);
+    http.responseHeaders(
+      [
+        [":status", "200"],
+        ["server", "s"],
+      ],
+      true,
+    );
     assert.deepEqual(http.request.headers, REQUEST);
     assert.equal(http.response.header("server"), "s");
     assert.deepEqual(host.hostCalls(), {});
@@ -96,9 +112,18 @@ test("config-headers: every configuration mistake is refused with one error line
     [{ request: { add: ["x-a"] } }, '"request.add" must be an object of header names to values, not array'],
     [{ response: { remove: "server" } }, '"response.remove" must be an array of header names, not string'],
     [{ response: { remove: ["ok", 7] } }, '"response.remove[1]" must be a string, not number'],
-    [{ response: { remove: ["Server"] } }, `"response.remove[0]": "Server" is not a valid header name (use lowercase letters, digits and -_.!#$%&'*+^\`|~)`],
-    [{ request: { add: { "x a": "1" } } }, `"request.add": "x a" is not a valid header name (use lowercase letters, digits and -_.!#$%&'*+^\`|~)`],
-    [{ request: { add: { "": "1" } } }, `"request.add": "" is not a valid header name (use lowercase letters, digits and -_.!#$%&'*+^\`|~)`],
+    [
+      { response: { remove: ["Server"] } },
+      `"response.remove[0]": "Server" is not a valid header name (use lowercase letters, digits and -_.!#$%&'*+^\`|~)`,
+    ],
+    [
+      { request: { add: { "x a": "1" } } },
+      `"request.add": "x a" is not a valid header name (use lowercase letters, digits and -_.!#$%&'*+^\`|~)`,
+    ],
+    [
+      { request: { add: { "": "1" } } },
+      `"request.add": "" is not a valid header name (use lowercase letters, digits and -_.!#$%&'*+^\`|~)`,
+    ],
     [{ request: { set: { ":path": "/admin" } } }, '"request.set": pseudo-header ":path" cannot be changed here'],
     [{ request: { set: { "x-a": "1\r\nx-injected: 1" } } }, '"request.set.x-a" must not contain CR, LF or NUL'],
     [[CONFIG], "the configuration must be a JSON object, not array"],
@@ -131,7 +156,6 @@ test("config-headers: a rejected update keeps the running rules; an accepted one
 });
 
 // ---- the deployable files configure what the tests run ----
-
 
 test("config-headers: envoy.yaml and wasmplugin.yaml load this module with the configuration the tests use", async () => {
   const dir = path.join(repoRoot, "examples", "config-headers");

@@ -29,14 +29,30 @@ const TEXT = "The quick brown fox jumps over the lazy dog. ".repeat(40);
 
 function exchange(
   host: Host,
-  opts: { accept?: string; method?: string; response?: Array<[string, string]>; chunks?: Array<string | Buffer>; trailers?: Array<[string, string]> } = {},
+  opts: {
+    accept?: string;
+    method?: string;
+    response?: Array<[string, string]>;
+    chunks?: Array<string | Buffer>;
+    trailers?: Array<[string, string]>;
+  } = {},
 ): HttpStream {
   const http = host.httpStream();
-  const request: Array<[string, string]> = [[":method", opts.method ?? "GET"], [":path", "/page"], [":authority", "example.com"]];
+  const request: Array<[string, string]> = [
+    [":method", opts.method ?? "GET"],
+    [":path", "/page"],
+    [":authority", "example.com"],
+  ];
   if (opts.accept !== undefined) request.push(["accept-encoding", opts.accept]);
   http.requestHeaders(request, true);
   const chunks = opts.chunks ?? [TEXT.slice(0, 700), TEXT.slice(700)];
-  http.responseHeaders(opts.response ?? [[":status", "200"], ["content-type", "text/html; charset=utf-8"]], chunks.length === 0 && !opts.trailers);
+  http.responseHeaders(
+    opts.response ?? [
+      [":status", "200"],
+      ["content-type", "text/html; charset=utf-8"],
+    ],
+    chunks.length === 0 && !opts.trailers,
+  );
   chunks.forEach((c, i) => http.responseBody(c, i === chunks.length - 1 && !opts.trailers));
   if (opts.trailers) http.responseTrailers(opts.trailers);
   return http;
@@ -50,8 +66,27 @@ test("foreign-function: compresses an eligible response with the host's compress
   assert.deepEqual(host.logMessages(LogLevel.Info), ["foreign-function: host function 'compress' found; compressing responses"]);
   calls.length = 0; // the probe at configure time
   const http = host.httpStream();
-  http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"], ["accept-encoding", "gzip, deflate, br"]], true);
-  assert.equal(http.responseHeaders([[":status", "200"], ["content-type", "text/html"], ["content-length", String(TEXT.length)], ["etag", '"v1"']], false), Action.Continue);
+  http.requestHeaders(
+    [
+      [":method", "GET"],
+      [":path", "/"],
+      [":authority", "a"],
+      ["accept-encoding", "gzip, deflate, br"],
+    ],
+    true,
+  );
+  assert.equal(
+    http.responseHeaders(
+      [
+        [":status", "200"],
+        ["content-type", "text/html"],
+        ["content-length", String(TEXT.length)],
+        ["etag", '"v1"'],
+      ],
+      false,
+    ),
+    Action.Continue,
+  );
   assert.equal(http.response.header("content-encoding"), "deflate");
   assert.equal(http.response.header("content-length"), undefined);
   assert.equal(http.response.header("vary"), "accept-encoding");
@@ -59,7 +94,11 @@ test("foreign-function: compresses an eligible response with the host's compress
   // The body is held until the end, then replaced by its compressed form.
   assert.equal(http.responseBody(TEXT.slice(0, 1000), false), Action.Pause);
   assert.equal(http.responseBody(TEXT.slice(1000), true), Action.Continue);
-  assert.deepEqual(calls.map((c) => c.toString()), [TEXT], "one call with the whole body");
+  assert.deepEqual(
+    calls.map((c) => c.toString()),
+    [TEXT],
+    "one call with the whole body",
+  );
   const body = http.response.body;
   assert.ok(body.length < TEXT.length / 4, `compressed ${TEXT.length} -> ${body.length}`);
   assert.equal(zlib.inflateSync(body).toString(), TEXT, "a client's inflate gets the original back");
@@ -77,12 +116,61 @@ test("foreign-function: leaves responses alone when the client or the response d
     ["deflate;q=0", { accept: "gzip, deflate;q=0" }],
     ["*;q=0", { accept: "*;q=0.000" }],
     ["HEAD", { accept: "deflate", method: "HEAD" }],
-    ["already encoded", { accept: "deflate", response: [[":status", "200"], ["content-type", "text/html"], ["content-encoding", "gzip"]] }],
-    ["image/png", { accept: "deflate", response: [[":status", "200"], ["content-type", "image/png"]] }],
+    [
+      "already encoded",
+      {
+        accept: "deflate",
+        response: [
+          [":status", "200"],
+          ["content-type", "text/html"],
+          ["content-encoding", "gzip"],
+        ],
+      },
+    ],
+    [
+      "image/png",
+      {
+        accept: "deflate",
+        response: [
+          [":status", "200"],
+          ["content-type", "image/png"],
+        ],
+      },
+    ],
     ["no content-type", { accept: "deflate", response: [[":status", "200"]] }],
-    ["small content-length", { accept: "deflate", response: [[":status", "200"], ["content-type", "text/plain"], ["content-length", "10"]], chunks: ["0123456789"] }],
-    ["no-transform", { accept: "deflate", response: [[":status", "200"], ["content-type", "text/plain"], ["cache-control", "public, No-Transform"]] }],
-    ["206", { accept: "deflate", response: [[":status", "206"], ["content-type", "text/plain"]] }],
+    [
+      "small content-length",
+      {
+        accept: "deflate",
+        response: [
+          [":status", "200"],
+          ["content-type", "text/plain"],
+          ["content-length", "10"],
+        ],
+        chunks: ["0123456789"],
+      },
+    ],
+    [
+      "no-transform",
+      {
+        accept: "deflate",
+        response: [
+          [":status", "200"],
+          ["content-type", "text/plain"],
+          ["cache-control", "public, No-Transform"],
+        ],
+      },
+    ],
+    [
+      "206",
+      {
+        accept: "deflate",
+        response: [
+          [":status", "206"],
+          ["content-type", "text/plain"],
+        ],
+      },
+    ],
     ["no body", { accept: "deflate", chunks: [] }],
   ];
   for (const [name, opts] of cases) {
@@ -101,9 +189,14 @@ test("foreign-function: leaves responses alone when the client or the response d
 });
 
 test("foreign-function: on a host without the function it warns once and passes every response through", async () => {
-  for (const [foreignFunctions, status] of [[{}, "NotFound"], [{ compress: () => Status.Unimplemented }, "Unimplemented"]] as const) {
+  for (const [foreignFunctions, status] of [
+    [{}, "NotFound"],
+    [{ compress: () => Status.Unimplemented }, "Unimplemented"],
+  ] as const) {
     const host = await start({ foreignFunctions });
-    assert.deepEqual(host.logMessages(LogLevel.Warn), [`foreign-function: host function 'compress' is not available (${status}); responses pass uncompressed`]);
+    assert.deepEqual(host.logMessages(LogLevel.Warn), [
+      `foreign-function: host function 'compress' is not available (${status}); responses pass uncompressed`,
+    ]);
     host.resetHostCalls();
     for (let i = 0; i < 50; i++) {
       const http = exchange(host, { accept: "deflate" });
@@ -123,14 +216,23 @@ test("foreign-function: when the function fails on a body, the response is still
   for (const size of [1000, 65535, 65536, 200_000]) {
     const data = Buffer.alloc(size);
     for (let i = 0; i < size; i++) data[i] = (i * 7 + (i >> 8)) & 0xff;
-    const http = exchange(host, { accept: "deflate", response: [[":status", "200"], ["content-type", "application/json"]], chunks: [data] });
+    const http = exchange(host, {
+      accept: "deflate",
+      response: [
+        [":status", "200"],
+        ["content-type", "application/json"],
+      ],
+      chunks: [data],
+    });
     assert.equal(http.response.header("content-encoding"), "deflate");
     const out = http.response.body;
     assert.equal(out.length, 2 + Math.ceil(size / 65535) * 5 + size + 4, "stored blocks: no compression");
     assert.deepEqual(zlib.inflateSync(out), data, `size ${size}`);
     http.complete();
   }
-  assert.deepEqual(host.logMessages(LogLevel.Warn), ["foreign-function: 'compress' failed (status 3); sending stored (uncompressed) deflate data"]);
+  assert.deepEqual(host.logMessages(LogLevel.Warn), [
+    "foreign-function: 'compress' failed (status 3); sending stored (uncompressed) deflate data",
+  ]);
   assert.equal(metric(host, "deflate.fallbacks"), 4);
 });
 
@@ -148,7 +250,15 @@ test("foreign-function: configuration: another function name, thresholds and typ
     pluginConfig: JSON.stringify({ function: "my_deflate", min_bytes: 0, content_types: ["Application/X-Custom"] }),
     foreignFunctions: { my_deflate: envoyCompress(calls) },
   });
-  const http = exchange(host, { accept: "deflate", response: [[":status", "200"], ["content-type", "application/x-custom+v2"], ["content-length", "3"]], chunks: ["abc"] });
+  const http = exchange(host, {
+    accept: "deflate",
+    response: [
+      [":status", "200"],
+      ["content-type", "application/x-custom+v2"],
+      ["content-length", "3"],
+    ],
+    chunks: ["abc"],
+  });
   assert.equal(zlib.inflateSync(http.response.body).toString(), "abc");
   const html = exchange(host, { accept: "deflate" });
   assert.equal(html.response.header("content-encoding"), undefined, "text/html is no longer listed");
@@ -163,7 +273,10 @@ test("foreign-function: configuration: another function name, thresholds and typ
   ]) {
     const bad = await createHost({ wasm, pluginConfig: config });
     assert.equal(bad.startPlugin(), false, config);
-    assert.deepEqual(bad.logMessages(LogLevel.Error).filter((m) => m.startsWith("foreign-function:")), [message]);
+    assert.deepEqual(
+      bad.logMessages(LogLevel.Error).filter((m) => m.startsWith("foreign-function:")),
+      [message],
+    );
   }
 });
 

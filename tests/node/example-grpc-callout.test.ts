@@ -14,7 +14,12 @@ const CONFIG = { cluster: "authz", service: "authz.v1.Authorizer", method: "Chec
 
 async function start(config: object | string = CONFIG, options: Partial<HostOptions> = {}): Promise<Host> {
   const { wasm } = await built("examples/grpc-callout/index.ts");
-  const host = await createHost({ wasm, pluginConfig: typeof config === "string" ? config : JSON.stringify(config), upstreams: ["authz"], ...options });
+  const host = await createHost({
+    wasm,
+    pluginConfig: typeof config === "string" ? config : JSON.stringify(config),
+    upstreams: ["authz"],
+    ...options,
+  });
   return host;
 }
 
@@ -72,7 +77,11 @@ const metric = (host: Host, name: string) => host.metric(name)?.value ?? 0;
 test("grpc-callout: pauses the request, calls the service with a protobuf CheckRequest and metadata, resumes on OK", async () => {
   const host = await start();
   assert.equal(host.startPlugin(), true);
-  const { http, action } = request(host, [["authorization", "Bearer good"], ["x-request-id", "req-1"], ["x-auth-subject", "spoofed"]]);
+  const { http, action } = request(host, [
+    ["authorization", "Bearer good"],
+    ["x-request-id", "req-1"],
+    ["x-auth-subject", "spoofed"],
+  ]);
   assert.equal(action, Action.Pause);
   assert.equal(http.request.paused, true);
   assert.equal(http.request.header("x-auth-subject"), undefined, "a client-sent subject is removed");
@@ -120,7 +129,10 @@ test("grpc-callout: an empty CheckResponse allows without a subject; unknown fie
 
 test("grpc-callout: PERMISSION_DENIED and UNAUTHENTICATED become a local 403 with the gRPC message", async () => {
   const host = await start();
-  for (const [code, message] of [[7, "token expired"], [16, "no credentials"]] as const) {
+  for (const [code, message] of [
+    [7, "token expired"],
+    [16, "no credentials"],
+  ] as const) {
     const { http } = request(host, [["authorization", "Bearer old"]]);
     host.grpcCalls[0].close(code, message);
     assert.equal(http.sentHttpResponse?.status, 403);
@@ -152,7 +164,9 @@ test("grpc-callout: fail_open lets the request through when the service fails, b
   host.grpcCalls[0].close(14, "unavailable");
   assert.equal(down.http.sentHttpResponse, null);
   assert.equal(down.http.request.paused, false);
-  assert.deepEqual(host.logMessages(LogLevel.Warn), ["grpc-callout: authorization failed: status 14: unavailable; letting the request through"]);
+  assert.deepEqual(host.logMessages(LogLevel.Warn), [
+    "grpc-callout: authorization failed: status 14: unavailable; letting the request through",
+  ]);
 
   const no = request(host);
   host.grpcCalls[0].close(7, "nope");
@@ -285,7 +299,12 @@ async function startServer(): Promise<{ port: number; stop: () => void }> {
 }
 
 /** Sends a unary gRPC request; returns the grpc-status, grpc-message and response message. */
-function grpcUnary(port: number, pathName: string, message: Buffer, metadata: Array<[string, string]>): Promise<{ status: number; message: string; body: Buffer }> {
+function grpcUnary(
+  port: number,
+  pathName: string,
+  message: Buffer,
+  metadata: Array<[string, string]>,
+): Promise<{ status: number; message: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const client = http2.connect(`http://127.0.0.1:${port}`);
     client.on("error", reject);
@@ -306,7 +325,11 @@ function grpcUnary(port: number, pathName: string, message: Buffer, metadata: Ar
     req.on("end", () => {
       client.close();
       const body = Buffer.concat(chunks);
-      resolve({ status: Number(status), message: decodeURIComponent(grpcMessage), body: body.length >= 5 ? body.subarray(5, 5 + body.readUInt32BE(1)) : body });
+      resolve({
+        status: Number(status),
+        message: decodeURIComponent(grpcMessage),
+        body: body.length >= 5 ? body.subarray(5, 5 + body.readUInt32BE(1)) : body,
+      });
     });
     const head = Buffer.alloc(5);
     head.writeUInt32BE(message.length, 1);
@@ -319,12 +342,18 @@ test("grpc-callout: the filter's CheckRequest is understood by a real gRPC serve
   try {
     const host = await start();
     const cases: Array<[Array<[string, string]>, (http: HttpStream) => void]> = [
-      [[["authorization", "Bearer good"]], (http) => {
-        assert.equal(http.request.paused, false);
-        assert.equal(http.request.header("x-auth-subject"), "demo-user");
-      }],
+      [
+        [["authorization", "Bearer good"]],
+        (http) => {
+          assert.equal(http.request.paused, false);
+          assert.equal(http.request.header("x-auth-subject"), "demo-user");
+        },
+      ],
       [[], (http) => assert.equal(http.sentHttpResponse?.body.toString(), "access denied: missing token\n")],
-      [[["authorization", "Bearer stolen"]], (http) => assert.equal(http.sentHttpResponse?.body.toString(), "access denied: unknown token\n")],
+      [
+        [["authorization", "Bearer stolen"]],
+        (http) => assert.equal(http.sentHttpResponse?.body.toString(), "access denied: unknown token\n"),
+      ],
     ];
     for (const [headers, check] of cases) {
       const { http } = request(host, [...headers, ["x-request-id", "r-1"]]);
@@ -392,7 +421,14 @@ test("ProtoWriter writes every wire type as protobuf does; ProtoReader reads the
   const host = await createHost({ wasm });
   const run = (body: Buffer) => {
     const http = host.httpStream();
-    http.requestHeaders([[":method", "POST"], [":path", "/"], [":authority", "a"]], false);
+    http.requestHeaders(
+      [
+        [":method", "POST"],
+        [":path", "/"],
+        [":authority", "a"],
+      ],
+      false,
+    );
     http.requestBody(body, true);
     return http.sentHttpResponse!;
   };
@@ -408,9 +444,11 @@ test("ProtoWriter writes every wire type as protobuf does; ProtoReader reads the
     Buffer.from([0x18, 0x03]),
     Buffer.from([0x20, 0x01]),
     Buffer.from([0x29, 8, 7, 6, 5, 4, 3, 2, 1]),
-    Buffer.from([0x31]), f64,
+    Buffer.from([0x31]),
+    f64,
     Buffer.from([0x3d, 7, 0, 0, 0]),
-    Buffer.from([0x45]), f32,
+    Buffer.from([0x45]),
+    f32,
     Buffer.from([0x4a, 0x00]),
     Buffer.from([0x52, 0x04, 0x0a, 0x02, 0x69, 0x6e]),
     Buffer.from([0x5a, 0x02, 0xc3, 0xa9]),

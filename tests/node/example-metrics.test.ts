@@ -30,11 +30,22 @@ function fakeClock(t: TestContext, startMs = 1_700_000_000_000): { advance(ms: n
   };
 }
 
-const counter = (host: Host, method: string, klass: string) => host.metric(`http_stats.requests.method.${method}.class.${klass}`, "counter")?.value ?? 0;
+const counter = (host: Host, method: string, klass: string) =>
+  host.metric(`http_stats.requests.method.${method}.class.${klass}`, "counter")?.value ?? 0;
 
 function exchange(host: Host, method: string, status: string | null, reqBody: string[] = [], respBody: string[] = []): HttpStream {
   const http = host.httpStream();
-  assert.equal(http.requestHeaders([[":method", method], [":path", "/"], [":authority", "a"]], reqBody.length === 0), Action.Continue);
+  assert.equal(
+    http.requestHeaders(
+      [
+        [":method", method],
+        [":path", "/"],
+        [":authority", "a"],
+      ],
+      reqBody.length === 0,
+    ),
+    Action.Continue,
+  );
   reqBody.forEach((c, i) => assert.equal(http.requestBody(c, i === reqBody.length - 1), Action.Continue));
   if (status !== null) {
     assert.equal(http.responseHeaders([[":status", status]], respBody.length === 0), Action.Continue);
@@ -67,16 +78,34 @@ test("metrics: one count per stream by method and status class; odd methods and 
   assert.equal(counter(host, "OTHER", "2xx"), 1);
   assert.equal(counter(host, "GET", "other"), 1);
   assert.equal(counter(host, "PUT", "none"), 1);
-  const names = host.metrics.filter((m) => m.type === "counter").map((m) => m.name).sort();
+  const names = host.metrics
+    .filter((m) => m.type === "counter")
+    .map((m) => m.name)
+    .sort();
   assert.equal(names.length, 10, "only the combinations seen exist");
-  assert.ok(names.every((n) => /^http_stats\.requests\.method\.(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE|OTHER)\.class\.(1xx|2xx|3xx|4xx|5xx|other|none)$/.test(n)), names.join());
+  assert.ok(
+    names.every((n) =>
+      /^http_stats\.requests\.method\.(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE|OTHER)\.class\.(1xx|2xx|3xx|4xx|5xx|other|none)$/.test(
+        n,
+      ),
+    ),
+    names.join(),
+  );
 });
 
 test("metrics: the active-requests gauge follows streams that are open", async () => {
   const host = await start();
   const gauge = () => host.metric("http_stats.active_requests", "gauge")?.value;
   const streams = [0, 1, 2].map(() => host.httpStream());
-  streams.forEach((s) => s.requestHeaders([[":method", "GET"], [":path", "/"]], true));
+  streams.forEach((s) =>
+    s.requestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/"],
+      ],
+      true,
+    ),
+  );
   assert.equal(gauge(), 3);
   streams[1].responseHeaders([[":status", "200"]], true);
   streams[1].complete();
@@ -90,10 +119,22 @@ test("metrics: latency from request headers to response headers, in ms of the ho
   const clock = fakeClock(t);
   const host = await start();
   const a = host.httpStream();
-  a.requestHeaders([[":method", "GET"], [":path", "/a"]], true);
+  a.requestHeaders(
+    [
+      [":method", "GET"],
+      [":path", "/a"],
+    ],
+    true,
+  );
   clock.advance(5);
   const b = host.httpStream();
-  b.requestHeaders([[":method", "GET"], [":path", "/b"]], true);
+  b.requestHeaders(
+    [
+      [":method", "GET"],
+      [":path", "/b"],
+    ],
+    true,
+  );
   clock.advance(20);
   a.responseHeaders([[":status", "200"]], true); // 25 ms after a started
   clock.advance(1234);
@@ -104,7 +145,13 @@ test("metrics: latency from request headers to response headers, in ms of the ho
   assert.deepEqual(host.metric("http_stats.latency_ms", "histogram")?.values, [25, 1254]);
   // A clock that steps back records nothing rather than a huge number.
   const c = host.httpStream();
-  c.requestHeaders([[":method", "GET"], [":path", "/c"]], true);
+  c.requestHeaders(
+    [
+      [":method", "GET"],
+      [":path", "/c"],
+    ],
+    true,
+  );
   clock.advance(-50);
   c.responseHeaders([[":status", "200"]], true);
   c.complete();
@@ -161,13 +208,20 @@ test("metrics: envoy.yaml loads the module and its stats_tags turn the counter n
   const filters = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters;
   const wasm = filters.find((f: { name: string }) => f.name === "envoy.filters.http.wasm").typed_config.config;
   assert.equal(wasm.vm_config.code.local.filename, "build/metrics.wasm");
-  assert.deepEqual(wasm.configuration, { "@type": "type.googleapis.com/google.protobuf.StringValue", value: "" }, "the filter takes no configuration: an empty StringValue");
+  assert.deepEqual(
+    wasm.configuration,
+    { "@type": "type.googleapis.com/google.protobuf.StringValue", value: "" },
+    "the filter takes no configuration: an empty StringValue",
+  );
   const specs = envoy.stats_config.stats_tags;
   assert.deepEqual(extractTags("wasmcustom.http_stats.requests.method.GET.class.2xx", specs), {
     name: "wasmcustom.http_stats.requests",
     tags: { method: "GET", status_class: "2xx" },
   });
-  assert.deepEqual(extractTags("wasmcustom.http_stats.requests.method.OTHER.class.none", specs).tags, { method: "OTHER", status_class: "none" });
+  assert.deepEqual(extractTags("wasmcustom.http_stats.requests.method.OTHER.class.none", specs).tags, {
+    method: "OTHER",
+    status_class: "none",
+  });
   assert.deepEqual(extractTags("wasmcustom.http_stats.latency_ms", specs), { name: "wasmcustom.http_stats.latency_ms", tags: {} });
   const plugin = parse(readFileSync(path.join(dir, "wasmplugin.yaml"), "utf8"));
   assert.equal(plugin.kind, "WasmPlugin");

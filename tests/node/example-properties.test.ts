@@ -13,7 +13,14 @@ const CONFIG = JSON.stringify({ canary_header: "x-canary", canary_value: "1", ca
 
 async function start(options: Partial<HostOptions> = {}) {
   const { wasm } = await built("examples/properties/index.ts");
-  const host = await createHost({ wasm, pluginConfig: CONFIG, pluginName: "default.properties", rootId: "properties", vmId: "props-vm", ...options });
+  const host = await createHost({
+    wasm,
+    pluginConfig: CONFIG,
+    pluginName: "default.properties",
+    rootId: "properties",
+    vmId: "props-vm",
+    ...options,
+  });
   return host;
 }
 
@@ -98,7 +105,9 @@ test("properties: without canary_authority nothing is rerouted", async () => {
 });
 
 test("properties: a custom canary header and value", async () => {
-  const host = await start({ pluginConfig: JSON.stringify({ canary_header: "X-Env", canary_value: "beta", canary_authority: "beta.internal" }) });
+  const host = await start({
+    pluginConfig: JSON.stringify({ canary_header: "X-Env", canary_value: "beta", canary_authority: "beta.internal" }),
+  });
   host.startPlugin();
   const hit = host.httpStream();
   hit.requestHeaders([...REQUEST, ["x-env", "beta"]], true);
@@ -154,7 +163,8 @@ test("properties: a configuration that is not JSON, or has a wrong type, is reje
 
 test("properties: JSON escapes, unicode and null fields in the configuration", async () => {
   const host = await start({
-    pluginConfig: '{"canary_header": null, "canary_value": "caf\\u00e9 \\"b\\" \\ud83d\\ude00", "canary_authority": "c\\/d.internal", "extra": [1, 2.5e3, -0.125, {"nested": true}]}',
+    pluginConfig:
+      '{"canary_header": null, "canary_value": "caf\\u00e9 \\"b\\" \\ud83d\\ude00", "canary_authority": "c\\/d.internal", "extra": [1, 2.5e3, -0.125, {"nested": true}]}',
   });
   assert.equal(host.startPlugin(), true, host.logMessages().join("\n"));
   const http = host.httpStream();
@@ -163,7 +173,6 @@ test("properties: JSON escapes, unicode and null fields in the configuration", a
 });
 
 // ---- the deployable files configure what the tests run ----
-
 
 test("properties: envoy.yaml and wasmplugin.yaml load this module with a configuration it accepts", async () => {
   const dir = path.join(repoRoot, "examples", "properties");

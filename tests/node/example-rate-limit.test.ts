@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { createHost, Action, LogLevel, SharedState, type Host, type HttpStream } from "../../src/host/index.js";
+import { createHost, LogLevel, SharedState, type Host, type HttpStream } from "../../src/host/index.js";
 import { checkWasmPluginRules } from "../../src/manifest/rules.js";
 import { built, repoRoot } from "./helpers.js";
 
@@ -46,7 +46,10 @@ test("rate-limit: a client gets `capacity` requests, then 429 with retry-after; 
   const refused = results[3].sentHttpResponse!;
   assert.equal(refused.status, 429);
   assert.equal(refused.body.toString(), "rate limit exceeded\n");
-  assert.deepEqual(refused.headers.filter(([k]) => k === "retry-after"), [["retry-after", "3"]]);
+  assert.deepEqual(
+    refused.headers.filter(([k]) => k === "retry-after"),
+    [["retry-after", "3"]],
+  );
   // Another port of the same IP is the same client; another IP is not.
   assert.equal(passed(send(host, [], "10.0.0.1:6000")), false);
   assert.equal(passed(send(host, [], "10.0.0.2:5000")), true);
@@ -91,7 +94,10 @@ test("rate-limit: ticks refill `refill_tokens` per elapsed period, up to capacit
   // retry-after: the next refill is due 1000 ms after the last one; 400 ms later that is 1 s.
   clock.advance(400);
   const http = send(host);
-  assert.deepEqual(http.sentHttpResponse?.headers.filter(([k]) => k === "retry-after"), [["retry-after", "1"]]);
+  assert.deepEqual(
+    http.sentHttpResponse?.headers.filter(([k]) => k === "retry-after"),
+    [["retry-after", "1"]],
+  );
 });
 
 test("rate-limit: many concurrent streams take exactly `capacity` tokens", async (t) => {
@@ -99,7 +105,14 @@ test("rate-limit: many concurrent streams take exactly `capacity` tokens", async
   const host = await start({ capacity: 50 });
   const streams = Array.from({ length: 200 }, () => host.httpStream({ properties: { "source.address": "192.0.2.7:1" } }));
   // Headers of all streams arrive before any stream ends.
-  for (const s of streams) s.requestHeaders([[":method", "GET"], [":path", "/"]], false);
+  for (const s of streams)
+    s.requestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/"],
+      ],
+      false,
+    );
   assert.equal(streams.filter(passed).length, 50);
   assert.ok(streams.slice(50).every((s) => s.sentHttpResponse?.status === 429));
   for (const s of streams) s.complete();
@@ -165,7 +178,9 @@ test("rate-limit: endless contention lets the request through with a warning (fa
   shared.races = 1000;
   assert.equal(passed(send(host)), true);
   assert.equal(count(host, "cas_retries"), 8);
-  assert.deepEqual(host.logMessages(LogLevel.Warn), ["rate-limit: could not update the bucket of rate-limit/rl/k/ip:10.0.0.1; letting the request through"]);
+  assert.deepEqual(host.logMessages(LogLevel.Warn), [
+    "rate-limit: could not update the bucket of rate-limit/rl/k/ip:10.0.0.1; letting the request through",
+  ]);
 });
 
 test("rate-limit: per request one read and one write of shared data; memory stays flat", async (t) => {
@@ -200,7 +215,11 @@ test("rate-limit: configuration mistakes are refused with the reason", async () 
   for (const [config, message] of cases) {
     const host = await createHost({ wasm, pluginConfig: config });
     assert.equal(host.startPlugin(), false, config);
-    assert.deepEqual(host.logMessages(LogLevel.Error).filter((m) => m.startsWith("rate-limit:")), [`rate-limit: ${message}`], config);
+    assert.deepEqual(
+      host.logMessages(LogLevel.Error).filter((m) => m.startsWith("rate-limit:")),
+      [`rate-limit: ${message}`],
+      config,
+    );
   }
 });
 

@@ -14,17 +14,35 @@ const AGGREGATOR = "request-summary-aggregator";
 
 async function aggregatorHost(options: Partial<HostOptions> = {}): Promise<Host> {
   const { wasm } = await built("examples/shared-queue/index.ts");
-  return createHost({ wasm, rootId: AGGREGATOR, vmId: "aggregator", pluginConfig: JSON.stringify({ report_seconds: 10, top: 2 }), ...options });
+  return createHost({
+    wasm,
+    rootId: AGGREGATOR,
+    vmId: "aggregator",
+    pluginConfig: JSON.stringify({ report_seconds: 10, top: 2 }),
+    ...options,
+  });
 }
 
 /** A worker VM running the HTTP filter, sharing the aggregator's process-wide state. */
 function worker(aggregator: Host, options: Partial<HostOptions> = {}): Promise<Host> {
-  return aggregator.addVm({ rootId: FILTER, vmId: "summaries", pluginConfig: JSON.stringify({ aggregator_vm_id: "aggregator" }), ...options });
+  return aggregator.addVm({
+    rootId: FILTER,
+    vmId: "summaries",
+    pluginConfig: JSON.stringify({ aggregator_vm_id: "aggregator" }),
+    ...options,
+  });
 }
 
 function request(host: { httpStream: Host["httpStream"] }, authority: string, status: string | null, method = "GET") {
   const http = host.httpStream();
-  http.requestHeaders([[":method", method], [":path", "/"], [":authority", authority]], true);
+  http.requestHeaders(
+    [
+      [":method", method],
+      [":path", "/"],
+      [":authority", authority],
+    ],
+    true,
+  );
   if (status !== null) http.responseHeaders([[":status", status]], true);
   http.complete();
 }
@@ -107,7 +125,7 @@ test("shared-queue: a filter pointed at another vm_id or queue name finds nothin
   assert.match(other.logMessages(LogLevel.Warn)[0], /queue 'other' of vm 'aggregator' is not registered/);
 });
 
-test("shared-queue: as two Istio WasmPlugins on one VM (vm_id \"\"), the aggregator passes its own streams through", async () => {
+test('shared-queue: as two Istio WasmPlugins on one VM (vm_id ""), the aggregator passes its own streams through', async () => {
   const { wasm } = await built("examples/shared-queue/index.ts");
   const host = await createHost({ wasm, rootId: FILTER, pluginConfig: "" });
   assert.equal(host.startPlugin(), true);
@@ -119,7 +137,14 @@ test("shared-queue: as two Istio WasmPlugins on one VM (vm_id \"\"), the aggrega
   request(host, "b.example.com", "502");
   // The aggregator plugin is in the HTTP chain as well: its streams go through unchanged.
   const http = aggregator.httpStream();
-  http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "c"]], true);
+  http.requestHeaders(
+    [
+      [":method", "GET"],
+      [":path", "/"],
+      [":authority", "c"],
+    ],
+    true,
+  );
   assert.equal(http.request.paused, false);
   http.responseHeaders([[":status", "200"]], true);
   http.complete();
@@ -149,14 +174,24 @@ test("shared-queue: counting authorities is bounded", async () => {
   for (let i = 0; i < 1005; i++) aggregator.enqueueSharedQueue("request_summaries", `200 GET host-${i}`, "aggregator");
   aggregator.enqueueSharedQueue("request_summaries", "200 GET host-7", "aggregator");
   aggregator.tick();
-  assert.deepEqual(aggregator.logMessages(LogLevel.Info), ["request summary: 1006 requests (2xx 1006); top authorities: host-7 (2), (other) (5)"]);
+  assert.deepEqual(aggregator.logMessages(LogLevel.Info), [
+    "request summary: 1006 requests (2xx 1006); top authorities: host-7 (2), (other) (5)",
+  ]);
 });
 
 test("shared-queue: bad configurations are rejected with the reason; unknown root_ids fail to start", async () => {
   const { wasm } = await built("examples/shared-queue/index.ts");
   const cases: Array<[string, string, string]> = [
-    [AGGREGATOR, '{"report_seconds": "10"}', "request-summary-aggregator: 'report_seconds' must be a whole number from 0 to 86400 and 'top' from 0 to 100"],
-    [AGGREGATOR, '{"top": -1}', "request-summary-aggregator: 'report_seconds' must be a whole number from 0 to 86400 and 'top' from 0 to 100"],
+    [
+      AGGREGATOR,
+      '{"report_seconds": "10"}',
+      "request-summary-aggregator: 'report_seconds' must be a whole number from 0 to 86400 and 'top' from 0 to 100",
+    ],
+    [
+      AGGREGATOR,
+      '{"top": -1}',
+      "request-summary-aggregator: 'report_seconds' must be a whole number from 0 to 86400 and 'top' from 0 to 100",
+    ],
     [AGGREGATOR, "{", "request-summary-aggregator: the configuration is not valid JSON: "],
     [FILTER, '{"queue": 1}', "shared-queue: 'queue' must be a string, not number"],
     [FILTER, '"x"', "request-summary: the configuration must be a JSON object, not string"],
@@ -170,7 +205,10 @@ test("shared-queue: bad configurations are rejected with the reason; unknown roo
   }
   const unknown = await createHost({ wasm, rootId: "summary" });
   assert.equal(unknown.startPlugin(), false);
-  assert.match(unknown.logMessages(LogLevel.Critical)[0], /no root context registered for root_id 'summary' \(registered: 'request-summary', 'request-summary-aggregator'\)/);
+  assert.match(
+    unknown.logMessages(LogLevel.Critical)[0],
+    /no root context registered for root_id 'summary' \(registered: 'request-summary', 'request-summary-aggregator'\)/,
+  );
 });
 
 test("shared-queue: envoy.yaml runs the aggregator as a singleton WasmService and the filter on workers; wasmplugin.yaml has both plugins", async () => {
@@ -188,14 +226,25 @@ test("shared-queue: envoy.yaml runs the aggregator as a singleton WasmService an
 
   // Run exactly that topology.
   const { wasm } = await built("examples/shared-queue/index.ts");
-  const aggregator = await createHost({ wasm, rootId: AGGREGATOR, vmId: service.config.vm_config.vm_id, pluginConfig: service.config.configuration.value });
+  const aggregator = await createHost({
+    wasm,
+    rootId: AGGREGATOR,
+    vmId: service.config.vm_config.vm_id,
+    pluginConfig: service.config.configuration.value,
+  });
   assert.equal(aggregator.startPlugin(), true);
   const w = await aggregator.addVm({ rootId: FILTER, vmId: filter.vm_config.vm_id, pluginConfig: filter.configuration.value });
   request(w, "x", "200");
   assert.equal(count(aggregator, "request_summary.requests"), 1);
 
   const plugins = parseAllDocuments(readFileSync(path.join(dir, "wasmplugin.yaml"), "utf8")).map((d) => d.toJS());
-  assert.deepEqual(plugins.map((p) => [p.kind, p.spec.pluginName]), [["WasmPlugin", AGGREGATOR], ["WasmPlugin", FILTER]]);
+  assert.deepEqual(
+    plugins.map((p) => [p.kind, p.spec.pluginName]),
+    [
+      ["WasmPlugin", AGGREGATOR],
+      ["WasmPlugin", FILTER],
+    ],
+  );
   assert.equal(plugins[0].spec.url, plugins[1].spec.url, "one module, so Istio runs both plugins on one VM");
   // Istio sets no vm_id: both plugins share vm_id "", the filter's default aggregator_vm_id.
   const istio = await createHost({ wasm, rootId: FILTER, pluginConfig: JSON.stringify(plugins[1].spec.pluginConfig ?? {}) });

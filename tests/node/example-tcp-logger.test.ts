@@ -59,7 +59,10 @@ test("tcp-logger: reports the peer type of each close, upstream first", async ()
   const other = host.tcpConnection();
   other.closeUpstream(PeerType.Remote);
   other.closeDownstream(PeerType.Remote);
-  assert.match(host.logMessages(LogLevel.Info)[0], /: 0 bytes from client, 0 bytes from upstream, client closed \(remote\), upstream closed \(remote\)$/);
+  assert.match(
+    host.logMessages(LogLevel.Info)[0],
+    /: 0 bytes from client, 0 bytes from upstream, client closed \(remote\), upstream closed \(remote\)$/,
+  );
 });
 
 test("tcp-logger: interleaved connections keep separate counts; the gauge follows open connections", async () => {
@@ -129,8 +132,14 @@ test("tcp-logger: per chunk it makes only the metric call it needs", async () =>
 test("tcp-logger: envoy.yaml runs it as a network filter before tcp_proxy, wasmplugin.yaml as NETWORK", () => {
   const dir = path.join(repoRoot, "examples", "tcp-logger");
   const envoy = parse(readFileSync(path.join(dir, "envoy.yaml"), "utf8"));
-  const filters = envoy.static_resources.listeners[0].filter_chains[0].filters as Array<{ name: string; typed_config: Record<string, any> }>;
-  assert.deepEqual(filters.map((f) => f.name), ["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]);
+  const filters = envoy.static_resources.listeners[0].filter_chains[0].filters as Array<{
+    name: string;
+    typed_config: Record<string, any>;
+  }>;
+  assert.deepEqual(
+    filters.map((f) => f.name),
+    ["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"],
+  );
   const config = filters[0].typed_config.config;
   assert.equal(filters[0].typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm");
   assert.equal(config.vm_config.code.local.filename, "build/tcp-logger.wasm");

@@ -17,7 +17,6 @@ import { checkConfigAgainstModule } from "../../src/config-schema/validate.js";
 const examplesDir = path.join(repoRoot, "examples");
 const examples = readdirSync(examplesDir).filter((n) => existsSync(path.join(examplesDir, n, "index.ts")));
 
-
 before(() => loadCrd());
 
 test("there are examples to check", () => {
@@ -28,7 +27,8 @@ for (const name of examples) {
   const dir = path.join(examplesDir, name);
 
   test(`${name}: has a README, an envoy.yaml and a wasmplugin.yaml`, () => {
-    for (const f of ["README.md", "envoy.yaml", "wasmplugin.yaml"]) assert.ok(existsSync(path.join(dir, f)), `examples/${name}/${f} is missing`);
+    for (const f of ["README.md", "envoy.yaml", "wasmplugin.yaml"])
+      assert.ok(existsSync(path.join(dir, f)), `examples/${name}/${f} is missing`);
   });
 
   test(`${name}: wasmplugin.yaml is a valid Istio WasmPlugin`, (t) => {
@@ -57,9 +57,12 @@ for (const name of examples) {
     assert.equal(text.includes("envoy.filters.network.wasm"), type === "NETWORK", `${name} is a ${type} filter`);
     const wpFile = path.join(dir, "wasmplugin.yaml");
     if (existsSync(wpFile)) {
-      for (const doc of parseAllDocuments(readFileSync(wpFile, "utf8")).map((d) => d.toJS()).filter((d) => d?.kind === "WasmPlugin")) {
+      for (const doc of parseAllDocuments(readFileSync(wpFile, "utf8"))
+        .map((d) => d.toJS())
+        .filter((d) => d?.kind === "WasmPlugin")) {
         assert.equal(doc.spec.type ?? "HTTP", type, `${name}: WasmPlugin type`);
-        if (doc.spec.pluginConfig !== undefined) checkConfigAgainstModule(wasm, JSON.stringify(doc.spec.pluginConfig), `examples/${name}/wasmplugin.yaml pluginConfig`, name);
+        if (doc.spec.pluginConfig !== undefined)
+          checkConfigAgainstModule(wasm, JSON.stringify(doc.spec.pluginConfig), `examples/${name}/wasmplugin.yaml pluginConfig`, name);
       }
     }
     for (const c of configs) {
@@ -67,18 +70,34 @@ for (const name of examples) {
       assert.equal(c.vm_config?.runtime, "envoy.wasm.runtime.v8");
       assert.equal(c.configuration?.["@type"], "type.googleapis.com/google.protobuf.StringValue");
       const value = c.configuration?.value ?? "";
-      if (value.trim().startsWith("{") || value.trim().startsWith("[")) assert.doesNotThrow(() => JSON.parse(value), "configuration is not valid JSON");
+      if (value.trim().startsWith("{") || value.trim().startsWith("["))
+        assert.doesNotThrow(() => JSON.parse(value), "configuration is not valid JSON");
       // A filter that declares a configuration schema accepts what its envoy.yaml passes.
       assert.doesNotThrow(() => checkConfigAgainstModule(wasm, value, `examples/${name}/envoy.yaml configuration`, name));
-      const host = await createHost({ wasm, rootId: c.root_id ?? "", vmId: c.vm_config?.vm_id ?? "", pluginName: c.name ?? "", pluginConfig: value });
-      assert.equal(host.startPlugin(), true, `${name} rejected root_id '${c.root_id}' with its envoy.yaml configuration: ${host.logMessages().join(" | ")}`);
+      const host = await createHost({
+        wasm,
+        rootId: c.root_id ?? "",
+        vmId: c.vm_config?.vm_id ?? "",
+        pluginName: c.name ?? "",
+        pluginConfig: value,
+      });
+      assert.equal(
+        host.startPlugin(),
+        true,
+        `${name} rejected root_id '${c.root_id}' with its envoy.yaml configuration: ${host.logMessages().join(" | ")}`,
+      );
     }
     // The WasmPlugin's pluginName is Envoy's root_id.
     const wp = path.join(dir, "wasmplugin.yaml");
     if (existsSync(wp)) {
       const rootIds = new Set(configs.map((c) => c.root_id ?? ""));
-      for (const doc of parseAllDocuments(readFileSync(wp, "utf8")).map((d) => d.toJS()).filter((d) => d?.kind === "WasmPlugin")) {
-        assert.ok(rootIds.has(doc.spec.pluginName ?? ""), `pluginName '${doc.spec.pluginName}' is not a root_id of envoy.yaml (${[...rootIds].join(", ")})`);
+      for (const doc of parseAllDocuments(readFileSync(wp, "utf8"))
+        .map((d) => d.toJS())
+        .filter((d) => d?.kind === "WasmPlugin")) {
+        assert.ok(
+          rootIds.has(doc.spec.pluginName ?? ""),
+          `pluginName '${doc.spec.pluginName}' is not a root_id of envoy.yaml (${[...rootIds].join(", ")})`,
+        );
       }
     }
   });

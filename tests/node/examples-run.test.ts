@@ -81,7 +81,12 @@ async function serve(handler: (req: Received, res: http.ServerResponse) => void)
 /** Text long enough for foreign-function's min_bytes (256). */
 const LONG_TEXT = "proxy-wasm-as serves this text unchanged. ".repeat(20);
 /** A JSON answer holding secrets, sent in pieces that split the secrets across chunks. */
-const SECRET_CHUNKS = ['{"user": "ann", "pass', 'word": "hunter2", "card_number": "4111-11', '11-1111-1234", "note": "card 4111-1111-', "1111-9876 ok\"}"];
+const SECRET_CHUNKS = [
+  '{"user": "ann", "pass',
+  'word": "hunter2", "card_number": "4111-11',
+  '11-1111-1234", "note": "card 4111-1111-',
+  '1111-9876 ok"}',
+];
 
 function upstreamHandler(req: Received, res: http.ServerResponse): void {
   if (req.url === "/secrets") {
@@ -117,15 +122,19 @@ interface Answer {
 
 function request(
   url: string,
-  options: { method?: string; path?: string; headers?: Record<string, string>; body?: string[]; } = {},
+  options: { method?: string; path?: string; headers?: Record<string, string>; body?: string[] } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url + (options.path ?? "/"), { method: options.method ?? "GET", headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      url + (options.path ?? "/"),
+      { method: options.method ?? "GET", headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     const parts = options.body ?? [];
     // Several writes without content-length: the request body goes chunked.
@@ -194,7 +203,11 @@ function exampleTest(name: string, fn: () => Promise<void>): void {
 test("every HTTP example has a run test here", () => {
   const all = readdirSync(examplesDir).filter((n) => existsSync(path.join(examplesDir, n, "index.ts")) && !NOT_HTTP.has(n));
   assert.ok(all.length >= 10, all.join(","));
-  assert.deepEqual(all.filter((n) => !tested.has(n)), [], "examples without a run test");
+  assert.deepEqual(
+    all.filter((n) => !tested.has(n)),
+    [],
+    "examples without a run test",
+  );
 });
 
 exampleTest("add-header", async () => {
@@ -214,7 +227,10 @@ exampleTest("x-service-name", async () => {
   assert.equal(a.headers["x-service-name"], "my-custom-service");
   assert.equal(a.body, "Hello from Wasm!\n");
   assert.equal(upstream.received.length, before, "a local reply never reaches the upstream");
-  assert.ok(logs.get("x-service-name")!.some((l) => l.includes("Received request for: svc.local /anything")), logs.get("x-service-name")!.join("\n"));
+  assert.ok(
+    logs.get("x-service-name")!.some((l) => l.includes("Received request for: svc.local /anything")),
+    logs.get("x-service-name")!.join("\n"),
+  );
 });
 
 exampleTest("config-headers", async () => {
@@ -278,7 +294,11 @@ exampleTest("body-rewrite", async () => {
   assert.equal(r.headers["content-length"], undefined);
   assert.equal(r.body, '{"user": "ann", "password": "[redacted]", "card_number": "[redacted]", "note": "card ****-****-****-9876 ok"}');
   // A body the filter does not rewrite passes untouched.
-  const plain = await request(proxy.url, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: ["4111-1111-1111-1234"] });
+  const plain = await request(proxy.url, {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream" },
+    body: ["4111-1111-1111-1234"],
+  });
   assert.equal(echoed(plain).body, "4111-1111-1111-1234");
 });
 
@@ -316,7 +336,10 @@ exampleTest("properties", async () => {
   assert.equal(echoed(canary).headers["x-forwarded-host"], "shop.local");
   // onLog runs once the response has gone to the client: wait for its line (bounded).
   const lines = logs.get("properties")!;
-  await until(() => lines.some((l) => / -> 200 \(\d+ bytes\) canary\s*$/.test(l)), () => `onLog did not log the canary request:\n${lines.join("")}`);
+  await until(
+    () => lines.some((l) => / -> 200 \(\d+ bytes\) canary\s*$/.test(l)),
+    () => `onLog did not log the canary request:\n${lines.join("")}`,
+  );
 });
 
 exampleTest("metrics", async () => {
@@ -343,7 +366,10 @@ exampleTest("foreign-function", async () => {
   assert.equal(a.headers["content-encoding"], undefined);
   assert.equal(a.headers.etag, '"v1"');
   assert.equal(a.body, LONG_TEXT);
-  assert.ok(logs.get("foreign-function")!.some((l) => l.includes("is not available")), logs.get("foreign-function")!.join("\n"));
+  assert.ok(
+    logs.get("foreign-function")!.some((l) => l.includes("is not available")),
+    logs.get("foreign-function")!.join("\n"),
+  );
 });
 
 exampleTest("grpc-callout", async () => {
@@ -368,6 +394,9 @@ exampleTest("shared-queue", async () => {
   }
   const lines = logs.get("shared-queue")!;
   const warnings = () => lines.filter((l) => l.includes("summaries are dropped")).length;
-  await until(() => warnings() > 0, () => `no warning about the dropped summaries:\n${lines.join("")}`);
+  await until(
+    () => warnings() > 0,
+    () => `no warning about the dropped summaries:\n${lines.join("")}`,
+  );
   assert.equal(warnings(), 1, `one warning, not one per request:\n${lines.join("")}`);
 });

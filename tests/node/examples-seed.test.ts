@@ -9,17 +9,23 @@ test("x-service-name answers 200 itself with the header and body, and logs host 
   const host = await createHost({ wasm });
   assert.equal(host.startPlugin(), true);
   const http = host.httpStream();
-  const action = http.requestHeaders([
-    [":method", "GET"],
-    [":authority", "example.com"],
-    [":path", "/hello?x=1"],
-    [":scheme", "http"],
-  ], true);
+  const action = http.requestHeaders(
+    [
+      [":method", "GET"],
+      [":authority", "example.com"],
+      [":path", "/hello?x=1"],
+      [":scheme", "http"],
+    ],
+    true,
+  );
   assert.equal(action, Action.Pause);
   const local = http.sentHttpResponse;
   assert.ok(local, "the filter sent a local response");
   assert.equal(local.status, 200);
-  assert.deepEqual(local.headers.filter(([k]) => k === "x-service-name"), [["x-service-name", "my-custom-service"]]);
+  assert.deepEqual(
+    local.headers.filter(([k]) => k === "x-service-name"),
+    [["x-service-name", "my-custom-service"]],
+  );
   assert.equal(local.body.toString(), "Hello from Wasm!\n");
   assert.deepEqual(host.logMessages(LogLevel.Info), ["Received request for: example.com /hello?x=1"]);
   http.complete();
@@ -31,11 +37,23 @@ test("x-service-name makes only the host calls its code asks for, per request", 
   host.startPlugin();
   // Warm up (the first log reads the host's log level once).
   let http = host.httpStream();
-  http.requestHeaders([[":authority", "a"], [":path", "/"]], true);
+  http.requestHeaders(
+    [
+      [":authority", "a"],
+      [":path", "/"],
+    ],
+    true,
+  );
   http.complete();
   host.resetHostCalls();
   http = host.httpStream();
-  http.requestHeaders([[":authority", "a"], [":path", "/"]], true);
+  http.requestHeaders(
+    [
+      [":authority", "a"],
+      [":path", "/"],
+    ],
+    true,
+  );
   http.complete();
   assert.deepEqual(host.hostCalls(), {
     proxy_get_header_map_value: 2,
@@ -49,7 +67,13 @@ test("x-service-name: a disabled info level costs no proxy_log call", async () =
   const host = await createHost({ wasm, logLevel: LogLevel.Warn });
   host.startPlugin();
   const http = host.httpStream();
-  http.requestHeaders([[":authority", "a"], [":path", "/"]], true);
+  http.requestHeaders(
+    [
+      [":authority", "a"],
+      [":path", "/"],
+    ],
+    true,
+  );
   assert.equal(host.hostCalls().proxy_log ?? 0, 0);
   assert.equal(http.sentHttpResponse?.status, 200);
 });
@@ -59,8 +83,27 @@ test("add-header adds x-service-name to the upstream response and lets it throug
   const host = await createHost({ wasm });
   assert.equal(host.startPlugin(), true);
   const http = host.httpStream();
-  assert.equal(http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "x"]], true), Action.Continue);
-  assert.equal(http.responseHeaders([[":status", "200"], ["content-type", "text/plain"]], false), Action.Continue);
+  assert.equal(
+    http.requestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/"],
+        [":authority", "x"],
+      ],
+      true,
+    ),
+    Action.Continue,
+  );
+  assert.equal(
+    http.responseHeaders(
+      [
+        [":status", "200"],
+        ["content-type", "text/plain"],
+      ],
+      false,
+    ),
+    Action.Continue,
+  );
   assert.equal(http.response.header("x-service-name"), "my-custom-service");
   assert.equal(http.response.header("content-type"), "text/plain");
   assert.equal(http.responseBody("upstream body", true), Action.Continue);

@@ -35,7 +35,16 @@ async function plugins(failurePolicy: FailurePolicy, pluginConfig = "good"): Pro
 /** A request without a fault goes through the filter: it adds x-fault-vm to the response. */
 function served(host: Host): void {
   const s = host.httpStream();
-  assert.equal(s.requestHeaders([[":path", "/ok"], [":method", "GET"]], true), Action.Continue);
+  assert.equal(
+    s.requestHeaders(
+      [
+        [":path", "/ok"],
+        [":method", "GET"],
+      ],
+      true,
+    ),
+    Action.Continue,
+  );
   assert.equal(s.responseHeaders([[":status", "200"]], true), Action.Continue);
   assert.equal(s.response.header("x-fault-vm"), "ok", "the filter ran");
   assert.equal(s.sentHttpResponse, null);
@@ -60,7 +69,9 @@ function failedIn(host: Host, callback: string, abort: RegExp | null, kind = "tr
   if (abort) assert.match(f.abortMessage ?? "", abort);
   const critical = host.logMessages(LogLevel.Critical);
   assert.ok(
-    critical.some((m) => m.startsWith(`wasm VM failed in ${callback}: `) && (!abort || abort.test(/\(module said: (.*)\)$/.exec(m)?.[1] ?? ""))),
+    critical.some(
+      (m) => m.startsWith(`wasm VM failed in ${callback}: `) && (!abort || abort.test(/\(module said: (.*)\)$/.exec(m)?.[1] ?? "")),
+    ),
     `a CRITICAL log names ${callback}${abort ? " and the abort message" : ""}: ${JSON.stringify(critical)}`,
   );
 }
@@ -81,10 +92,23 @@ const PHASES = ["request_headers", "request_body", "request_trailers", "response
 function faultyStream(host: Host, where: string): { s: HttpStream; actions: number[] } {
   const s = host.httpStream();
   const actions = [
-    s.requestHeaders([[":path", "/"], [":method", "POST"], ["x-fault", where]], false),
+    s.requestHeaders(
+      [
+        [":path", "/"],
+        [":method", "POST"],
+        ["x-fault", where],
+      ],
+      false,
+    ),
     s.requestBody("req-body", false),
     s.requestTrailers([["t", "1"]]),
-    s.responseHeaders([[":status", "200"], ["x-up", "1"]], false),
+    s.responseHeaders(
+      [
+        [":status", "200"],
+        ["x-up", "1"],
+      ],
+      false,
+    ),
     s.responseBody("resp-body", false),
     s.responseTrailers([["rt", "1"]]),
   ];
@@ -140,7 +164,16 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
     const p = await plugins(policy);
     const { host } = p;
     const s = host.httpStream();
-    assert.equal(s.requestHeaders([[":path", "/"], ["x-fault", "http_call_response"]], false), Action.Pause);
+    assert.equal(
+      s.requestHeaders(
+        [
+          [":path", "/"],
+          ["x-fault", "http_call_response"],
+        ],
+        false,
+      ),
+      Action.Pause,
+    );
     assert.equal(host.httpCalls[0].upstream, "auth");
     host.httpCalls[0].respond({ body: "allowed" });
     failedIn(host, "proxy_on_http_call_response", abortMessage("http_call_response"));
@@ -221,7 +254,13 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
     const p = await plugins(policy);
     const { host } = p;
     const s = host.httpStream();
-    const action = s.requestHeaders([[":path", "/"], ["x-fault", "proc_exit"]], true);
+    const action = s.requestHeaders(
+      [
+        [":path", "/"],
+        ["x-fault", "proc_exit"],
+      ],
+      true,
+    );
     failedIn(host, "proxy_on_request_headers", null, "proc_exit");
     assert.equal(host.failures[0].message, "proc_exit(3)");
     if (policy === "fail-closed") assert.equal(s.sentHttpResponse?.status, 503), assert.equal(action, Action.Pause);
@@ -236,7 +275,13 @@ for (const policy of ["fail-closed", "fail-open"] as const) {
     const { host } = p;
     const before = host.memoryBytes;
     const s = host.httpStream();
-    const action = s.requestHeaders([[":path", "/"], ["x-fault", "grow"]], true);
+    const action = s.requestHeaders(
+      [
+        [":path", "/"],
+        ["x-fault", "grow"],
+      ],
+      true,
+    );
     // AssemblyScript's allocator traps with a bare `unreachable` when memory.grow fails: the failure
     // names the callback, and the module has no message to add.
     failedIn(host, "proxy_on_request_headers", null);

@@ -10,8 +10,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
 import { MODULE_EXPORTS, Status, WASI_FUNCTIONS, availableIn, hostFunctionsFor, type AbiFunction } from "../../src/abi.js";
-import { createHost, encodePairs, Action, LogLevel, type Host, type HttpStream, type TcpConnection } from "../../src/host/index.js";
+import { createHost, encodePairs, Action, LogLevel, type Host } from "../../src/host/index.js";
 import { RP, RS, compileWat, watModule } from "../../src/host/wat-builder.js";
+import { Driver, opArb } from "./fuzz-hostile-driver.js";
 import { repoRoot } from "./helpers.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
@@ -32,11 +33,16 @@ const CALLBACKS = MODULE_EXPORTS.filter((f) => availableIn(f, "0.2.1") && f.area
 const MUST_SUCCEED = new Set(["proxy_on_vm_start", "proxy_on_configure", "proxy_validate_configuration"]);
 
 const sig = (f: AbiFunction) =>
-  [f.params.length ? `(param ${f.params.map((p) => p.type).join(" ")})` : "", f.results.length ? `(result ${f.results.join(" ")})` : ""].join(" ");
+  [
+    f.params.length ? `(param ${f.params.map((p) => p.type).join(" ")})` : "",
+    f.results.length ? `(result ${f.results.join(" ")})` : "",
+  ].join(" ");
 
 function hostileWat(): string {
   const template = readFileSync(path.join(repoRoot, "tests/fixtures/fuzz/hostile.wat"), "utf8");
-  const imports = FUNCTIONS.map((f) => `(import "${isWasi(f) ? "wasi_snapshot_preview1" : "env"}" "${f.name}" (func $${f.name} ${sig(f)}))`);
+  const imports = FUNCTIONS.map(
+    (f) => `(import "${isWasi(f) ? "wasi_snapshot_preview1" : "env"}" "${f.name}" (func $${f.name} ${sig(f)}))`,
+  );
   let dispatch = "(func $dispatch (param $fn i32) (param $rec i32) (result i32)\n";
   dispatch += "(block $default\n" + FUNCTIONS.map((_, i) => `(block $f${FUNCTIONS.length - 1 - i}\n`).join("");
   dispatch += `(br_table ${FUNCTIONS.map((_, i) => `$f${i}`).join(" ")} $default (local.get $fn)))\n`;
@@ -63,7 +69,9 @@ const hostileWasm = () => (wasmPromise ??= compileWat(hostileWat()));
 // ------------------------------------------------------------------ arguments
 
 const isPointer = (n: string) =>
-  n.endsWith("_data") || n.startsWith("return_") || ["iovs", "buf", "environ", "environ_buf", "argv", "argv_buf", "in", "out", "path"].includes(n);
+  n.endsWith("_data") ||
+  n.startsWith("return_") ||
+  ["iovs", "buf", "environ", "environ_buf", "argv", "argv_buf", "in", "out", "path"].includes(n);
 const isLength = (n: string) => n.endsWith("_size") || n.endsWith("_len") || n === "nsubscriptions";
 
 const MEMORY = PAGES * 65536;
@@ -87,8 +95,16 @@ const lengthArb = fc.oneof(
   fc.nat({ max: 0xffffffff }),
 );
 /** Enum values and ids: the valid small range, just past it, and anything. */
-const enumArb = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 12 }), weight: 4 }, fc.constantFrom(0xffffffff, 0x7fffffff, 0x80000000), fc.nat({ max: 0xffffffff }));
-const i64Arb: fc.Arbitrary<Arg> = fc.oneof(fc.bigInt({ min: -5n, max: 5n }), fc.constantFrom(-(1n << 63n), (1n << 63n) - 1n), fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }));
+const enumArb = fc.oneof(
+  { arbitrary: fc.integer({ min: 0, max: 12 }), weight: 4 },
+  fc.constantFrom(0xffffffff, 0x7fffffff, 0x80000000),
+  fc.nat({ max: 0xffffffff }),
+);
+const i64Arb: fc.Arbitrary<Arg> = fc.oneof(
+  fc.bigInt({ min: -5n, max: 5n }),
+  fc.constantFrom(-(1n << 63n), (1n << 63n) - 1n),
+  fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }),
+);
 
 const argArb = (p: { name: string; type: string }): fc.Arbitrary<Arg> =>
   p.type === "i64" ? i64Arb : isPointer(p.name) ? pointerArb : isLength(p.name) ? lengthArb : enumArb;
@@ -101,10 +117,16 @@ const argArb = (p: { name: string; type: string }): fc.Arbitrary<Arg> =>
  */
 const SCRIPT_AT = 65536;
 const BLOB_ITEMS: Buffer[] = [
-  encodePairs([[":path", "/"], [":method", "GET"], [":authority", "a"]]),
+  encodePairs([
+    [":path", "/"],
+    [":method", "GET"],
+    [":authority", "a"],
+  ]),
   encodePairs([["x-a", "b"]]),
   encodePairs([]),
-  ...["fuzz-vm", "x-prop", "f", "fail", "x-a", "cluster", "svc", "q", "hello", "plugin_name", "request\0path", ""].map((t) => Buffer.from(t)),
+  ...["fuzz-vm", "x-prop", "f", "fail", "x-a", "cluster", "svc", "q", "hello", "plugin_name", "request\0path", ""].map((t) =>
+    Buffer.from(t),
+  ),
 ];
 
 /** An argument: a number, or a pointer to / the length of one of the script's valid items. */
@@ -118,7 +140,10 @@ function argsArb(f: AbiFunction): fc.Arbitrary<Arg[]> {
     const next = f.params[i + 1];
     if (p.name.endsWith("_data") && next?.name.endsWith("_size") && !p.name.startsWith("return_")) {
       const random = fc.tuple(argArb(p), argArb(next));
-      const valid = fc.nat({ max: BLOB_ITEMS.length - 1 }).map((item): Arg[] => [{ item, part: "ptr" }, { item, part: "len" }]);
+      const valid = fc.nat({ max: BLOB_ITEMS.length - 1 }).map((item): Arg[] => [
+        { item, part: "ptr" },
+        { item, part: "len" },
+      ]);
       parts.push(fc.oneof({ arbitrary: random, weight: 1 }, { arbitrary: valid, weight: 2 }));
       i++;
     } else {
@@ -157,181 +182,21 @@ function encodeScript(calls: Call[], action: number): Buffer {
   return b;
 }
 
-// ------------------------------------------------------------------ what the host is driven through
-
-type Op =
-  | { kind: "http"; eos: boolean }
-  | { kind: "reqBody" | "respBody"; eos: boolean }
-  | { kind: "reqTrailers" | "respTrailers" | "respHeaders" | "complete" }
-  | { kind: "tcp" }
-  | { kind: "down" | "up"; eos: boolean }
-  | { kind: "closeDown" | "closeUp" }
-  | { kind: "tick" | "foreign" | "httpRespond" | "httpFail" | "grpcRespond" | "grpcClose" | "validate" | "reconfigure" };
-
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant("http" as const), eos: fc.boolean() }),
-  fc.record({ kind: fc.constantFrom("reqBody" as const, "respBody" as const), eos: fc.boolean() }),
-  fc.record({ kind: fc.constantFrom("reqTrailers" as const, "respTrailers" as const, "respHeaders" as const, "complete" as const) }),
-  fc.record({ kind: fc.constant("tcp" as const) }),
-  fc.record({ kind: fc.constantFrom("down" as const, "up" as const), eos: fc.boolean() }),
-  fc.record({ kind: fc.constantFrom("closeDown" as const, "closeUp" as const) }),
-  fc.record({
-    kind: fc.constantFrom(
-      "tick" as const,
-      "foreign" as const,
-      "httpRespond" as const,
-      "httpFail" as const,
-      "grpcRespond" as const,
-      "grpcClose" as const,
-      "validate" as const,
-      "reconfigure" as const,
-    ),
-  }),
-);
-
-/** Where one HTTP stream is, so every op is a valid next step (the harness rejects misuse by a test). */
-interface HttpState {
-  s: HttpStream;
-  reqEnd: boolean;
-  respHeaders: boolean;
-  respEnd: boolean;
-}
-
-class Driver {
-  http: HttpState[] = [];
-  tcp: TcpConnection[] = [];
-  constructor(readonly host: Host) {}
-
-  private lastHttp(): HttpState {
-    let h = this.http.at(-1);
-    if (!h) {
-      h = { s: this.host.httpStream(), reqEnd: false, respHeaders: false, respEnd: false };
-      h.s.requestHeaders([[":path", "/"], [":method", "POST"], ["x-a", "1"]], false);
-      this.http.push(h);
-    }
-    return h;
-  }
-
-  private endRequest(h: HttpState): void {
-    if (!h.reqEnd) h.s.requestBody("end", true), (h.reqEnd = true);
-  }
-
-  private lastTcp(): TcpConnection {
-    let c = this.tcp.at(-1);
-    if (!c) this.tcp.push((c = this.host.tcpConnection()));
-    return c;
-  }
-
-  run(op: Op): void {
-    const host = this.host;
-    switch (op.kind) {
-      case "http": {
-        const s = host.httpStream();
-        s.requestHeaders([[":path", "/x"], [":method", "GET"], [":authority", "fuzz"], ["x-b", "\xff\x00"]], op.eos);
-        this.http.push({ s, reqEnd: op.eos, respHeaders: false, respEnd: false });
-        return;
-      }
-      case "reqBody": {
-        const h = this.lastHttp();
-        if (h.reqEnd) return;
-        h.s.requestBody("body", op.eos);
-        h.reqEnd = op.eos;
-        return;
-      }
-      case "reqTrailers": {
-        const h = this.lastHttp();
-        if (h.reqEnd) return;
-        h.s.requestTrailers([["t", "1"]]);
-        h.reqEnd = true;
-        return;
-      }
-      case "respHeaders": {
-        const h = this.lastHttp();
-        if (h.respHeaders) return;
-        this.endRequest(h);
-        h.s.responseHeaders([[":status", "200"], ["x-r", "1"]], false);
-        h.respHeaders = true;
-        return;
-      }
-      case "respBody":
-      case "respTrailers": {
-        const h = this.lastHttp();
-        if (!h.respHeaders) this.run({ kind: "respHeaders" });
-        if (h.respEnd) return;
-        if (op.kind === "respBody") h.s.responseBody("resp", op.eos), (h.respEnd = op.eos);
-        else h.s.responseTrailers([["rt", "1"]]), (h.respEnd = true);
-        return;
-      }
-      case "complete": {
-        const h = this.http.pop();
-        if (h) h.s.complete();
-        return;
-      }
-      case "tcp":
-        this.tcp.push(host.tcpConnection());
-        return;
-      case "down":
-      case "up": {
-        const c = this.lastTcp();
-        if (op.kind === "down" ? c.downstream.closed : c.upstream.closed) return;
-        if (op.kind === "down") c.downstreamData("tcp-down", op.eos);
-        else c.upstreamData("tcp-up", op.eos);
-        return;
-      }
-      case "closeDown":
-      case "closeUp": {
-        const c = this.lastTcp();
-        if (op.kind === "closeDown") {
-          if (!c.downstream.closed) c.closeDownstream();
-        } else if (!c.upstream.closed) c.closeUpstream();
-        if (c.downstream.closed) this.tcp.pop();
-        return;
-      }
-      case "tick":
-        host.tick();
-        return;
-      case "foreign":
-        host.callForeignFunction(3, "args");
-        return;
-      case "httpRespond":
-      case "httpFail": {
-        const call = host.httpCalls[0];
-        if (!call) return;
-        if (op.kind === "httpRespond") call.respond({ headers: [[":status", "200"]], body: "ok", trailers: [["t", "1"]] });
-        else call.fail();
-        return;
-      }
-      case "grpcRespond":
-      case "grpcClose": {
-        const call = host.grpcCalls[0];
-        if (!call) return;
-        if (op.kind === "grpcClose") call.close(14, "unavailable");
-        else if (call.kind === "call") call.respond("message");
-        else call.receiveInitialMetadata([["m", "1"]]), call.receive("message"), call.receiveTrailingMetadata([["t", "1"]]);
-        return;
-      }
-      case "validate":
-        host.validateConfiguration("{}");
-        return;
-      case "reconfigure":
-        host.reconfigure("{}");
-        return;
-    }
-  }
-
-  finish(): void {
-    for (const h of this.http.splice(0)) h.s.complete();
-    for (const c of this.tcp.splice(0)) c.complete();
-  }
-}
-
 // ------------------------------------------------------------------ checks
 
 const STATUSES = new Set<number>(Object.values(Status));
 const REPORT = /^\x01fz:(\d+):(\d+):(\d+)$/;
 /** "function=status" -> how often, over the whole file (FUZZ_VERBOSE=1 prints it). */
 const outcomes = new Map<string, number>();
-if (process.env.FUZZ_VERBOSE) process.on("exit", () => console.error([...outcomes].sort().map(([k, n]) => `${k} x${n}`).join("\n")));
+if (process.env.FUZZ_VERBOSE)
+  process.on("exit", () =>
+    console.error(
+      [...outcomes]
+        .sort()
+        .map(([k, n]) => `${k} x${n}`)
+        .join("\n"),
+    ),
+  );
 
 /** Statuses every reported call returned; fails on a status outside the ABI's. */
 function checkReports(host: Host): number {
@@ -353,7 +218,16 @@ function checkReports(host: Host): number {
 function probe(host: Host): void {
   host.setSharedData("fuzz", Buffer.alloc(8));
   const s = host.httpStream();
-  assert.equal(s.requestHeaders([[":path", "/probe"], ["x-probe", "1"]], true), Action.Continue);
+  assert.equal(
+    s.requestHeaders(
+      [
+        [":path", "/probe"],
+        ["x-probe", "1"],
+      ],
+      true,
+    ),
+    Action.Continue,
+  );
   assert.equal(s.request.header("x-probe"), "1");
   assert.equal(s.responseHeaders([[":status", "200"]], true), Action.Continue);
   s.complete();
@@ -418,7 +292,13 @@ test("hostile module: every host function gets called with hostile arguments, an
     host.setSharedData("fuzz", encodeScript(calls, 0));
     assert.doesNotThrow(() => {
       const s = host.httpStream();
-      s.requestHeaders([[":path", "/"], ["x-a", "b"]], false);
+      s.requestHeaders(
+        [
+          [":path", "/"],
+          ["x-a", "b"],
+        ],
+        false,
+      );
       s.requestBody("x", true);
       s.responseHeaders([[":status", "200"]], false);
       s.responseBody("y", true);
@@ -434,8 +314,13 @@ test("hostile module: every host function gets called with hostile arguments, an
   assert.equal(host.vmCount, 1, "one VM served everything");
   // The arguments reach past the first checks: calls succeed, hit bad memory, bad arguments and
   // missing things, not one early rejection every time.
-  const statuses = new Set([...outcomes.keys()].filter((k) => !k.startsWith("fd_") && !/^(args|environ|clock|random|sched|poll)/.test(k)).map((k) => Number(k.split("=")[1])));
-  for (const st of [Status.Ok, Status.NotFound, Status.BadArgument, Status.InvalidMemoryAccess]) assert.ok(statuses.has(st), `some call returned ${st}`);
+  const statuses = new Set(
+    [...outcomes.keys()]
+      .filter((k) => !k.startsWith("fd_") && !/^(args|environ|clock|random|sched|poll)/.test(k))
+      .map((k) => Number(k.split("=")[1])),
+  );
+  for (const st of [Status.Ok, Status.NotFound, Status.BadArgument, Status.InvalidMemoryAccess])
+    assert.ok(statuses.has(st), `some call returned ${st}`);
 });
 
 test("a module that enqueues 20,000 messages in one callback gets 20,000 queue notifications, without exhausting the host's stack", async () => {

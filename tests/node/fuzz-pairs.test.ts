@@ -27,13 +27,19 @@ const byteString = (maxLength = 40) => fc.uint8Array({ maxLength }).map((b) => B
 /** Names and values biased to the interesting bytes: NUL, ':', 0x80..0xff, ASCII upper case. */
 const edgyByteString = (maxLength = 24) =>
   fc
-    .array(fc.oneof(fc.constantFrom(0, 0x3a, 0x41, 0x5a, 0x61, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xe2, 0xed, 0xf0, 0xf4, 0xff), fc.integer({ min: 0, max: 255 })), { maxLength })
+    .array(
+      fc.oneof(
+        fc.constantFrom(0, 0x3a, 0x41, 0x5a, 0x61, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xe2, 0xed, 0xf0, 0xf4, 0xff),
+        fc.integer({ min: 0, max: 255 }),
+      ),
+      { maxLength },
+    )
     .map((codes) => String.fromCharCode(...codes));
 
 const pairArb = fc.tuple(fc.oneof(byteString(), edgyByteString()), fc.oneof(byteString(), edgyByteString()));
 const pairsArb = fc.array(pairArb, { maxLength: 40 });
 
-function u32(n: number): Buffer {
+function _u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0);
   return b;
@@ -87,38 +93,50 @@ test("host pairs: a map of exactly 1 MiB is accepted, one byte more is refused",
 
 test("host pairs: every strict prefix of a map is refused (except the empty forms), and so is any extension", () => {
   fc.assert(
-    fc.property(fc.array(pairArb, { minLength: 1, maxLength: 8 }), fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 16 }), (pairs, cut, extra) => {
-      const buf = encodePairs(pairs);
-      const len = cut % buf.length;
-      const prefix = buf.subarray(0, len);
-      const r = decode(prefix);
-      if (len === 0 || (len === 1 && prefix[0] === 0)) assert.deepEqual(asPairs(r), []);
-      else assert.equal(typeof r, "string", `prefix of ${len}/${buf.length} bytes accepted`);
-      const extended = Buffer.concat([buf, extra]);
-      assert.equal(typeof decode(extended), "string", "trailing bytes accepted");
-    }),
+    fc.property(
+      fc.array(pairArb, { minLength: 1, maxLength: 8 }),
+      fc.nat(),
+      fc.uint8Array({ minLength: 1, maxLength: 16 }),
+      (pairs, cut, extra) => {
+        const buf = encodePairs(pairs);
+        const len = cut % buf.length;
+        const prefix = buf.subarray(0, len);
+        const r = decode(prefix);
+        if (len === 0 || (len === 1 && prefix[0] === 0)) assert.deepEqual(asPairs(r), []);
+        else assert.equal(typeof r, "string", `prefix of ${len}/${buf.length} bytes accepted`);
+        const extended = Buffer.concat([buf, extra]);
+        assert.equal(typeof decode(extended), "string", "trailing bytes accepted");
+      },
+    ),
     { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
 
 test("host pairs: a missing NUL terminator or a wrong length field is refused", () => {
   fc.assert(
-    fc.property(fc.array(pairArb, { minLength: 1, maxLength: 8 }), fc.nat(), fc.integer({ min: 1, max: 255 }), fc.nat(), fc.integer({ min: 1, max: 0xffffffff }), (pairs, which, junk, field, delta) => {
-      const buf = encodePairs(pairs);
-      // The NUL after the name or value number `which`.
-      const idx = which % (pairs.length * 2);
-      let p = 4 + pairs.length * 8;
-      for (let i = 0; i <= idx; i++) p += (i % 2 ? pairs[i >> 1][1] : pairs[i >> 1][0]).length + (i < idx ? 1 : 0);
-      assert.equal(buf[p], 0);
-      const noNul = Buffer.from(buf);
-      noNul[p] = junk;
-      assert.equal(typeof decode(noNul), "string", "non-NUL terminator accepted");
-      // Any change of one length field breaks the layout.
-      const f = 4 + (field % (pairs.length * 2)) * 4;
-      const badLen = Buffer.from(buf);
-      badLen.writeUInt32LE((buf.readUInt32LE(f) + delta) >>> 0, f);
-      assert.equal(typeof decode(badLen), "string", "wrong length accepted");
-    }),
+    fc.property(
+      fc.array(pairArb, { minLength: 1, maxLength: 8 }),
+      fc.nat(),
+      fc.integer({ min: 1, max: 255 }),
+      fc.nat(),
+      fc.integer({ min: 1, max: 0xffffffff }),
+      (pairs, which, junk, field, delta) => {
+        const buf = encodePairs(pairs);
+        // The NUL after the name or value number `which`.
+        const idx = which % (pairs.length * 2);
+        let p = 4 + pairs.length * 8;
+        for (let i = 0; i <= idx; i++) p += (i % 2 ? pairs[i >> 1][1] : pairs[i >> 1][0]).length + (i < idx ? 1 : 0);
+        assert.equal(buf[p], 0);
+        const noNul = Buffer.from(buf);
+        noNul[p] = junk;
+        assert.equal(typeof decode(noNul), "string", "non-NUL terminator accepted");
+        // Any change of one length field breaks the layout.
+        const f = 4 + (field % (pairs.length * 2)) * 4;
+        const badLen = Buffer.from(buf);
+        badLen.writeUInt32LE((buf.readUInt32LE(f) + delta) >>> 0, f);
+        assert.equal(typeof decode(badLen), "string", "wrong length accepted");
+      },
+    ),
     { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
@@ -130,7 +148,11 @@ const damagedMap = fc
     fc.array(
       fc.oneof(
         fc.record({ kind: fc.constant("byte" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-        fc.record({ kind: fc.constant("u32" as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(0, 1, 1024, 1025, 0x7fffffff, 0xffffffff), fc.nat()) }),
+        fc.record({
+          kind: fc.constant("u32" as const),
+          at: fc.nat(),
+          value: fc.oneof(fc.constantFrom(0, 1, 1024, 1025, 0x7fffffff, 0xffffffff), fc.nat()),
+        }),
         fc.record({ kind: fc.constant("cut" as const), at: fc.nat(), value: fc.constant(0) }),
         fc.record({ kind: fc.constant("append" as const), at: fc.nat({ max: 32 }), value: fc.integer({ min: 0, max: 255 }) }),
       ),
@@ -149,7 +171,10 @@ const damagedMap = fc
     return b;
   });
 
-const anyMap = fc.oneof(damagedMap, fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)));
+const anyMap = fc.oneof(
+  damagedMap,
+  fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+);
 
 test("host pairs: on arbitrary or damaged bytes decode never throws, and whatever it accepts re-encodes to exactly those bytes", () => {
   fc.assert(
@@ -192,7 +217,8 @@ function normalize(pairs: ReadonlyArray<readonly [string, string]>): Array<[stri
 
 const latin1 = (s: string): Buffer => Buffer.from(s, "latin1");
 /** Pairs of byte strings as the [Uint8Array, Uint8Array] pairs the host takes. */
-const bytePairs = (pairs: ReadonlyArray<readonly [string, string]>): Array<[Uint8Array, Uint8Array]> => pairs.map(([k, v]) => [latin1(k), latin1(v)]);
+const bytePairs = (pairs: ReadonlyArray<readonly [string, string]>): Array<[Uint8Array, Uint8Array]> =>
+  pairs.map(([k, v]) => [latin1(k), latin1(v)]);
 /** UTF-8 decode with U+FFFD for invalid sequences (WHATWG), then encode again. */
 const utf8Normalized = (s: string) => Buffer.from(latin1(s).toString("utf8"), "utf8").toString("latin1");
 
@@ -255,7 +281,10 @@ test("SDK maps: 0 and 1024 headers round-trip; 1025 headers or a map over 1 MiB 
     // The guest gets every header (Envoy may hold more than the guest may hand back), but the host
     // refuses the map it writes back, with a warning, and the headers stay as they were.
     assert.deepEqual(infoLines(host), [`n=${pairs.length} bytes=${pairs.length} text=${pairs.length} set=${Status.BadArgument}`], what);
-    assert.ok(host.logMessages(LogLevel.Warn).some((m) => /pairs|bytes/.test(m)), `${what}: a warning names the limit`);
+    assert.ok(
+      host.logMessages(LogLevel.Warn).some((m) => /pairs|bytes/.test(m)),
+      `${what}: a warning names the limit`,
+    );
     assert.equal(s.request.headerPairsBytes.length, pairs.length);
     assert.equal(s.request.headerPairsBytes.at(-1)![1].toString("latin1"), pairs.at(-1)![1]);
     s.complete();

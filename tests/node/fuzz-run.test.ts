@@ -37,13 +37,23 @@ before(async () => {
     upstreamRequests++;
     let n = 0;
     req.on("data", (c: Buffer) => (n += c.length));
-    req.on("end", () => res.writeHead(200, { "content-type": "text/plain", "x-upstream-body": String(n) }).end(`${req.method} ${req.url} ${n}\n`));
+    req.on("end", () =>
+      res.writeHead(200, { "content-type": "text/plain", "x-upstream-body": String(n) }).end(`${req.method} ${req.url} ${n}\n`),
+    );
     req.on("error", () => {});
   });
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`;
   const { wasm } = await built("tests/fixtures/fuzz/inspect.ts");
-  proxy = await startProxy({ filter: wasm, upstream: upstreamUrl, listen: "127.0.0.1:0", log: (l) => proxyLog.push(l), logLevel: "warn", accessLog: false, timeout: 5000 });
+  proxy = await startProxy({
+    filter: wasm,
+    upstream: upstreamUrl,
+    listen: "127.0.0.1:0",
+    log: (l) => proxyLog.push(l),
+    logLevel: "warn",
+    accessLog: false,
+    timeout: 5000,
+  });
 });
 
 after(async () => {
@@ -85,11 +95,27 @@ const versionArb = fc.oneof(
   { arbitrary: fc.constantFrom("HTTP/1.0", "HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "http/1.1", "HTTP/1", "HTTP/1.1 x", ""), weight: 1 },
 );
 const goodHeaderArb = fc.tuple(
-  fc.oneof(fc.constantFrom("x-a", "accept", "user-agent", "x-forwarded-for", "cookie", "x-dup"), tokenArb(20).map((t) => "x-" + t)),
-  fc.oneof(fc.constantFrom("1", "text/html", "a=b; c=d", "", "\xff\xfe latin1", "caf\xc3\xa9"), fc.string({ maxLength: 40 }).map((s) => s.replace(/[\x00-\x1f\x7f]/g, ""))),
+  fc.oneof(
+    fc.constantFrom("x-a", "accept", "user-agent", "x-forwarded-for", "cookie", "x-dup"),
+    tokenArb(20).map((t) => "x-" + t),
+  ),
+  fc.oneof(
+    fc.constantFrom("1", "text/html", "a=b; c=d", "", "\xff\xfe latin1", "caf\xc3\xa9"),
+    fc.string({ maxLength: 40 }).map((s) => s.replace(/[\x00-\x1f\x7f]/g, "")),
+  ),
 );
 const badLineArb = fc.oneof(
-  fc.constantFrom("no-colon-here", " folded: continuation", "\tfold", "bad name: v", ": empty-name", "x-nul: a\0b", "x-cr: a\rb", "x-ctl: \x01", "x-\xff: v"),
+  fc.constantFrom(
+    "no-colon-here",
+    " folded: continuation",
+    "\tfold",
+    "bad name: v",
+    ": empty-name",
+    "x-nul: a\0b",
+    "x-cr: a\rb",
+    "x-ctl: \x01",
+    "x-\xff: v",
+  ),
   anyText(30),
 );
 
@@ -99,8 +125,14 @@ const headArb: fc.Arbitrary<Head> = fc
     target: targetArb,
     version: versionArb,
     headers: fc.array(goodHeaderArb, { maxLength: 12 }),
-    rawLines: fc.oneof({ arbitrary: fc.constant([] as string[]), weight: 4 }, { arbitrary: fc.array(badLineArb, { minLength: 1, maxLength: 3 }), weight: 1 }),
-    big: fc.oneof({ arbitrary: fc.constant(0), weight: 6 }, { arbitrary: fc.constantFrom(10_000, MAX_HEADER_BYTES - 2_000, MAX_HEADER_BYTES + 1, 100_000), weight: 1 }),
+    rawLines: fc.oneof(
+      { arbitrary: fc.constant([] as string[]), weight: 4 },
+      { arbitrary: fc.array(badLineArb, { minLength: 1, maxLength: 3 }), weight: 1 },
+    ),
+    big: fc.oneof(
+      { arbitrary: fc.constant(0), weight: 6 },
+      { arbitrary: fc.constantFrom(10_000, MAX_HEADER_BYTES - 2_000, MAX_HEADER_BYTES + 1, 100_000), weight: 1 },
+    ),
   })
   .map(({ big, ...h }) => {
     const headers = [...h.headers];
@@ -133,8 +165,17 @@ const framingArb: fc.Arbitrary<Framing> = fc.oneof(
   {
     arbitrary: fc
       .record({
-        chunks: fc.array(fc.uint8Array({ minLength: 1, maxLength: 800 }).map((b) => Buffer.from(b)), { maxLength: 5 }),
-        trailers: fc.array(fc.tuple(tokenArb(8).map((t) => "x-t-" + t), fc.constantFrom("1", "v")), { maxLength: 2 }),
+        chunks: fc.array(
+          fc.uint8Array({ minLength: 1, maxLength: 800 }).map((b) => Buffer.from(b)),
+          { maxLength: 5 },
+        ),
+        trailers: fc.array(
+          fc.tuple(
+            tokenArb(8).map((t) => "x-t-" + t),
+            fc.constantFrom("1", "v"),
+          ),
+          { maxLength: 2 },
+        ),
         broken: fc.oneof(
           { arbitrary: fc.constant(null), weight: 4 },
           { arbitrary: fc.constantFrom("bad-hex", "no-crlf", "negative", "huge", "no-last-chunk", "extension", "lf-only"), weight: 1 },
@@ -144,7 +185,12 @@ const framingArb: fc.Arbitrary<Framing> = fc.oneof(
     weight: 3,
   },
   { arbitrary: bodyArb.map((body): Framing => ({ kind: "both", body })), weight: 1 },
-  { arbitrary: fc.tuple(bodyArb, fc.nat({ max: 100 })).map(([body, other]): Framing => ({ kind: "twoLengths", body, other: body.length + other + 1 })), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(bodyArb, fc.nat({ max: 100 }))
+      .map(([body, other]): Framing => ({ kind: "twoLengths", body, other: body.length + other + 1 })),
+    weight: 1,
+  },
 );
 
 function encodeChunked(f: Extract<Framing, { kind: "chunked" }>): Buffer {
@@ -336,7 +382,10 @@ test("run: raw, broken and truncated requests get a well-formed answer or a clos
       const before = upstreamRequests;
       const out = await exchange(c.bytes, splits, ending, ending.kind === "keep" && !c.complete ? 300 : HANG_MS, c.head.method === "HEAD");
       if (ending.kind !== "keep" || c.complete) {
-        assert.ok(out.done, `the proxy neither answered nor closed within ${HANG_MS} ms (got ${out.data.length} bytes): ${JSON.stringify(c.bytes.subarray(0, 120).toString("latin1"))}`);
+        assert.ok(
+          out.done,
+          `the proxy neither answered nor closed within ${HANG_MS} ms (got ${out.data.length} bytes): ${JSON.stringify(c.bytes.subarray(0, 120).toString("latin1"))}`,
+        );
       }
       if (out.data.length > 0) {
         const m = STATUS_LINE.exec(out.data.toString("latin1"));
@@ -385,8 +434,14 @@ test("run: pipelined requests on one connection are answered in order; a broken 
     s.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
     setTimeout(() => s.destroy(), HANG_MS).unref();
   });
-  assert.deepEqual([...kept.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ["200", "200", "200"]);
-  assert.ok(kept.indexOf("GET /one 0") < kept.indexOf("POST /two 3") && kept.indexOf("POST /two 3") < kept.indexOf("GET /three 0"), "in order");
+  assert.deepEqual(
+    [...kept.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]),
+    ["200", "200", "200"],
+  );
+  assert.ok(
+    kept.indexOf("GET /one 0") < kept.indexOf("POST /two 3") && kept.indexOf("POST /two 3") < kept.indexOf("GET /three 0"),
+    "in order",
+  );
   // A broken request after an answered one.
   const broken = await new Promise<string>((resolve) => {
     const s = net.connect(proxy.port, "127.0.0.1", () => s.write(good));

@@ -4,11 +4,13 @@
 // are cached on disk under .tmp/test-builds, keyed by a hash of everything that decides the output
 // (the SDK's sources, the entry's folder, the compiler version and the build mode), so each filter
 // is compiled once per change, whichever process gets there first.
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildFilter, type BuildResult } from "../../src/build/build.js";
+import { createHost, type Host, type HostOptions } from "../../src/host/index.js";
 import { verifyModule } from "../../src/verify.js";
 
 /** Root of the repository (tests run from dist/tests/node/). */
@@ -90,3 +92,14 @@ export function built(entry: string, options: { debug?: boolean } = {}): Promise
   }
   return p;
 }
+
+/** Builds a test filter (cached like built()), starts it in a new host and checks that it started. */
+export async function startFilter(entry: string, options: Omit<HostOptions, "wasm"> = {}): Promise<Host> {
+  const { wasm } = await built(entry);
+  const host = await createHost({ ...options, wasm });
+  assert.equal(host.startPlugin(), true, host.logMessages().join("\n"));
+  return host;
+}
+
+/** Hex of text or bytes, for comparing exact bytes in assertion messages. */
+export const hex = (s: string | Uint8Array): string => Buffer.from(s).toString("hex");

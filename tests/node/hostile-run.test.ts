@@ -27,7 +27,10 @@ const expected: Record<string, { status: number; note?: string }> = {
   "hop-by-hop": { status: 200, note: "upstream saw x-secret: no" },
   "reply-content-type": { status: 403, note: "content-type: application/json; body 15 bytes" },
   "reply-head": { status: 403, note: "content-length: 6; body 0 bytes" },
-  "reply-grpc": { status: 200, note: "content-type: application/grpc; grpc-status: 7; grpc-message: no way: 100%25; content-length: 0; body 0 bytes" },
+  "reply-grpc": {
+    status: 200,
+    note: "content-type: application/grpc; grpc-status: 7; grpc-message: no way: 100%25; content-length: 0; body 0 bytes",
+  },
   "reply-content-length": { status: 403, note: "content-length: 6; body 6 bytes" },
   "trailer-bytes": { status: 200, note: "upstream trailer bytes: fffe" },
 };

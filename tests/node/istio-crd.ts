@@ -12,7 +12,6 @@ import { checkWasmPluginRules } from "../../src/manifest/rules.js";
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const ISTIO = join(ROOT, "..", "shared", "schemas", "istio");
 
-
 type Schema = Record<string, unknown>;
 
 /** Kubernetes prunes or rejects unknown fields; make the schema say so, except where it preserves them. */
@@ -23,7 +22,8 @@ function structural(s: Schema): Schema {
     else if ((k === "items" || k === "additionalProperties") && v && typeof v === "object") out[k] = structural(v as Schema);
     else out[k] = v;
   }
-  if (out.properties && !out["x-kubernetes-preserve-unknown-fields"] && out.additionalProperties === undefined) out.additionalProperties = false;
+  if (out.properties && !out["x-kubernetes-preserve-unknown-fields"] && out.additionalProperties === undefined)
+    out.additionalProperties = false;
   return out;
 }
 
@@ -77,7 +77,13 @@ export function loadCrd(): void {
     additionalProperties: true,
   };
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, strictTypes: false });
-  for (const kw of ["x-kubernetes-validations", "x-kubernetes-preserve-unknown-fields", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-int-or-string"]) {
+  for (const kw of [
+    "x-kubernetes-validations",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-int-or-string",
+  ]) {
     ajv.addKeyword(kw);
   }
   ajv.addFormat("int32", { type: "number", validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
@@ -96,4 +102,3 @@ export function needCrd(t: { skip: (m: string) => void }): boolean {
   t.skip("shared/schemas/istio is not beside the repository");
   return false;
 }
-

@@ -32,7 +32,11 @@ function call(host: Host, fn: number, doc: string | Uint8Array): string[] {
 }
 
 /** What the filter made of `doc`: the value (through its toJson) or the error fields. */
-function parse(host: Host, doc: string | Uint8Array, fn = PARSE_BYTES): { value?: unknown; text?: string; error?: { message: string; offset: number; line: number; column: number; line1: string } } {
+function parse(
+  host: Host,
+  doc: string | Uint8Array,
+  fn = PARSE_BYTES,
+): { value?: unknown; text?: string; error?: { message: string; offset: number; line: number; column: number; line1: string } } {
   const [out] = call(host, fn, doc);
   if (out.startsWith("ok ")) return { value: JSON.parse(out.slice(3)), text: out.slice(3) };
   assert.ok(out.startsWith("error "), out);
@@ -173,7 +177,11 @@ test("json: invalid documents fail with the problem, its byte offset, line and c
   for (const [input, message, offset, line, column] of cases) {
     for (const fn of [PARSE_BYTES, PARSE_TEXT]) {
       const r = parse(host, input, fn);
-      assert.deepEqual(r.error, { message, offset, line, column, line1: `${message} at line ${line}, column ${column}` }, JSON.stringify(input));
+      assert.deepEqual(
+        r.error,
+        { message, offset, line, column, line1: `${message} at line ${line}, column ${column}` },
+        JSON.stringify(input),
+      );
     }
     // JSON.parse rejects all of them too, except the nesting limit, which is ours.
     if (!message.startsWith("nesting")) assert.throws(() => JSON.parse(input), `JSON.parse accepts ${JSON.stringify(input)}`);
@@ -218,7 +226,10 @@ test("json: typed getters return the member or null / the fallback when absent o
     "absent - s=null n=-7.5 i=-7 b=true a=null o=null has=0",
   ]);
   // getBool's fallback is only used when the member is not a boolean.
-  assert.deepEqual(call(host, GETTERS, '{"f":false}'), ["f boolean s=null n=-7.5 i=-7 b=false a=null o=null has=1", "absent - s=null n=-7.5 i=-7 b=true a=null o=null has=0"]);
+  assert.deepEqual(call(host, GETTERS, '{"f":false}'), [
+    "f boolean s=null n=-7.5 i=-7 b=false a=null o=null has=1",
+    "absent - s=null n=-7.5 i=-7 b=true a=null o=null has=0",
+  ]);
 });
 
 test("json: every value knows its byte span in the input", async () => {
@@ -227,14 +238,22 @@ test("json: every value knows its byte span in the input", async () => {
   const buf = Buffer.from(doc);
   const spans = call(host, SPANS, doc).map((l) => l.split(" ").map(Number));
   const texts = spans.map(([s, e]) => buf.subarray(s, e).toString());
-  assert.deepEqual(texts, ['{"a" : [1, "xé", {"b":null}], "c": -2.5e1 }', '[1, "xé", {"b":null}]', "1", '"xé"', '{"b":null}', "null", "-2.5e1"]);
+  assert.deepEqual(texts, [
+    '{"a" : [1, "xé", {"b":null}], "c": -2.5e1 }',
+    '[1, "xé", {"b":null}]',
+    "1",
+    '"xé"',
+    '{"b":null}',
+    "null",
+    "-2.5e1",
+  ]);
 });
 
 test("json: quoteJson escapes quotes, backslashes, control characters and lone surrogates", async () => {
   const host = await newHost();
   const [out] = call(host, QUOTE, '"a\\"b\\\\c\\n\\r\\t\\u0001\\u001f\\ud800x\\udc00 é😀"');
   assert.equal(out, '"a\\"b\\\\c\\n\\r\\t\\u0001\\u001f\\ud800x\\udc00 é😀"');
-  assert.equal(JSON.parse(out), "a\"b\\c\n\r\t\u0001\u001f\ud800x\udc00 é😀");
+  assert.equal(JSON.parse(out), 'a"b\\c\n\r\t\u0001\u001f\ud800x\udc00 é😀');
 });
 
 test("json: values built in code serialize like JSON.stringify", async () => {

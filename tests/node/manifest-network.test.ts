@@ -148,7 +148,9 @@ test("--resolve reads the type from the image itself: no local file needed", asy
   try {
     const env = { DOCKER_CONFIG: join(dir, "no-docker-config") };
     // The stand-in callbacks have a placeholder signature; what matters here is their names.
-    const { reference } = pushed(await runCli(["push", files.network, `${fake.host}/filters/tcp:v1`, "--insecure", "--no-verify"], { env }));
+    const { reference } = pushed(
+      await runCli(["push", files.network, `${fake.host}/filters/tcp:v1`, "--insecure", "--no-verify"], { env }),
+    );
     const r = await runCli(["manifest", "--image", reference, "--resolve", "--insecure", "--name", "tcp"], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^ {2}type: NETWORK$/m);

@@ -4,17 +4,17 @@
 // the sha256 is what Istio compares, and every bad flag is a one-line error.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import wabtInit from "wabt";
-import { parse, parseAllDocuments } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { buildManifests, type ManifestFlags } from "../../src/manifest/build.js";
 import { checkDigestConsistency, checkWasmPluginRules, parseRequestUri, urlRuleAccepts } from "../../src/manifest/rules.js";
 import { sha256Hex } from "../../src/oci/digest.js";
-import { ISTIO, haveCrd, loadCrd, needCrd, validateWasmPlugin } from "./istio-crd.js";
+import { ISTIO, loadCrd, needCrd, validateWasmPlugin } from "./istio-crd.js";
 import { buildImage } from "../../src/oci/image.js";
 import { runCli, type Run } from "./fake-registry.js";
 
@@ -62,7 +62,10 @@ describe("the validator judges Istio's own examples as Istio's tests do", () => 
     assert.ok(docs.length >= 10);
     for (const { _err, ...doc } of docs) {
       const errors = validateWasmPlugin(doc);
-      assert.ok(errors.some((e) => e.includes(_err)), `${doc.metadata.name}: expected "${_err}" in ${JSON.stringify(errors)}`);
+      assert.ok(
+        errors.some((e) => e.includes(_err)),
+        `${doc.metadata.name}: expected "${_err}" in ${JSON.stringify(errors)}`,
+      );
     }
   });
 
@@ -70,27 +73,64 @@ describe("the validator judges Istio's own examples as Istio's tests do", () => 
     const base = { apiVersion: "extensions.istio.io/v1alpha1", kind: "WasmPlugin", metadata: { name: "x" } };
     const cases: [object, RegExp][] = [
       [{ url: "fake://example.com" }, /url must have schema one of/],
-      [{ url: "oci://r/x:v1", selector: { matchLabels: { app: "a" } }, targetRefs: [{ kind: "Gateway", name: "g" }] }, /only one of targetRefs or selector/],
-      [{ url: "oci://r/x:v1", targetRef: { kind: "Gateway", name: "g" }, targetRefs: [{ kind: "Gateway", name: "g" }] }, /only one of targetRefs or selector/],
+      [
+        { url: "oci://r/x:v1", selector: { matchLabels: { app: "a" } }, targetRefs: [{ kind: "Gateway", name: "g" }] },
+        /only one of targetRefs or selector/,
+      ],
+      [
+        { url: "oci://r/x:v1", targetRef: { kind: "Gateway", name: "g" }, targetRefs: [{ kind: "Gateway", name: "g" }] },
+        /only one of targetRefs or selector/,
+      ],
       [{ url: "oci://r/x:v1", targetRefs: [{ kind: "Gateway", name: "g", namespace: "other" }] }, /cross namespace referencing/],
       [{ url: "oci://r/x:v1", selector: { matchLabels: { "": "a" } } }, /key must not be empty/],
       [{ url: "oci://r/x:v1", selector: { matchLabels: { app: "a*" } } }, /wildcard not allowed in label value match/],
       [{ url: "oci://r/x:v1", selector: { matchLabels: { "a*": "a" } } }, /wildcard not allowed in label key match/],
-      [{ url: "oci://r/x:v1", vmConfig: { env: [{ name: "A", valueFrom: "HOST", value: "v" }] } }, /value may only be set when valueFrom is INLINE/],
+      [
+        { url: "oci://r/x:v1", vmConfig: { env: [{ name: "A", valueFrom: "HOST", value: "v" }] } },
+        /value may only be set when valueFrom is INLINE/,
+      ],
       [{ url: "oci://r/x:v1", vmConfig: { env: [{ name: "A" }, { name: "A" }] } }, /Duplicate value/],
       [{ url: "oci://r/x:v1", match: [{ ports: [{ number: 80 }, { number: 80 }] }] }, /Duplicate value/],
     ];
     for (const [spec, pattern] of cases) {
       const found = checkWasmPluginRules({ ...base, spec });
-      assert.ok(found.some((v) => pattern.test(v.message)), `${JSON.stringify(spec)} → ${JSON.stringify(found)}`);
+      assert.ok(
+        found.some((v) => pattern.test(v.message)),
+        `${JSON.stringify(spec)} → ${JSON.stringify(found)}`,
+      );
     }
-    assert.deepEqual(checkWasmPluginRules({ ...base, spec: { url: "oci://r/x:v1", selector: { matchLabels: { app: "a" } }, vmConfig: { env: [{ name: "A", valueFrom: "HOST" }, { name: "B", value: "v" }] } } }), []);
+    assert.deepEqual(
+      checkWasmPluginRules({
+        ...base,
+        spec: {
+          url: "oci://r/x:v1",
+          selector: { matchLabels: { app: "a" } },
+          vmConfig: {
+            env: [
+              { name: "A", valueFrom: "HOST" },
+              { name: "B", value: "v" },
+            ],
+          },
+        },
+      }),
+      [],
+    );
     assert.match(checkDigestConsistency(`oci://r/x@sha256:${"a".repeat(64)}`, "b".repeat(64)) ?? "", /Istio's agent would refuse/);
     assert.equal(checkDigestConsistency(`oci://r/x@sha256:${"a".repeat(64)}`, "a".repeat(64)), null);
   });
 
   test("the url rule follows Go's url.ParseRequestURI, which CEL's isURL calls", () => {
-    const accepted = ["oci://ghcr.io/acme/filter:v1", "ghcr.io/acme/filter:v1", "test", "http://test", "https://h:8443/p/f.wasm?x=1", "file:///opt/f.wasm", "http://[::1]:80/x", "http://user:p%20w@host/x", "127.0.0.1:5000/filter:v1"];
+    const accepted = [
+      "oci://ghcr.io/acme/filter:v1",
+      "ghcr.io/acme/filter:v1",
+      "test",
+      "http://test",
+      "https://h:8443/p/f.wasm?x=1",
+      "file:///opt/f.wasm",
+      "http://[::1]:80/x",
+      "http://user:p%20w@host/x",
+      "127.0.0.1:5000/filter:v1",
+    ];
     const refused = ["fake://example.com", "#%blah$#@", "localhost:5000/filter:v1", "ftp://h/f.wasm", "http://h/%zz"];
     for (const u of accepted) assert.ok(urlRuleAccepts(u), u);
     for (const u of refused) assert.ok(!urlRuleAccepts(u), u);
@@ -155,14 +195,18 @@ describe("WasmPlugin", () => {
   test("targetRefs, pinned digests and http(s)/file URLs validate too", async (t) => {
     const pinned = `sha256:${"c".repeat(64)}`;
     const variants: [string | undefined, ManifestFlags, (spec: Record<string, unknown>) => void][] = [
-      [undefined, { image: `ghcr.io/acme/filter@${pinned}`, targetRef: ["Gateway/public", "Service/reviews", "ServiceEntry/ext"] }, (s) => {
-        assert.equal(s.sha256, "c".repeat(64));
-        assert.deepEqual(s.targetRefs, [
-          { group: "gateway.networking.k8s.io", kind: "Gateway", name: "public" },
-          { group: "", kind: "Service", name: "reviews" },
-          { group: "networking.istio.io", kind: "ServiceEntry", name: "ext" },
-        ]);
-      }],
+      [
+        undefined,
+        { image: `ghcr.io/acme/filter@${pinned}`, targetRef: ["Gateway/public", "Service/reviews", "ServiceEntry/ext"] },
+        (s) => {
+          assert.equal(s.sha256, "c".repeat(64));
+          assert.deepEqual(s.targetRefs, [
+            { group: "gateway.networking.k8s.io", kind: "Gateway", name: "public" },
+            { group: "", kind: "Service", name: "reviews" },
+            { group: "networking.istio.io", kind: "ServiceEntry", name: "ext" },
+          ]);
+        },
+      ],
       [filterPath, { url: "https://downloads.example.com/filters/f.wasm" }, (s) => assert.equal(s.sha256, sha256Hex(filter))],
       [filterPath, { url: "file:///opt/filters/f.wasm", name: "local" }, (s) => assert.equal(s.url, "file:///opt/filters/f.wasm")],
       [undefined, { url: "http://h/f.wasm", sha256: `sha256:${"D".repeat(64)}`, name: "x" }, (s) => assert.equal(s.sha256, "d".repeat(64))],
@@ -219,14 +263,23 @@ describe("EnvoyFilter, envoy.yaml and EnvoyExtensionPolicy", () => {
   });
 
   test("envoy.yaml: the module from a local file, before the router, config as a StringValue, v8", async () => {
-    const { docs } = await build(filterPath, { kind: "envoy", upstream: "backend.local:8080", config: '{"x": true}', pluginName: "r", listen: "127.0.0.1:10001" });
+    const { docs } = await build(filterPath, {
+      kind: "envoy",
+      upstream: "backend.local:8080",
+      config: '{"x": true}',
+      pluginName: "r",
+      listen: "127.0.0.1:10001",
+    });
     const boot = docs[0] as any;
     const listener = boot.static_resources.listeners[0];
     assert.deepEqual(listener.address, { socket_address: { address: "127.0.0.1", port_value: 10001 } });
     const hcm = listener.filter_chains[0].filters[0];
     assert.equal(hcm.name, "envoy.filters.network.http_connection_manager");
     const filters = hcm.typed_config.http_filters;
-    assert.deepEqual(filters.map((f: { name: string }) => f.name), ["envoy.filters.http.wasm", "envoy.filters.http.router"]);
+    assert.deepEqual(
+      filters.map((f: { name: string }) => f.name),
+      ["envoy.filters.http.wasm", "envoy.filters.http.router"],
+    );
     const wasm = filters[0].typed_config;
     assert.equal(wasm["@type"], "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm");
     assert.equal(wasm.config.name, "my-filter");
@@ -236,10 +289,17 @@ describe("EnvoyFilter, envoy.yaml and EnvoyExtensionPolicy", () => {
     const cluster = boot.static_resources.clusters[0];
     assert.equal(hcm.typed_config.route_config.virtual_hosts[0].routes[0].route.cluster, cluster.name);
     assert.equal(cluster.type, "STRICT_DNS", "a host name is resolved");
-    assert.deepEqual(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address, { socket_address: { address: "backend.local", port_value: 8080 } });
-    const byIp = (await build(filterPath, { kind: "envoy", upstream: "127.0.0.1:9000", modulePath: "/etc/envoy/filter.wasm" })).docs[0] as any;
+    assert.deepEqual(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address, {
+      socket_address: { address: "backend.local", port_value: 8080 },
+    });
+    const byIp = (await build(filterPath, { kind: "envoy", upstream: "127.0.0.1:9000", modulePath: "/etc/envoy/filter.wasm" }))
+      .docs[0] as any;
     assert.equal(byIp.static_resources.clusters[0].type, "STATIC");
-    assert.equal(byIp.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.config.vm_config.code.local.filename, "/etc/envoy/filter.wasm");
+    assert.equal(
+      byIp.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.config.vm_config.code.local
+        .filename,
+      "/etc/envoy/filter.wasm",
+    );
   });
 
   test("EnvoyExtensionPolicy: image URL without a scheme, the same digest, any JSON config", async () => {
@@ -265,7 +325,11 @@ describe("EnvoyFilter, envoy.yaml and EnvoyExtensionPolicy", () => {
             rootID: "root",
             code: {
               type: "Image",
-              image: { url: "ghcr.io/acme/filter:v1", sha256: (await buildImage(filter, { abiVersion: "0.2.1" })).digest.slice(7), pullSecretRef: { name: "creds" } },
+              image: {
+                url: "ghcr.io/acme/filter:v1",
+                sha256: (await buildImage(filter, { abiVersion: "0.2.1" })).digest.slice(7),
+                pullSecretRef: { name: "creds" },
+              },
               pullPolicy: "IfNotPresent",
             },
             config: ["a", "b"],
@@ -279,14 +343,19 @@ describe("EnvoyFilter, envoy.yaml and EnvoyExtensionPolicy", () => {
   });
 
   test("only real API comes out: no VirtualService wasm block, no extensionProviders", async () => {
-    const allowed = new Set(["extensions.istio.io/v1alpha1 WasmPlugin", "networking.istio.io/v1alpha3 EnvoyFilter", "gateway.envoyproxy.io/v1alpha1 EnvoyExtensionPolicy"]);
+    const allowed = new Set([
+      "extensions.istio.io/v1alpha1 WasmPlugin",
+      "networking.istio.io/v1alpha3 EnvoyFilter",
+      "gateway.envoyproxy.io/v1alpha1 EnvoyExtensionPolicy",
+    ]);
     const outputs = [
       await build(filterPath, { image: "r.io/f:v1" }),
       await build(filterPath, { kind: "envoyfilter", image: "r.io/f:v1" }),
       await build(filterPath, { kind: "envoy-gateway", image: "r.io/f:v1", targetRef: ["Gateway/eg"] }),
     ];
     for (const o of outputs) {
-      for (const d of o.docs as { apiVersion: string; kind: string }[]) assert.ok(allowed.has(`${d.apiVersion} ${d.kind}`), `${d.apiVersion} ${d.kind}`);
+      for (const d of o.docs as { apiVersion: string; kind: string }[])
+        assert.ok(allowed.has(`${d.apiVersion} ${d.kind}`), `${d.apiVersion} ${d.kind}`);
       assert.doesNotMatch(o.yaml, /VirtualService|extensionProviders/);
     }
   });
@@ -319,7 +388,10 @@ describe("manifest on the command line", () => {
       [[filterPath, ...img, "--priority", "1.5"], /--priority "1\.5" must be a whole number/],
       [[filterPath, ...img, "--fail-strategy", "retry"], /--fail-strategy "retry" is not a fail strategy/],
       [[filterPath, ...img, "--pull-policy", "never"], /--pull-policy "never" is not a pull policy/],
-      [[filterPath, ...img, "--target-ref", "HTTPRoute/x"], /kind HTTPRoute cannot be targeted here; use one of Gateway, GatewayClass, Service, ServiceEntry/],
+      [
+        [filterPath, ...img, "--target-ref", "HTTPRoute/x"],
+        /kind HTTPRoute cannot be targeted here; use one of Gateway, GatewayClass, Service, ServiceEntry/,
+      ],
       [[filterPath, ...img, "--target-ref", "Gateway"], /--target-ref "Gateway" must be KIND\/NAME/],
       [[filterPath, ...img, "--selector", "a=b", "--target-ref", "Gateway/g"], /--selector and --target-ref exclude each other/],
       [[filterPath, ...img, "--name", "My Filter"], /--name "My Filter" is not a valid Kubernetes name/],
@@ -328,22 +400,35 @@ describe("manifest on the command line", () => {
       [[filterPath], /say where proxies get the module: pass --image/],
       [["--image", "ghcr.io/acme/filter:v1"], /cannot know the digest of ghcr\.io\/acme\/filter:v1: pass the \.wasm you pushed/],
       [[filterPath, "--image", "ghcr.io/acme/filter"], /has no tag or digest/],
-      [[filterPath, "--image", `ghcr.io/a/f@sha256:${"a".repeat(64)}`, "--sha256", "b".repeat(64)], /pinned to sha256:a{64} but --sha256 is b{64}/],
+      [
+        [filterPath, "--image", `ghcr.io/a/f@sha256:${"a".repeat(64)}`, "--sha256", "b".repeat(64)],
+        /pinned to sha256:a{64} but --sha256 is b{64}/,
+      ],
       [[filterPath, "--url", "ftp://h/f.wasm"], /loads modules from http:\/\/, https:\/\/, file:\/\/ URLs/],
       [[filterPath, "--url", "oci://h/f:v1"], /use --image for OCI images/],
       [[filterPath, "--url", "https://h/f.wasm", "--variant", "oci"], /describe an image; they work with --image, not --url/],
-      [[filterPath, ...img, "--kind", "envoyfilter", "--phase", "AUTHN"], /--phase does not apply to --kind envoyfilter.*only WasmPlugin has phases/],
-      [[filterPath, ...img, "--kind", "envoyfilter", "--fail-strategy", "FAIL_RELOAD"], /FAIL_RELOAD is not available for --kind envoyfilter/],
+      [
+        [filterPath, ...img, "--kind", "envoyfilter", "--phase", "AUTHN"],
+        /--phase does not apply to --kind envoyfilter.*only WasmPlugin has phases/,
+      ],
+      [
+        [filterPath, ...img, "--kind", "envoyfilter", "--fail-strategy", "FAIL_RELOAD"],
+        /FAIL_RELOAD is not available for --kind envoyfilter/,
+      ],
       [[filterPath, "--kind", "envoy"], /--kind envoy needs --upstream HOST:PORT/],
       [[filterPath, "--kind", "envoy", "--upstream", "8080"], /--upstream "8080" must be HOST:PORT/],
       [[filterPath, "--kind", "envoy", "--upstream", "h:1", ...img], /--image does not apply to --kind envoy/],
       [[filterPath, ...img, "--kind", "envoy-gateway"], /needs --target-ref KIND\/NAME/],
-      [[filterPath, ...img, "--kind", "envoy-gateway", "--target-ref", "Gateway/g", "--selector", "a=b"], /--selector does not apply to --kind envoy-gateway/],
+      [
+        [filterPath, ...img, "--kind", "envoy-gateway", "--target-ref", "Gateway/g", "--selector", "a=b"],
+        /--selector does not apply to --kind envoy-gateway/,
+      ],
       [[join(dir, "missing.wasm"), ...img], /cannot read .*missing\.wasm: no such file/],
     ];
     // Four processes at a time: the cases are independent.
     const runs: Run[] = [];
-    for (let i = 0; i < cases.length; i += 4) runs.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => cli(["manifest", ...args])))));
+    for (let i = 0; i < cases.length; i += 4)
+      runs.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => cli(["manifest", ...args])))));
     for (const [i, [args, pattern]] of cases.entries()) {
       const r = runs[i];
       assert.notEqual(r.code, 0, `${args.join(" ")} should fail`);

@@ -90,10 +90,17 @@ describe("compat variant", () => {
     assert.equal(gz[9], 0xff, "OS is 255 (unknown) on every platform");
     const tar = gunzip(gz, 1 << 20);
     const entries = await readTar(tar);
-    assert.deepEqual(entries.map((e) => [e.name, e.type]), [["plugin.wasm", "file"]]);
+    assert.deepEqual(
+      entries.map((e) => [e.name, e.type]),
+      [["plugin.wasm", "file"]],
+    );
     assert.ok(entries[0].data.equals(filter));
     // ustar header fields (octal text): mode at 100, uid 108, gid 116, mtime 136; names at 265/297.
-    const field = (off: number, len: number) => tar.subarray(off, off + len).toString("latin1").replace(/[\0 ]+$/, "");
+    const field = (off: number, len: number) =>
+      tar
+        .subarray(off, off + len)
+        .toString("latin1")
+        .replace(/[\0 ]+$/, "");
     assert.equal(parseInt(field(100, 8), 8), 0o644);
     assert.equal(parseInt(field(108, 8), 8), 0);
     assert.equal(parseInt(field(116, 8), 8), 0);
@@ -161,7 +168,10 @@ describe("oci variant", () => {
     const got = await extractWasmLikeIstio(docker(MEDIA_TYPES.dockerLayerTarGzip), blobs);
     assert.equal(got.format, "docker-compat");
     assert.ok(got.wasm.equals(filter), "plugin.wasm is found by base name in the last layer");
-    await assert.rejects(extractWasmLikeIstio(docker(MEDIA_TYPES.ociLayerTarGzip), blobs), /Docker image: invalid media type application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip/);
+    await assert.rejects(
+      extractWasmLikeIstio(docker(MEDIA_TYPES.ociLayerTarGzip), blobs),
+      /Docker image: invalid media type application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip/,
+    );
   });
 
   test("a compat layer without plugin.wasm, or holding something that is not Wasm, is refused", async () => {
@@ -173,7 +183,10 @@ describe("oci variant", () => {
       const gz = gzipSync(await tarSingleFile(name, data));
       const layer = { mediaType: MEDIA_TYPES.ociLayerTarGzip, digest: digestOf(gz), size: gz.length };
       const manifest = { schemaVersion: 2 as const, mediaType: MEDIA_TYPES.ociManifest, config: layer, layers: [layer] };
-      await assert.rejects(extractWasmLikeIstio(manifest, async () => gz), pattern);
+      await assert.rejects(
+        extractWasmLikeIstio(manifest, async () => gz),
+        pattern,
+      );
     }
   });
 });
@@ -221,7 +234,10 @@ describe("OCI layout", () => {
     assert.equal(v2.code, 0, v2.stderr);
     const index = JSON.parse(await readFile(join(out, "index.json"), "utf8"));
     assert.deepEqual(
-      index.manifests.map((m: { annotations: Record<string, string>; digest: string }) => [m.annotations["org.opencontainers.image.ref.name"], m.digest]),
+      index.manifests.map((m: { annotations: Record<string, string>; digest: string }) => [
+        m.annotations["org.opencontainers.image.ref.name"],
+        m.digest,
+      ]),
       [
         ["v1", JSON.parse(v1.stdout).digest],
         ["v2", JSON.parse(v2.stdout).digest],
@@ -300,8 +316,14 @@ describe("input checks", () => {
 
   test("bad flags are one-line errors", async () => {
     assertOneLineError(await cli(["image", filterPath, "--out", join(dir, "x"), "--variant", "docker"]), /--variant "docker".*compat.*oci/);
-    assertOneLineError(await cli(["image", filterPath, "--out", join(dir, "x"), "--created", "yesterday"]), /--created "yesterday" is not an RFC 3339 time/);
+    assertOneLineError(
+      await cli(["image", filterPath, "--out", join(dir, "x"), "--created", "yesterday"]),
+      /--created "yesterday" is not an RFC 3339 time/,
+    );
     assertOneLineError(await cli(["image", filterPath, "--out", join(dir, "x"), "--tag", "-v1"]), /--tag "-v1" is not a valid tag/);
-    assertOneLineError(await cli(["image", filterPath, "--out", join(dir, "x"), "--annotation", "novalue"]), /--annotation "novalue" must be KEY=VALUE/);
+    assertOneLineError(
+      await cli(["image", filterPath, "--out", join(dir, "x"), "--annotation", "novalue"]),
+      /--annotation "novalue" must be KEY=VALUE/,
+    );
   });
 });

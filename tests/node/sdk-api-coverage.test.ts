@@ -71,7 +71,8 @@ function publicApi(): PublicName[] {
     if (s.exportClause && ts.isNamedExports(s.exportClause)) {
       wanted = new Set(s.exportClause.elements.map((e) => (e.propertyName ?? e.name).text));
       const declared = new Set(exported.map(declName).filter((n) => n !== null));
-      for (const w of wanted) assert.ok(declared.has(w), `assembly/index.ts re-exports ${w}, which ${path.relative(repoRoot, file)} does not export`);
+      for (const w of wanted)
+        assert.ok(declared.has(w), `assembly/index.ts re-exports ${w}, which ${path.relative(repoRoot, file)} does not export`);
     }
     for (const d of exported) {
       const name = declName(d);
@@ -148,7 +149,10 @@ test("the SDK's public API is found (the parser follows index.ts's re-exports)",
     assert.ok(api.includes(q), `${q} is not in the public API found: ${api.length} names`);
   }
   for (const cls of ["ProtoWriter", "ProtoReader", "Context", "StreamContext", "Gauge", "Histogram"]) {
-    assert.ok(api.some((a) => a.startsWith(`${cls}.`)), `no methods of ${cls} found`);
+    assert.ok(
+      api.some((a) => a.startsWith(`${cls}.`)),
+      `no methods of ${cls} found`,
+    );
   }
   assert.ok(api.length > 150, `only ${api.length} public names found`);
   assert.ok(!api.some((q) => q.split(".").some((p) => p.startsWith("_"))), "names starting with _ are not public");
@@ -178,36 +182,63 @@ async function startFilter(entry: string): Promise<Host> {
 test("api-trailers: request trailers and body edits reach the upstream", async () => {
   const host = await startFilter("tests/fixtures/filters/api-trailers.ts");
   const http = host.httpStream();
-  http.requestHeaders([[":method", "POST"], [":path", "/"], [":authority", "a"]], false);
+  http.requestHeaders(
+    [
+      [":method", "POST"],
+      [":path", "/"],
+      [":authority", "a"],
+    ],
+    false,
+  );
   http.requestBody("abc", false);
-  http.requestTrailers([["t1", "one"], ["t2", "two"], ["t3", "three"]]);
+  http.requestTrailers([
+    ["t1", "one"],
+    ["t2", "two"],
+    ["t3", "three"],
+  ]);
   assert.equal(http.request.forwardedBody.toString(), "<XY");
-  assert.deepEqual(sorted(http.request.trailers), sorted([
-    ["t2", "replaced"],
-    ["t3", "replaced-bytes"],
-    ["seen", "one|one|3|3"],
-    ["added-bytes", "b"],
-  ]));
+  assert.deepEqual(
+    sorted(http.request.trailers),
+    sorted([
+      ["t2", "replaced"],
+      ["t3", "replaced-bytes"],
+      ["seen", "one|one|3|3"],
+      ["added-bytes", "b"],
+    ]),
+  );
 });
 
 test("api-trailers: response trailers are added, replaced, removed or set whole", async () => {
   const host = await startFilter("tests/fixtures/filters/api-trailers.ts");
   const run = (r1: string) => {
     const http = host.httpStream();
-    http.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"]], true);
+    http.requestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/"],
+        [":authority", "a"],
+      ],
+      true,
+    );
     http.responseHeaders([[":status", "200"]], false);
     http.responseBody("xyz", false);
-    http.responseTrailers([["r1", r1], ["r2", "two"]]);
+    http.responseTrailers([
+      ["r1", r1],
+      ["r2", "two"],
+    ]);
     return http;
   };
   const edited = run("one");
   assert.equal(edited.response.forwardedBody.toString(), ">xyz!");
-  assert.deepEqual(sorted(edited.response.trailers), sorted([
-    ["r2", "replaced"],
-    ["seen", "one|one|2|2"],
-    ["added-bytes", "b"],
-    ["r3", "replaced-bytes"],
-  ]));
+  assert.deepEqual(
+    sorted(edited.response.trailers),
+    sorted([
+      ["r2", "replaced"],
+      ["seen", "one|one|2|2"],
+      ["added-bytes", "b"],
+      ["r3", "replaced-bytes"],
+    ]),
+  );
   assert.deepEqual(run("set").response.trailers, [["only", "set|set|2|2"]]);
   assert.deepEqual(run("set-bytes").response.trailers, [["only-bytes", "set-bytes|set-bytes|2|2"]]);
 });

@@ -9,15 +9,21 @@ test("lowerAscii lowers A-Z only; equalsIgnoreAsciiCase matches header names", a
   const host = await createHost({ wasm });
   host.startPlugin();
   const http = host.httpStream();
-  http.requestHeaders([
-    ["X-Match", "ÀÉ-MiXeD-Ω"],
-    ["already-lower", "abc"],
-    ["x-matcH", "second"],
-    ["X-Matches", "no"],
-  ], true);
+  http.requestHeaders(
+    [
+      ["X-Match", "ÀÉ-MiXeD-Ω"],
+      ["already-lower", "abc"],
+      ["x-matcH", "second"],
+      ["X-Matches", "no"],
+    ],
+    true,
+  );
   const h = Object.fromEntries(http.sentHttpResponse!.headers);
   assert.equal(h["x-lower-0"], "x-match=ÀÉ-mixed-Ω"); // non-ASCII letters untouched
   assert.equal(h["x-lower-1"], "already-lower=abc");
   assert.equal(h["x-lower-2"], "x-match=second");
-  assert.deepEqual(http.sentHttpResponse!.headers.filter(([k]) => k === "x-matched").map(([, v]) => v), ["ÀÉ-MiXeD-Ω", "second"]);
+  assert.deepEqual(
+    http.sentHttpResponse!.headers.filter(([k]) => k === "x-matched").map(([, v]) => v),
+    ["ÀÉ-MiXeD-Ω", "second"],
+  );
 });

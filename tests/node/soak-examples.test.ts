@@ -36,7 +36,11 @@ function pluginSpecs(example: string): PluginSpec[] {
   if (!existsSync(file)) return [{ name: example, config: undefined, network: false }];
   const specs: PluginSpec[] = [];
   for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
-    const o = doc.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { pluginName?: string; pluginConfig?: unknown; type?: string } } | null;
+    const o = doc.toJS() as {
+      kind?: string;
+      metadata?: { name?: string };
+      spec?: { pluginName?: string; pluginConfig?: unknown; type?: string };
+    } | null;
     if (o?.kind !== "WasmPlugin") continue;
     const spec = o.spec ?? {};
     specs.push({
@@ -54,7 +58,15 @@ type Plugin = Pick<Host, "httpStream" | "tcpConnection" | "tick">;
 function answerCallouts(host: Host): void {
   for (let guard = 0; guard < 16 && (host.httpCalls.length > 0 || host.grpcCalls.length > 0); guard++) {
     const http = host.httpCalls[0];
-    if (http) http.respond({ headers: [[":status", "200"], ["x-user", "soak"], ["content-type", "text/plain"]], body: "ok" });
+    if (http)
+      http.respond({
+        headers: [
+          [":status", "200"],
+          ["x-user", "soak"],
+          ["content-type", "text/plain"],
+        ],
+        body: "ok",
+      });
     const grpc = host.grpcCalls[0];
     if (grpc) {
       if (grpc.kind === "call") grpc.respond(new Uint8Array(0));
@@ -93,7 +105,14 @@ function httpRequest(host: Host, plugin: Plugin, i: number): void {
   }
   if (s.sentHttpResponse === null && s.resetReason === null) {
     const status = i % 50 === 0 ? "503" : i % 20 === 0 ? "404" : "200";
-    s.responseHeaders([[":status", status], ["content-type", i % 2 ? "text/html" : "application/json"], ["server", "upstream"]], false);
+    s.responseHeaders(
+      [
+        [":status", status],
+        ["content-type", i % 2 ? "text/html" : "application/json"],
+        ["server", "upstream"],
+      ],
+      false,
+    );
     s.responseBody(`<p>${"body ".repeat(1 + (i % 300))}</p>`, i % 6 !== 3);
     if (i % 6 === 3) s.responseTrailers([["grpc-status", "0"]]);
     answerCallouts(host);
@@ -156,6 +175,8 @@ for (const name of examples) {
     const seconds = (performance.now() - started) / 1000;
     assert.equal(host.activeStreams.length, 0);
     assert.equal(host.vmCount, 1);
-    t.diagnostic(`${name}: ${REQUESTS} x ${plugins.length} plugin(s) in ${seconds.toFixed(1)} s (${Math.round(REQUESTS / seconds)} req/s); guest memory ${warm / 65536} pages after warm-up, peak ${peak / 65536}`);
+    t.diagnostic(
+      `${name}: ${REQUESTS} x ${plugins.length} plugin(s) in ${seconds.toFixed(1)} s (${Math.round(REQUESTS / seconds)} req/s); guest memory ${warm / 65536} pages after warm-up, peak ${peak / 65536}`,
+    );
   });
 }

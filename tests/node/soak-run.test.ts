@@ -93,8 +93,10 @@ test(`run soak: ${REQUESTS} requests at concurrency ${CONCURRENCY}, every answer
           res.on("end", () => {
             const problems: string[] = [];
             if (res.statusCode !== 200) problems.push(`status ${res.statusCode}`);
-            if (res.headers["x-seen-request-body"] !== String(body.length)) problems.push(`filter saw ${res.headers["x-seen-request-body"]} body bytes`);
-            if (res.headers["x-upstream-body"] !== String(body.length)) problems.push(`upstream got ${res.headers["x-upstream-body"]} body bytes`);
+            if (res.headers["x-seen-request-body"] !== String(body.length))
+              problems.push(`filter saw ${res.headers["x-seen-request-body"]} body bytes`);
+            if (res.headers["x-upstream-body"] !== String(body.length))
+              problems.push(`upstream got ${res.headers["x-upstream-body"]} body bytes`);
             if (text !== `${path} ${body.length}`) problems.push(`body ${JSON.stringify(text.slice(0, 60))}`);
             if (problems.length) errors.push(`${path}: ${problems.join(", ")}`);
             resolve();
@@ -136,8 +138,14 @@ test(`run soak: ${REQUESTS} requests at concurrency ${CONCURRENCY}, every answer
   // A leak of Buffers (request bodies, log lines) does not show in heapUsed: external memory and
   // the RSS must stay flat too (the RSS bound is loose: the allocator keeps freed pages).
   const externalGrowth = externalAfterGc() - warmExternal;
-  assert.ok(externalGrowth <= allowed, `external memory grew ${externalGrowth} bytes over ${REQUESTS - WARM_UP} requests (allowed ${allowed})`);
-  assert.ok(rss - warmRss <= 96 * 1024 * 1024, `the RSS grew ${((rss - warmRss) / 1048576).toFixed(0)} MiB over ${REQUESTS - WARM_UP} requests`);
+  assert.ok(
+    externalGrowth <= allowed,
+    `external memory grew ${externalGrowth} bytes over ${REQUESTS - WARM_UP} requests (allowed ${allowed})`,
+  );
+  assert.ok(
+    rss - warmRss <= 96 * 1024 * 1024,
+    `the RSS grew ${((rss - warmRss) / 1048576).toFixed(0)} MiB over ${REQUESTS - WARM_UP} requests`,
+  );
   // Nothing left in flight, and no warning or error from the proxy or the filter.
   const stop = Date.now() + 5000;
   while (proxy.active > 0 && Date.now() < stop) await new Promise((r) => setTimeout(r, 20));

@@ -28,8 +28,7 @@ function compileWat(name: string, text: string): Uint8Array {
   }
 }
 
-const fixture = (name: string): Uint8Array =>
-  compileWat(`${name}.wat`, readFileSync(join(fixtureDir, `${name}.wat`), "utf8"));
+const fixture = (name: string): Uint8Array => compileWat(`${name}.wat`, readFileSync(join(fixtureDir, `${name}.wat`), "utf8"));
 
 function verify(name: string): VerifyResult {
   const bytes = fixture(name);
@@ -69,10 +68,7 @@ describe("verifyModule on fixtures", () => {
       "proxy_on_request_headers",
       "proxy_on_vm_start",
     ]);
-    assert.equal(
-      formatVerifyResult("good.wasm", r),
-      `ok: good.wasm: ABI 0.2.1, 3 imports, 6 callbacks, ${bytes.length} bytes`,
-    );
+    assert.equal(formatVerifyResult("good.wasm", r), `ok: good.wasm: ABI 0.2.1, 3 imports, 6 callbacks, ${bytes.length} bytes`);
   });
 
   test("env.abort: names the import, Envoy's error and the AssemblyScript fix", () => {
@@ -183,7 +179,10 @@ describe("verifyModule on fixtures", () => {
     assert.match(m.get("import-foreign-module")!, /GOOS=js/);
     assert.match(m.get("import-unknown")!, /^import env\.proxy_get_headers_map_value is not a proxy-wasm host function/);
     assert.match(m.get("import-unknown")!, /did you mean proxy_get_header_map_value\?$/);
-    assert.match(m.get("wasi-import-unknown")!, /^import wasi_snapshot_preview1\.proc_raise is not a WASI function proxy-wasm hosts provide: .*missing import: wasi_snapshot_preview1\.proc_raise"/);
+    assert.match(
+      m.get("wasi-import-unknown")!,
+      /^import wasi_snapshot_preview1\.proc_raise is not a WASI function proxy-wasm hosts provide: .*missing import: wasi_snapshot_preview1\.proc_raise"/,
+    );
     assert.match(m.get("import-assemblyscript")!, /^import env\.seed comes from Math\.random\(\)/);
   });
 
@@ -210,7 +209,10 @@ describe("verifyModule on hand-written modules", () => {
     const r = variant('"proxy_abi_version_0_2_1"', '"proxy_abi_version_0_3_0"');
     const m = expectProblems(r, ["abi-marker-unknown"]);
     assert.equal(r.abiVersion, null);
-    assert.match(m.get("abi-marker-unknown")!, /^export proxy_abi_version_0_3_0 is not a known ABI version marker \(known: 0\.1\.0, 0\.2\.0, 0\.2\.1\)/);
+    assert.match(
+      m.get("abi-marker-unknown")!,
+      /^export proxy_abi_version_0_3_0 is not a known ABI version marker \(known: 0\.1\.0, 0\.2\.0, 0\.2\.1\)/,
+    );
   });
 
   test("a marker exported as a global does not count", () => {
@@ -224,12 +226,18 @@ describe("verifyModule on hand-written modules", () => {
       .replace('"proxy_abi_version_0_2_1"', '"proxy_abi_version_0_2_0"')
       .replace("(module\n", '(module\n  (import "env" "proxy_get_log_level" (func (param i32) (result i32)))\n');
     const m = expectProblems(verifyModule(compileWat("v.wat", text)), ["import-not-in-abi-version"]);
-    assert.match(m.get("import-not-in-abi-version")!, /^import env\.proxy_get_log_level was added in ABI 0\.2\.1, but the module exports proxy_abi_version_0_2_0/);
+    assert.match(
+      m.get("import-not-in-abi-version")!,
+      /^import env\.proxy_get_log_level was added in ABI 0\.2\.1, but the module exports proxy_abi_version_0_2_0/,
+    );
     assert.match(m.get("import-not-in-abi-version")!, /export proxy_abi_version_0_2_1 instead$/);
   });
 
   test("malloc with the wrong type is a problem even though proxy_on_memory_allocate is right", () => {
-    const r = variant("(func (export \"_initialize\"))", '(func (export "_initialize"))\n  (func (export "malloc") (param i64) (result i32) i32.const 0)');
+    const r = variant(
+      '(func (export "_initialize"))',
+      '(func (export "_initialize"))\n  (func (export "malloc") (param i64) (result i32) i32.const 0)',
+    );
     const m = expectProblems(r, ["export-signature"]);
     assert.match(m.get("export-signature")!, /^export malloc has type \(i64\) -> i32, but ABI 0\.2\.1 expects \(i32 size\) -> i32/);
   });
@@ -253,20 +261,32 @@ describe("verifyModule on hand-written modules", () => {
     );
     const r2 = verifyModule(compileWat("v.wat", text));
     expectProblems(r2, ["abi-version-unsupported"]);
-    assert.deepEqual(r2.warnings.map((w) => w.code), ["export-not-in-abi-version"]);
-    assert.match(r2.warnings[0].message, /^export proxy_on_foreign_function is part of ABI 0\.2\.0 and later, but the module exports proxy_abi_version_0_1_0/);
+    assert.deepEqual(
+      r2.warnings.map((w) => w.code),
+      ["export-not-in-abi-version"],
+    );
+    assert.match(
+      r2.warnings[0].message,
+      /^export proxy_on_foreign_function is part of ABI 0\.2\.0 and later, but the module exports proxy_abi_version_0_1_0/,
+    );
   });
 
   test("names with line breaks cannot split a message", () => {
     const r = variant('(func (export "proxy_on_delete") (param i32))', '(func (export "proxy_on_delete\\0a") (param i32))');
     const msg = expectProblems(r, ["export-unknown-callback"]).get("export-unknown-callback")!;
-    assert.match(msg, /^export proxy_on_delete\\n is not a proxy-wasm callback, so the host never calls it; did you mean proxy_on_delete\?$/);
+    assert.match(
+      msg,
+      /^export proxy_on_delete\\n is not a proxy-wasm callback, so the host never calls it; did you mean proxy_on_delete\?$/,
+    );
   });
 
   test("_initialize and _start together is a warning", () => {
     const r = variant('(func (export "_initialize"))', '(func (export "_initialize"))\n  (func (export "_start"))');
     expectProblems(r, []);
-    assert.deepEqual(r.warnings.map((w) => w.code), ["entry-both"]);
+    assert.deepEqual(
+      r.warnings.map((w) => w.code),
+      ["entry-both"],
+    );
   });
 
   test("a malformed module gives exactly one problem and no crash", () => {
@@ -275,7 +295,10 @@ describe("verifyModule on hand-written modules", () => {
     assert.equal(r.ok, false);
     assert.equal(r.problems.length, 1);
     assert.equal(r.problems[0].code, "malformed");
-    assert.match(r.problems[0].message, /^truncated section 'data' at offset 0x[0-9a-f]+: declares \d+ bytes but only \d+ bytes remain in the file$/);
+    assert.match(
+      r.problems[0].message,
+      /^truncated section 'data' at offset 0x[0-9a-f]+: declares \d+ bytes but only \d+ bytes remain in the file$/,
+    );
     assert.equal(formatVerifyResult("t.wasm", r).split("\n")[1], "FAILED: t.wasm: 1 problem");
 
     const text = verifyModule(new TextEncoder().encode("(module)"));
@@ -328,7 +351,10 @@ describe("closestName", () => {
     assert.equal(closestName("proxy_on_grpc_trailing_metadata", callbacks), "proxy_on_grpc_receive_trailing_metadata");
     assert.equal(closestName("proxy_on_foo", callbacks), undefined);
     assert.equal(
-      closestName("proxy_get_headers_map_value", HOST_FUNCTIONS.map((f) => f.name)),
+      closestName(
+        "proxy_get_headers_map_value",
+        HOST_FUNCTIONS.map((f) => f.name),
+      ),
       "proxy_get_header_map_value",
     );
   });
@@ -398,7 +424,10 @@ describe("proxy-wasm-as verify (CLI)", () => {
   test("--json prints one object per file", async () => {
     const r = await run("--json", "good-0.2.1.wasm", "env-abort.wasm");
     assert.equal(r.code, 1);
-    const objs = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const objs = r.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.equal(objs.length, 2);
     assert.equal(objs[0].file, "good-0.2.1.wasm");
     assert.equal(objs[0].ok, true);
@@ -412,7 +441,10 @@ describe("proxy-wasm-as verify (CLI)", () => {
     });
     assert.ok(objs[0].sections.some((s: { name: string; size: number }) => s.name === "code" && s.size > 0));
     assert.equal(objs[1].ok, false);
-    assert.deepEqual(objs[1].problems.map((p: { code: string }) => p.code), ["import-assemblyscript"]);
+    assert.deepEqual(
+      objs[1].problems.map((p: { code: string }) => p.code),
+      ["import-assemblyscript"],
+    );
   });
 
   test("unreadable files and bad usage exit 2", async () => {

@@ -155,7 +155,12 @@ describe("parseModule reads a module", () => {
     assert.deepEqual(m.imports[2].memory, { min: 1, max: 2, shared: false, is64: false });
     assert.deepEqual(m.imports[3].global, { type: "i32", mutable: true });
     assert.equal(m.functionCount, 1);
-    assert.deepEqual(m.memories[0], { index: 0, importedFrom: "env.memory", limits: { min: 1, max: 2, shared: false, is64: false }, exportedAs: ["mem"] });
+    assert.deepEqual(m.memories[0], {
+      index: 0,
+      importedFrom: "env.memory",
+      limits: { min: 1, max: 2, shared: false, is64: false },
+      exportedAs: ["mem"],
+    });
     assert.deepEqual(m.exports[1], { name: "f", kind: "function", index: 1, params: ["i32", "i64"], results: [] });
   });
 
@@ -187,7 +192,10 @@ describe("parseModule rejects damaged input with one line", () => {
       formatError(Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0])),
       "not a Wasm module: bad magic (starts with 7f 45 4c 46, expected 00 61 73 6d)",
     );
-    assert.match(formatError(new TextEncoder().encode("  (module (func))")), /^not a Wasm module: bad magic \(this is WebAssembly text, WAT;/);
+    assert.match(
+      formatError(new TextEncoder().encode("  (module (func))")),
+      /^not a Wasm module: bad magic \(this is WebAssembly text, WAT;/,
+    );
     assert.match(formatError(Uint8Array.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0])), /gzip/);
     assert.equal(formatError(Uint8Array.from([0x00, 0x62])), "not a Wasm module: bad magic (starts with 00 62, expected 00 61 73 6d)");
     assert.equal(formatError(Uint8Array.from([0x00, 0x61])), "not a Wasm module: truncated header (2 bytes, need 8)");
@@ -206,7 +214,10 @@ describe("parseModule rejects damaged input with one line", () => {
     );
     assert.equal(formatError(wasm([2, 0x80])), "truncated section 'import' at offset 0x8: the file ends inside the section header");
     const good = fixtures.get("good-0.2.1")!;
-    assert.match(formatError(good.subarray(0, good.length - 1)), /^truncated section 'data' at offset 0x[0-9a-f]+: declares \d+ bytes but only \d+ bytes remain in the file$/);
+    assert.match(
+      formatError(good.subarray(0, good.length - 1)),
+      /^truncated section 'data' at offset 0x[0-9a-f]+: declares \d+ bytes but only \d+ bytes remain in the file$/,
+    );
   });
 
   test("section ids, order and duplicates", () => {
@@ -224,7 +235,10 @@ describe("parseModule rejects damaged input with one line", () => {
       formatError(wasm(typeSec(funcType([], [])), importSec(importFunc("env", "f", 5)))),
       "malformed section 'import' at offset 0x18: type index 5 out of range (the module has 1 type)",
     );
-    assert.match(formatError(wasm(typeSec(), funcSec(0), codeSec(1))), /^malformed section 'function' .*: type index 0 out of range \(the module has 0 types\)$/);
+    assert.match(
+      formatError(wasm(typeSec(), funcSec(0), codeSec(1))),
+      /^malformed section 'function' .*: type index 0 out of range \(the module has 0 types\)$/,
+    );
     assert.match(
       formatError(wasm(typeSec(funcType([], [])), funcSec(0), exportSec(["f", 0, 3]), codeSec(1))),
       /^malformed section 'export' .*: export "f" refers to function 3, but the module has 1 function$/,
@@ -267,11 +281,11 @@ describe("parseModule rejects damaged input with one line", () => {
       formatError(wasm(typeSec(funcType([], [])), funcSec(0), codeSec(2))),
       /the code section has 2 function bodies but the function section declares 1$/,
     );
-    assert.match(formatError(wasm(section(1, [0, 0]))), /^malformed section 'type' at offset 0x\w+: 1 unused byte at the end of the section$/);
     assert.match(
-      formatError(wasm(section(5, vec([[0x01, 0x02, 0x01]])))),
-      /memory maximum 1 is smaller than its minimum 2$/,
+      formatError(wasm(section(1, [0, 0]))),
+      /^malformed section 'type' at offset 0x\w+: 1 unused byte at the end of the section$/,
     );
+    assert.match(formatError(wasm(section(5, vec([[0x01, 0x02, 0x01]])))), /memory maximum 1 is smaller than its minimum 2$/);
     assert.match(
       formatError(wasm(section(5, vec([[0x00, 0x01]])), section(12, [2]), section(11, vec([[0x01, 0x00]])))),
       /the data count section says 2 but the data section has 1 segment$/,
@@ -325,7 +339,10 @@ describe("parseModule never throws anything but a one-line WasmFormatError", () 
   };
 
   test("random bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => void onlyFormatErrors(b)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => void onlyFormatErrors(b)),
+      { numRuns: 2000 },
+    );
   });
 
   test("random bytes after a valid header", () => {
