@@ -1,7 +1,9 @@
 // Soak: every example under examples/ takes a long run of mixed traffic through the Envoy-like host,
 // configured the way its wasmplugin.yaml configures it under Istio (every WasmPlugin in the file, on
 // one VM, root_id = pluginName, pluginConfig as JSON). Callouts are answered, timers tick. After a
-// warm-up, guest memory must not grow at all, and nothing may fail or log at ERROR or above.
+// warm-up, guest memory must not grow at all, and nothing may fail or log at ERROR or above. Every
+// CHECK_EVERY requests (and after the last) each example's documented effect is checked with a
+// probe (the table in soak-checks.ts; an example without an entry fails).
 //
 // CI runs SOAK_REQUESTS (default 20,000) requests per example; SOAK_FULL=1 runs 1,000,000 (see
 // docs/testing.md for the measured numbers). New examples are picked up automatically.
@@ -13,6 +15,7 @@ import { deflateSync, inflateSync } from "node:zlib";
 import { parseAllDocuments } from "yaml";
 import { createHost, LogLevel, type Host, type HostPlugin } from "../../src/host/index.js";
 import { built, repoRoot } from "./helpers.js";
+import { exampleChecks } from "./soak-checks.js";
 
 const REQUESTS = process.env.SOAK_FULL ? 1_000_000 : Number(process.env.SOAK_REQUESTS ?? 20_000);
 const CHECK_EVERY = 1_000;
@@ -131,6 +134,8 @@ function tcpConnection(plugin: Plugin, i: number): void {
 
 for (const name of examples) {
   test(`soak ${name}: ${REQUESTS} requests through every plugin of its wasmplugin.yaml, guest memory flat after ${WARM_UP}`, async (t) => {
+    const check = exampleChecks[name];
+    assert.ok(check, `examples/${name} has no check of its effect: add one to exampleChecks in tests/node/soak-checks.ts`);
     const specs = pluginSpecs(name);
     const { wasm } = await built(`examples/${name}/index.ts`);
     const [first, ...rest] = specs;
@@ -152,14 +157,21 @@ for (const name of examples) {
     const started = performance.now();
     let warm = 0;
     let peak = 0;
+    const state: Record<string, number> = {};
+    const plugin = (pluginName: string): Plugin => {
+      const found = plugins.find((p) => p.spec.name === pluginName);
+      assert.ok(found, `${name} has no plugin named ${pluginName}`);
+      return found.plugin;
+    };
     for (let i = 0; i < REQUESTS; i++) {
       for (const { spec, plugin } of plugins) {
         if (spec.network) tcpConnection(plugin, i);
         else httpRequest(host, plugin, i);
       }
-      if ((i + 1) % CHECK_EVERY === 0) {
+      if ((i + 1) % CHECK_EVERY === 0 || i + 1 === REQUESTS) {
         for (const { plugin } of plugins) plugin.tick();
         answerCallouts(host);
+        check({ host, plugin, requests: i + 1, state, at: `after ${i + 1} requests` });
         assert.deepEqual(host.failures, [], `after ${i + 1} requests`);
         const bad = host.logs.filter((l) => l.level >= LogLevel.Error);
         assert.deepEqual(bad, [], `no ERROR or CRITICAL log after ${i + 1} requests`);
