@@ -6,7 +6,7 @@
 // is compiled once per change, whichever process gets there first.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildFilter, type BuildResult } from "../../src/build/build.js";
@@ -52,6 +52,44 @@ function buildKey(entryAbs: string, debug: boolean): string {
   return h.digest("hex").slice(0, 32);
 }
 
+/**
+ * Takes the build lock `lock` (a folder: mkdir is atomic) and returns true, or waits while another
+ * process holds it and returns false once `cached` exists or the lock is gone (the caller looks
+ * again). A lock older than five minutes belongs to a process that died and is taken over.
+ */
+async function takeLock(lock: string, cached: string): Promise<boolean> {
+  try {
+    mkdirSync(lock);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  while (existsSync(lock) && !existsSync(cached)) {
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > 5 * 60_000) rmSync(lock, { recursive: true, force: true });
+    } catch {
+      // the holder removed it meanwhile
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+function fromCache(cached: string): BuildResult {
+  const wasm: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(cached));
+  const removed = existsSync(`${cached}.removed`) ? JSON.parse(readFileSync(`${cached}.removed`, "utf8")) : [];
+  return {
+    outFile: cached,
+    wasm,
+    removedExports: removed,
+    verify: verifyModule(wasm),
+    durationMs: 0,
+    warnings: "",
+    sourceMapFile: `${cached}.map`,
+    config: null,
+  };
+}
+
 /** Builds `entry` (relative to the repo root) once per change of its inputs; results are verified. */
 export function built(entry: string, options: { debug?: boolean } = {}): Promise<BuildResult> {
   const debug = !!options.debug;
@@ -61,32 +99,29 @@ export function built(entry: string, options: { debug?: boolean } = {}): Promise
     p = (async () => {
       const entryAbs = path.join(repoRoot, entry);
       const cached = path.join(cacheDir, `${buildKey(entryAbs, debug)}.wasm`);
-      if (existsSync(cached)) {
-        const wasm: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(cached));
-        const removed = existsSync(`${cached}.removed`) ? JSON.parse(readFileSync(`${cached}.removed`, "utf8")) : [];
-        const sourceMapFile = `${cached}.map`;
-        return {
-          outFile: cached,
-          wasm,
-          removedExports: removed,
-          verify: verifyModule(wasm),
-          durationMs: 0,
-          warnings: "",
-          sourceMapFile,
-          config: null,
-        };
-      }
-      // Built under its final name in a folder of this process's own, at the cache's depth (a debug
-      // module names its map; the map names sources relative to itself), then moved in: the map
-      // first, so whoever sees the module sees its map (atomic renames).
-      const tmpDir = `${cacheDir}-${process.pid}`;
-      mkdirSync(tmpDir, { recursive: true });
+      const lock = `${cached}.lock`;
       mkdirSync(cacheDir, { recursive: true });
-      const r = await buildFilter({ entry: entryAbs, outFile: path.join(tmpDir, path.basename(cached)), debug }, () => {});
-      writeFileSync(`${cached}.removed`, JSON.stringify(r.removedExports));
-      renameSync(r.sourceMapFile, `${cached}.map`);
-      renameSync(r.outFile, cached);
-      return { ...r, outFile: cached, sourceMapFile: `${cached}.map` };
+      // One process builds a given module at a time: the others wait for it rather than compile the
+      // same module on the same cores (node --test runs the files in parallel processes).
+      for (;;) {
+        if (existsSync(cached)) return fromCache(cached);
+        if (await takeLock(lock, cached)) break;
+      }
+      try {
+        if (existsSync(cached)) return fromCache(cached);
+        // Built under its final name in a folder of this process's own, at the cache's depth (a debug
+        // module names its map; the map names sources relative to itself), then moved in: the map
+        // first, so whoever sees the module sees its map (atomic renames).
+        const tmpDir = `${cacheDir}-${process.pid}`;
+        mkdirSync(tmpDir, { recursive: true });
+        const r = await buildFilter({ entry: entryAbs, outFile: path.join(tmpDir, path.basename(cached)), debug }, () => {});
+        writeFileSync(`${cached}.removed`, JSON.stringify(r.removedExports));
+        renameSync(r.sourceMapFile, `${cached}.map`);
+        renameSync(r.outFile, cached);
+        return { ...r, outFile: cached, sourceMapFile: `${cached}.map` };
+      } finally {
+        rmSync(lock, { recursive: true, force: true });
+      }
     })();
     builds.set(key, p);
   }
