@@ -10,12 +10,23 @@ import path from "node:path";
 import { startEnvoy, type RunningEnvoy, type EnvoyOptions } from "../../src/envoy/server.js";
 import { built, repoRoot } from "./helpers.js";
 
+/**
+ * A port free on 127.0.0.1 now, below Linux's ephemeral range (32768-60999): a port the kernel picked
+ * for listen(0) goes back to that range once closed, where any outgoing connection of the test files
+ * running beside this one can take it before the server listens on it.
+ */
 export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((r) => {
+      s.once("error", () => r(false));
+      s.listen(port, "127.0.0.1", () => r(true));
+    });
+    if (!ok) continue;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
 }
 
 export interface StagedConfig {
