@@ -23,12 +23,13 @@ const testsDir = path.join(root, "dist", "tests");
 // The slowest files, slowest first: started first, they are not the last ones still running.
 const LONGEST = [
   "init.test.js",
-  "build.test.js",
-  "bench.test.js",
-  "build-asconfig.test.js",
-  "envoy-examples.test.js",
   "oci-registry.test.js",
   "package.test.js",
+  "build.test.js",
+  "bench.test.js",
+  "oci-verified-push.test.js",
+  "build-asconfig.test.js",
+  "envoy-examples.test.js",
   "docs-run.test.js",
   "hostile-run.test.js",
   "config-schema.test.js",
