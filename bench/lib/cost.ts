@@ -6,7 +6,14 @@
 // the machine's load: steer with them, confirm with time.
 import { ALLOCS_GLOBAL, FREES_GLOBAL, GC_GLOBAL } from "./alloc-counters.js";
 import { start, runRequests, type RequestKind, type Subject } from "./harness.js";
-import { CALLS_GLOBAL, HOST_ALLOCS_GLOBAL, INSTRUCTIONS_GLOBAL, instrumentCounting } from "./instrument.js";
+import {
+  CALLS_GLOBAL,
+  FUNCTION_CALLS_PREFIX,
+  FUNCTION_GLOBAL_PREFIX,
+  HOST_ALLOCS_GLOBAL,
+  INSTRUCTIONS_GLOBAL,
+  instrumentCounting,
+} from "./instrument.js";
 
 /** Requests counted (after COST_WARMUP requests), the same in quick and full runs. */
 export const COST_REQUESTS = 2_000;
@@ -99,4 +106,29 @@ export async function measureCost(subject: Subject, kind: RequestKind, countingB
     cost.gcPer1000 = a[GC_GLOBAL] === null ? null : a[GC_GLOBAL] * 1000;
   }
   return cost;
+}
+
+/** One function's share of the guest's work per request (`npm run bench:profile`). */
+export interface FunctionCost {
+  name: string;
+  instructions: number;
+  calls: number;
+}
+
+/** Executed instructions per request by function, most first; functions that ran none are left out. */
+export async function profileFunctions(subject: Subject, kind: RequestKind): Promise<FunctionCost[]> {
+  const wasm = await instrumentCounting(subject.wasm, true);
+  const globals = WebAssembly.Module.exports(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>))
+    .map((e) => e.name)
+    .filter((n) => n.startsWith(FUNCTION_GLOBAL_PREFIX));
+  const names = globals.map((g) => g.slice(FUNCTION_GLOBAL_PREFIX.length));
+  const counted = await countPerRequest({ ...subject, wasm }, kind, [...globals, ...names.map((n) => FUNCTION_CALLS_PREFIX + n)]);
+  return names
+    .map((name) => ({
+      name,
+      instructions: counted[FUNCTION_GLOBAL_PREFIX + name] ?? 0,
+      calls: counted[FUNCTION_CALLS_PREFIX + name] ?? 0,
+    }))
+    .filter((f) => f.instructions > 0)
+    .sort((a, b) => b.instructions - a.instructions);
 }

@@ -96,14 +96,19 @@ export const COUNTERS_TRANSFORM = fileURLToPath(new URL("./alloc-counters.js", i
  * Builds one example with our toolchain (release) into `outDir`; `counting` adds the allocation
  * counters (a build for the cost measure only).
  */
-export async function buildOurs(name: string, outDir: string, counting = false): Promise<{ wasm: Uint8Array; durationMs: number }> {
+export async function buildOurs(
+  name: string,
+  outDir: string,
+  counting = false,
+  extraArgs: string[] = [],
+): Promise<{ wasm: Uint8Array; durationMs: number }> {
   let diagnostics = "";
   try {
     const r = await buildFilter(
       {
         entry: path.join(REPO_ROOT, "examples", name, "index.ts"),
         outFile: path.join(outDir, `ours-${name}${counting ? "-counting" : ""}.wasm`),
-        ascArgs: counting ? ["--transform", COUNTERS_TRANSFORM] : [],
+        ascArgs: [...(counting ? ["--transform", COUNTERS_TRANSFORM] : []), ...extraArgs],
       },
       (text) => {
         diagnostics += text;

@@ -86,8 +86,18 @@ function opcodeOf(line: string): string {
   return line.trim().split(/[\s)]/, 1)[0];
 }
 
-/** Adds the counters to one function's lines (header first); `countAllocations` for an exported allocator. */
-function instrumentFunction(lines: string[], countAllocations: boolean): string[] {
+/**
+ * Prefixes of the per-function counters (instrumentCounting with `perFunction`) of instructions and of
+ * calls; the function's name follows.
+ */
+export const FUNCTION_GLOBAL_PREFIX = "__bench_fn ";
+export const FUNCTION_CALLS_PREFIX = "__bench_fn_calls ";
+
+/**
+ * Adds the counters to one function's lines (header first); `countAllocations` for an exported
+ * allocator; `own`, a global that counts this function's instructions too.
+ */
+function instrumentFunction(lines: string[], countAllocations: boolean, own: string | null): string[] {
   const out: string[] = [];
   let i = 1;
   // A body-less function prints on one line: open it up.
@@ -101,6 +111,7 @@ function instrumentFunction(lines: string[], countAllocations: boolean): string[
   while (i < lines.length && /^\s*\(local /.test(lines[i])) out.push(lines[i++]);
   const indent = "    ";
   out.push(...add(CALLS_GLOBAL, 1, indent));
+  if (own) out.push(...add(`${own}_calls`, 1, indent));
   if (countAllocations) out.push(...add(HOST_ALLOCS_GLOBAL, 1, indent));
   // Segments: the counter goes before the first line of each straight-line run.
   let pending: string[] = [];
@@ -109,6 +120,7 @@ function instrumentFunction(lines: string[], countAllocations: boolean): string[
     if (cost > 0) {
       const ind = /^\s*/.exec(pending[0])![0];
       out.push(...add(INSTRUCTIONS_GLOBAL, cost, ind));
+      if (own) out.push(...add(own, cost, ind));
     }
     out.push(...pending);
     pending = [];
@@ -129,9 +141,10 @@ function instrumentFunction(lines: string[], countAllocations: boolean): string[
 /**
  * A copy of `wasm` that counts executed instructions and function entries (and calls of the exported
  * allocator) in exported mutable i64 globals named by INSTRUCTIONS_GLOBAL, CALLS_GLOBAL and
- * HOST_ALLOCS_GLOBAL.
+ * HOST_ALLOCS_GLOBAL. With `perFunction`, each function also counts its own instructions in a global
+ * exported as FUNCTION_GLOBAL_PREFIX + its name (`npm run bench:profile`).
  */
-export async function instrumentCounting(wasm: Uint8Array): Promise<Uint8Array> {
+export async function instrumentCounting(wasm: Uint8Array, perFunction = false): Promise<Uint8Array> {
   const text = await toFlatText(wasm);
   const lines = text.split("\n");
   // Functions the allocator exports name.
@@ -141,6 +154,7 @@ export async function instrumentCounting(wasm: Uint8Array): Promise<Uint8Array> 
     if (m && ALLOCATOR_EXPORTS.has(m[1])) allocators.add(m[2]);
   }
   const out: string[] = [];
+  const own: Array<[string, string]> = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (!line.startsWith("  (func ")) {
@@ -151,7 +165,12 @@ export async function instrumentCounting(wasm: Uint8Array): Promise<Uint8Array> 
     let depth = parenDepth(line);
     while (depth > 0 && i + 1 < lines.length) depth += parenDepth(lines[++i]);
     const name = /^ {2}\(func (\$\S+)/.exec(line)![1];
-    out.push(...instrumentFunction(lines.slice(start, i + 1), allocators.has(name)));
+    let g: string | null = null;
+    if (perFunction) {
+      g = `__bench_fn_${own.length}`;
+      own.push([g, name.slice(1)]);
+    }
+    out.push(...instrumentFunction(lines.slice(start, i + 1), allocators.has(name), g));
   }
   // The module's closing parenthesis is on its last non-empty line.
   let last = out.length - 1;
@@ -159,6 +178,14 @@ export async function instrumentCounting(wasm: Uint8Array): Promise<Uint8Array> 
   out[last] = out[last].replace(/\)\s*$/, "");
   for (const g of [INSTRUCTIONS_GLOBAL, CALLS_GLOBAL, HOST_ALLOCS_GLOBAL]) {
     out.push(`  (global $${g} (mut i64) (i64.const 0))`, `  (export "${g}" (global $${g}))`);
+  }
+  for (const [g, name] of own) {
+    for (const [global, prefix] of [
+      [g, FUNCTION_GLOBAL_PREFIX],
+      [`${g}_calls`, FUNCTION_CALLS_PREFIX],
+    ]) {
+      out.push(`  (global $${global} (mut i64) (i64.const 0))`, `  (export ${JSON.stringify(prefix + name)} (global $${global}))`);
+    }
   }
   out.push(")");
   const w = await loadWabt();

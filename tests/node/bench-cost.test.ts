@@ -7,7 +7,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { compileWat } from "../../src/host/wat-builder.js";
-import { CALLS_GLOBAL, INSTRUCTIONS_GLOBAL, instrumentCounting } from "../../bench/lib/instrument.js";
+import {
+  CALLS_GLOBAL,
+  FUNCTION_CALLS_PREFIX,
+  FUNCTION_GLOBAL_PREFIX,
+  INSTRUCTIONS_GLOBAL,
+  instrumentCounting,
+} from "../../bench/lib/instrument.js";
 import { buildOurs, compileFixture, floorFile } from "../../bench/lib/filters.js";
 import { COST_REQUESTS, measureCost } from "../../bench/lib/cost.js";
 import { costTable, costTargets } from "../../bench/lib/cost-report.js";
@@ -64,6 +70,35 @@ test("the counting copy counts every executed instruction and function entry, no
   // 5 of its own, count(2) = 23, pick = 3.
   assert.deepEqual(run("both", 2), { result: 12, instructions: 5 + 23 + 3, calls: 3 });
   assert.deepEqual(run("empty"), { result: undefined, instructions: 0, calls: 1 });
+});
+
+test("the profiling copy counts each function's own instructions and entries (bench:profile)", async () => {
+  const wasm = await instrumentCounting(await compileWat(COUNTED), true);
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(wasm)));
+  (exports.both as (n: number) => number)(2);
+  const own = (prefix: string) =>
+    Object.fromEntries(
+      Object.entries(exports)
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, g]) => [k.slice(prefix.length), Number((g as WebAssembly.Global).value as bigint)]),
+    );
+  const instructions = own(FUNCTION_GLOBAL_PREFIX);
+  // The unnamed exports get wabt's generated names; the named ones keep theirs.
+  assert.equal(instructions.count, 23);
+  assert.equal(instructions.pick, 3);
+  assert.equal(
+    Object.values(instructions).reduce((a, b) => a + b, 0),
+    5 + 23 + 3,
+    "the parts add up to the whole",
+  );
+  assert.equal(Number((exports[INSTRUCTIONS_GLOBAL] as WebAssembly.Global).value as bigint), 31);
+  const calls = own(FUNCTION_CALLS_PREFIX);
+  assert.equal(calls.count, 1);
+  assert.equal(calls.pick, 1);
+  assert.equal(
+    Object.values(calls).reduce((a, b) => a + b, 0),
+    3,
+  );
 });
 
 test("the cost of a seed filter, its counting build and its WAT floor", async () => {
