@@ -18,7 +18,8 @@ import {
   SCRATCH_C,
   SCRATCH_MAP,
   SCRATCH_MAP2,
-  encodeToScratch,
+  encodeForHost,
+  encoded,
   scratchAt,
   takeReturnedString,
 } from "./memory";
@@ -80,16 +81,37 @@ export function dispatchHttpCall(
   trailers: Header[],
   timeoutMilliseconds: u32,
 ): u32 {
-  const ul = encodeToScratch(upstream, SCRATCH_A);
+  const ul = encodeForHost(upstream, SCRATCH_A);
+  const u = encoded(); // before serializeHeaders, which encodes too
   const hs = serializeHeaders(headers, SCRATCH_MAP);
   const ts = serializeHeaders(trailers, SCRATCH_MAP2);
   const h = scratchAt(SCRATCH_MAP);
   const t = scratchAt(SCRATCH_MAP2);
-  if (failed(abi.proxy_http_call(scratchAt(SCRATCH_A), ul, h, hs, ptrOf(body), lenOf(body), t, ts, timeoutMilliseconds, RET_PTR))) return 0;
+  if (failed(abi.proxy_http_call(u, ul, h, hs, ptrOf(body), lenOf(body), t, ts, timeoutMilliseconds, RET_PTR))) return 0;
   return load<u32>(RET_PTR);
 }
 
 // ---- gRPC ----
+
+// The arguments the two gRPC calls share, written by encodeGrpcTarget: upstream, service and method
+// as (UTF-8 bytes, length) pairs, then the serialized initial metadata (bytes, size).
+const GRPC_ARGS: usize = memory.data(32, 4);
+
+function encodeGrpcTarget(upstream: string, serviceName: string, methodName: string, initialMetadata: HeaderBytes[]): void {
+  store<u32>(GRPC_ARGS, <u32>encodeForHost(upstream, SCRATCH_A), 4);
+  store<usize>(GRPC_ARGS, encoded());
+  store<u32>(GRPC_ARGS, <u32>encodeForHost(serviceName, SCRATCH_B), 12);
+  store<usize>(GRPC_ARGS, encoded(), 8);
+  store<u32>(GRPC_ARGS, <u32>encodeForHost(methodName, SCRATCH_C), 20);
+  store<usize>(GRPC_ARGS, encoded(), 16);
+  store<u32>(GRPC_ARGS, <u32>serializeHeaderBytes(initialMetadata, SCRATCH_MAP), 28);
+  store<usize>(GRPC_ARGS, scratchAt(SCRATCH_MAP), 24);
+}
+
+// @ts-ignore: decorator
+@inline function grpcArg(i: usize): usize {
+  return load<usize>(GRPC_ARGS + (i << 2));
+}
 
 /** See Context.dispatchGrpcCall: the token, or 0 when refused. */
 export function dispatchGrpcCall(
@@ -100,29 +122,15 @@ export function dispatchGrpcCall(
   message: ArrayBuffer | null,
   timeoutMilliseconds: u32,
 ): u32 {
-  const ul = encodeToScratch(upstream, SCRATCH_A);
-  const sl = encodeToScratch(serviceName, SCRATCH_B);
-  const ml = encodeToScratch(methodName, SCRATCH_C);
-  const mds = serializeHeaderBytes(initialMetadata, SCRATCH_MAP);
-  const u = scratchAt(SCRATCH_A);
-  const s = scratchAt(SCRATCH_B);
-  const m = scratchAt(SCRATCH_C);
-  const md = scratchAt(SCRATCH_MAP);
-  if (failed(abi.proxy_grpc_call(u, ul, s, sl, m, ml, md, mds, ptrOf(message), lenOf(message), timeoutMilliseconds, RET_PTR))) return 0;
+  encodeGrpcTarget(upstream, serviceName, methodName, initialMetadata);
+  if (failed(abi.proxy_grpc_call(grpcArg(0), grpcArg(1), grpcArg(2), grpcArg(3), grpcArg(4), grpcArg(5), grpcArg(6), grpcArg(7), ptrOf(message), lenOf(message), timeoutMilliseconds, RET_PTR))) return 0;
   return load<u32>(RET_PTR);
 }
 
 /** See Context.openGrpcStream: the stream's token, or 0 when refused. */
 export function openGrpcStream(upstream: string, serviceName: string, methodName: string, initialMetadata: HeaderBytes[]): u32 {
-  const ul = encodeToScratch(upstream, SCRATCH_A);
-  const sl = encodeToScratch(serviceName, SCRATCH_B);
-  const ml = encodeToScratch(methodName, SCRATCH_C);
-  const mds = serializeHeaderBytes(initialMetadata, SCRATCH_MAP);
-  const u = scratchAt(SCRATCH_A);
-  const s = scratchAt(SCRATCH_B);
-  const m = scratchAt(SCRATCH_C);
-  const md = scratchAt(SCRATCH_MAP);
-  if (failed(abi.proxy_grpc_stream(u, ul, s, sl, m, ml, md, mds, RET_PTR))) return 0;
+  encodeGrpcTarget(upstream, serviceName, methodName, initialMetadata);
+  if (failed(abi.proxy_grpc_stream(grpcArg(0), grpcArg(1), grpcArg(2), grpcArg(3), grpcArg(4), grpcArg(5), grpcArg(6), grpcArg(7), RET_PTR))) return 0;
   return load<u32>(RET_PTR);
 }
 

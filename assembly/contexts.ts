@@ -42,12 +42,6 @@ export class contexts {
     return changetype<usize>(contexts.buckets) + ((<usize>(id & (BUCKETS - 1))) << alignof<usize>());
   }
 
-  // @ts-ignore: decorator
-  @inline private static setBucket(at: usize, c: usize): void {
-    store<usize>(at, c);
-    __link(changetype<usize>(contexts.buckets), c, false);
-  }
-
   static get<T extends TableEntry>(id: u32): T | null {
     let c = load<T | null>(contexts.bucket(id));
     while (c !== null && c.contextId != id) c = changetype<T | null>(c.__sdkNext);
@@ -58,26 +52,32 @@ export class contexts {
   static set<T extends TableEntry>(context: T): void {
     const at = contexts.bucket(context.contextId);
     context.__sdkNext = load<T | null>(at);
-    contexts.setBucket(at, changetype<usize>(context));
+    store<usize>(at, changetype<usize>(context));
+    __link(changetype<usize>(contexts.buckets), changetype<usize>(context), false);
     contexts.size++;
   }
 
-  /** Unlinks `c`, which must be in the table (the dispatcher just found it). */
-  static remove<T extends TableEntry>(c: T): void {
-    const at = contexts.bucket(c.contextId);
-    let p = load<T>(at);
-    if (p === c) contexts.setBucket(at, changetype<usize>(c.__sdkNext));
-    else {
-      while (p.__sdkNext !== c) p = changetype<T>(p.__sdkNext);
-      p.__sdkNext = c.__sdkNext;
+  /**
+   * Removes the context with this id and returns it; null when there is none. One walk of the bucket:
+   * `at` is the address of the link that points at `c` (the bucket, or the `__sdkNext` of the context
+   * before it, `parent`).
+   */
+  static take<T extends TableEntry>(id: u32): T | null {
+    let parent = changetype<usize>(contexts.buckets);
+    let at = contexts.bucket(id);
+    let c = load<T | null>(at);
+    while (c !== null && c.contextId != id) {
+      parent = changetype<usize>(c);
+      at = parent + offsetof<T>("__sdkNext");
+      c = changetype<T | null>(c.__sdkNext);
     }
-    c.__sdkNext = null;
-    contexts.size--;
-  }
-
-  /** Removes the context with this id, if there is one. */
-  static delete<T extends TableEntry>(id: u32): void {
-    const c = contexts.get<T>(id);
-    if (c !== null) contexts.remove<T>(c);
+    if (c !== null) {
+      const next = changetype<usize>(c.__sdkNext);
+      store<usize>(at, next);
+      __link(parent, next, false);
+      c.__sdkNext = null;
+      contexts.size--;
+    }
+    return c;
   }
 }

@@ -154,10 +154,10 @@ export function onLog(contextId: u32): void {
 }
 
 export function onDelete(contextId: u32): void {
-  const c = contextOf(contextId);
+  // Out of the table first: nothing looks a context up by its own id while it is being deleted.
+  const c = contexts.take<Context>(contextId);
   if (c === null) return;
   c.onDelete();
-  contexts.remove<Context>(c);
   if (c.__sdkKind == KIND_ROOT) collectSoon();
   else streamEnded(contexts.size);
 }

@@ -3,8 +3,8 @@
 //   a NUL, the value bytes, a NUL. Integers are little-endian; lengths exclude the NUL.
 // An empty map may arrive as a null pointer / size 0 or as a single 0 byte.
 
-import { scratch, SCRATCH_MAP } from "./memory";
-import { decodeUtf8, encodeUtf8Into } from "./utf8";
+import { encodeForHost, encoded, scratch, SCRATCH_MAP, SCRATCH_TEMP } from "./memory";
+import { decodeUtf8 } from "./utf8";
 
 /** A header (or trailer, or metadata entry) as text. Invalid UTF-8 from the host becomes U+FFFD. */
 export class Header {
@@ -22,29 +22,37 @@ export class HeaderBytes {
   ) {}
 }
 
+/**
+ * Writes `s` as UTF-8 and a NUL at `dst` (a literal's bytes are copied from its cache) and the byte
+ * count without the NUL as a u32 at `lenAt`; returns the address after the NUL.
+ */
+export function putUtf8z(s: string, dst: usize, lenAt: usize): usize {
+  const n = encodeForHost(s, SCRATCH_TEMP);
+  memory.copy(dst, encoded(), n);
+  store<u8>(dst + n, 0);
+  store<u32>(lenAt, <u32>n);
+  return dst + n + 1;
+}
+
 /** Serializes text headers into scratch `slot`; returns the size (the bytes are at scratchAt(slot)). */
 export function serializeHeaders(headers: Header[], slot: i32 = SCRATCH_MAP): usize {
-  const n = headers.length;
+  const n = <usize>headers.length;
+  const first = headers.dataStart;
+  const end = first + (n << alignof<usize>());
   // 4 bytes of count; per pair 8 bytes of lengths, two NULs and at most 3 bytes per UTF-16 unit.
   let bound: usize = 4;
-  for (let i = 0; i < n; i++) {
-    const h = unchecked(headers[i]);
+  for (let at = first; at < end; at += sizeof<usize>()) {
+    const h = load<Header>(at);
     bound += <usize>(h.name.length + h.value.length) * 3 + 10;
   }
   const base = scratch(bound, slot);
-  store<u32>(base, n);
+  store<u32>(base, <u32>n);
   let lens = base + 4;
-  let data = lens + ((<usize>n) << 3);
-  for (let i = 0; i < n; i++) {
-    const h = unchecked(headers[i]);
-    const k = encodeUtf8Into(h.name, data);
-    store<u8>(data + k, 0);
-    data += k + 1;
-    const v = encodeUtf8Into(h.value, data);
-    store<u8>(data + v, 0);
-    data += v + 1;
-    store<u32>(lens, <u32>k);
-    store<u32>(lens, <u32>v, 4);
+  let data = lens + (n << 3);
+  for (let at = first; at < end; at += sizeof<usize>()) {
+    const h = load<Header>(at);
+    data = putUtf8z(h.name, data, lens);
+    data = putUtf8z(h.value, data, lens + 4);
     lens += 8;
   }
   return data - base;

@@ -18,14 +18,14 @@ import {
   SCRATCH_A,
   SCRATCH_B,
   SCRATCH_MAP,
-  encodeToScratch,
+  encodeForHost,
   scratch,
+  encoded,
   scratchAt,
   takeReturnedBytes,
   takeReturnedString,
 } from "./memory";
-import { encodeUtf8Into } from "./utf8";
-import { Header, HeaderBytes, deserializeHeaderBytes, deserializeHeaders, serializeHeaderBytes, serializeHeaders } from "./headers";
+import { Header, HeaderBytes, putUtf8z, deserializeHeaderBytes, deserializeHeaders, serializeHeaderBytes, serializeHeaders } from "./headers";
 
 // ---- time, timers, effective context ----
 
@@ -85,22 +85,22 @@ export function setBuffer(type: BufferType, start: u32, size: u32, value: ArrayB
 
 /** One value of a map as text (Rust: get_map_value); null when the key is missing, "" when empty. */
 export function getMapValue(map: MapType, key: string): string | null {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  if (failed(abi.proxy_get_header_map_value(map, scratchAt(SCRATCH_A), kl, RET_PTR, RET_SIZE))) return null;
+  const kl = encodeForHost(key, SCRATCH_A);
+  if (failed(abi.proxy_get_header_map_value(map, encoded(), kl, RET_PTR, RET_SIZE))) return null;
   return takeReturnedString();
 }
 
 /** One value of a map as text; "" when the key is missing (for callers that do not need to tell). */
 export function getMapValueOrEmpty(map: MapType, key: string): string {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  if (failed(abi.proxy_get_header_map_value(map, scratchAt(SCRATCH_A), kl, RET_PTR, RET_SIZE))) return "";
+  const kl = encodeForHost(key, SCRATCH_A);
+  if (failed(abi.proxy_get_header_map_value(map, encoded(), kl, RET_PTR, RET_SIZE))) return "";
   return takeReturnedString();
 }
 
 /** One value of a map as exact bytes (Rust: get_map_value_bytes); null when the key is missing. */
 export function getMapValueBytes(map: MapType, key: string): ArrayBuffer | null {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  if (failed(abi.proxy_get_header_map_value(map, scratchAt(SCRATCH_A), kl, RET_PTR, RET_SIZE))) return null;
+  const kl = encodeForHost(key, SCRATCH_A);
+  if (failed(abi.proxy_get_header_map_value(map, encoded(), kl, RET_PTR, RET_SIZE))) return null;
   return takeReturnedBytes();
 }
 
@@ -110,7 +110,7 @@ export function getMap(map: MapType): Header[] {
   const ptr = load<usize>(RET_PTR);
   const size = load<u32>(RET_SIZE);
   const out = deserializeHeaders(ptr, size);
-  if (ptr != 0) heap.free(ptr);
+  heap.free(ptr); // the allocator ignores 0
   noteCopied((<usize>size) << 1);
   return out;
 }
@@ -121,7 +121,7 @@ export function getMapBytes(map: MapType): HeaderBytes[] {
   const ptr = load<usize>(RET_PTR);
   const size = load<u32>(RET_SIZE);
   const out = deserializeHeaderBytes(ptr, size);
-  if (ptr != 0) heap.free(ptr);
+  heap.free(ptr); // the allocator ignores 0
   noteCopied(size);
   return out;
 }
@@ -146,32 +146,34 @@ export function setMapBytes(map: MapType, headers: HeaderBytes[]): Status {
 
 /** Appends a value to a key, a second line of the same name (Rust: add_map_value). */
 export function addMapValue(map: MapType, key: string, value: string): Status {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  const vl = encodeToScratch(value, SCRATCH_B);
-  return <Status>abi.proxy_add_header_map_value(map, scratchAt(SCRATCH_A), kl, scratchAt(SCRATCH_B), vl);
+  const kl = encodeForHost(key, SCRATCH_A);
+  const k = encoded();
+  const vl = encodeForHost(value, SCRATCH_B);
+  return <Status>abi.proxy_add_header_map_value(map, k, kl, encoded(), vl);
 }
 
 export function addMapValueBytes(map: MapType, key: string, value: ArrayBuffer): Status {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  return <Status>abi.proxy_add_header_map_value(map, scratchAt(SCRATCH_A), kl, ptrOf(value), lenOf(value));
+  const kl = encodeForHost(key, SCRATCH_A);
+  return <Status>abi.proxy_add_header_map_value(map, encoded(), kl, ptrOf(value), lenOf(value));
 }
 
 /** Sets a key to exactly one value, adding it when missing (Rust: set_map_value with a value). */
 export function setMapValue(map: MapType, key: string, value: string): Status {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  const vl = encodeToScratch(value, SCRATCH_B);
-  return <Status>abi.proxy_replace_header_map_value(map, scratchAt(SCRATCH_A), kl, scratchAt(SCRATCH_B), vl);
+  const kl = encodeForHost(key, SCRATCH_A);
+  const k = encoded();
+  const vl = encodeForHost(value, SCRATCH_B);
+  return <Status>abi.proxy_replace_header_map_value(map, k, kl, encoded(), vl);
 }
 
 export function setMapValueBytes(map: MapType, key: string, value: ArrayBuffer): Status {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  return <Status>abi.proxy_replace_header_map_value(map, scratchAt(SCRATCH_A), kl, ptrOf(value), lenOf(value));
+  const kl = encodeForHost(key, SCRATCH_A);
+  return <Status>abi.proxy_replace_header_map_value(map, encoded(), kl, ptrOf(value), lenOf(value));
 }
 
 /** Removes every value of a key (Rust: remove_map_value; Ok also when it was missing, in Envoy). */
 export function removeMapValue(map: MapType, key: string): Status {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  return <Status>abi.proxy_remove_header_map_value(map, scratchAt(SCRATCH_A), kl);
+  const kl = encodeForHost(key, SCRATCH_A);
+  return <Status>abi.proxy_remove_header_map_value(map, encoded(), kl);
 }
 
 // ---- properties ----
@@ -179,15 +181,13 @@ export function removeMapValue(map: MapType, key: string): Status {
 /** Serializes path segments joined by NUL (no trailing NUL) into the map scratch slot; returns the size. */
 function serializePath(path: string[]): usize {
   const n = path.length;
-  let bound: usize = <usize>n;
+  // A NUL after each segment, and a last word where putUtf8z writes the lengths nobody reads.
+  let bound: usize = <usize>n + 4;
   for (let i = 0; i < n; i++) bound += <usize>unchecked(path[i]).length * 3;
   const base = scratch(bound, SCRATCH_MAP);
   let p = base;
-  for (let i = 0; i < n; i++) {
-    if (i > 0) store<u8>(p++, 0);
-    p += encodeUtf8Into(unchecked(path[i]), p);
-  }
-  return p - base;
+  for (let i = 0; i < n; i++) p = putUtf8z(unchecked(path[i]), p, base + bound - 4);
+  return n != 0 ? p - base - 1 : 0; // without the last NUL
 }
 
 /** A property's raw value (Envoy's encodings: see properties.ts); null when the host has none. */
@@ -215,30 +215,31 @@ export class SharedData {
 
 /** Reads shared data; null when the key is missing (lastStatus() is NotFound). */
 export function getSharedData(key: string): SharedData | null {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  if (failed(abi.proxy_get_shared_data(scratchAt(SCRATCH_A), kl, RET_PTR, RET_SIZE, RET_EXTRA))) return null;
+  const kl = encodeForHost(key, SCRATCH_A);
+  if (failed(abi.proxy_get_shared_data(encoded(), kl, RET_PTR, RET_SIZE, RET_EXTRA))) return null;
   const cas = load<u32>(RET_EXTRA);
   return new SharedData(takeReturnedBytes(), cas);
 }
 
 /** Writes shared data; `cas` 0 always writes, otherwise CasMismatch when another writer got there first. */
 export function setSharedData(key: string, value: ArrayBuffer | null, cas: u32): Status {
-  const kl = encodeToScratch(key, SCRATCH_A);
-  return <Status>abi.proxy_set_shared_data(scratchAt(SCRATCH_A), kl, ptrOf(value), lenOf(value), cas);
+  const kl = encodeForHost(key, SCRATCH_A);
+  return <Status>abi.proxy_set_shared_data(encoded(), kl, ptrOf(value), lenOf(value), cas);
 }
 
 /** Registers (or finds) this VM's queue `name`; its id, 0 when refused. */
 export function registerSharedQueue(name: string): u32 {
-  const nl = encodeToScratch(name, SCRATCH_A);
-  if (failed(abi.proxy_register_shared_queue(scratchAt(SCRATCH_A), nl, RET_PTR))) return 0;
+  const nl = encodeForHost(name, SCRATCH_A);
+  if (failed(abi.proxy_register_shared_queue(encoded(), nl, RET_PTR))) return 0;
   return load<u32>(RET_PTR);
 }
 
 /** The id of queue `name` registered by the VM `vmId`; 0 when there is none. */
 export function resolveSharedQueue(vmId: string, name: string): u32 {
-  const vl = encodeToScratch(vmId, SCRATCH_A);
-  const nl = encodeToScratch(name, SCRATCH_B);
-  if (failed(abi.proxy_resolve_shared_queue(scratchAt(SCRATCH_A), vl, scratchAt(SCRATCH_B), nl, RET_PTR))) return 0;
+  const vl = encodeForHost(vmId, SCRATCH_A);
+  const v = encoded();
+  const nl = encodeForHost(name, SCRATCH_B);
+  if (failed(abi.proxy_resolve_shared_queue(v, vl, encoded(), nl, RET_PTR))) return 0;
   return load<u32>(RET_PTR);
 }
 
@@ -257,8 +258,8 @@ export function dequeueSharedQueue(queueId: u32): ArrayBuffer | null {
 
 /** Defines a metric (Rust: define_metric); its id, 0 when refused. Not valid while the VM initializes. */
 export function defineMetric(type: MetricType, name: string): u32 {
-  const nl = encodeToScratch(name, SCRATCH_A);
-  if (failed(abi.proxy_define_metric(type, scratchAt(SCRATCH_A), nl, RET_PTR))) return 0;
+  const nl = encodeForHost(name, SCRATCH_A);
+  if (failed(abi.proxy_define_metric(type, encoded(), nl, RET_PTR))) return 0;
   return load<u32>(RET_PTR);
 }
 
@@ -282,7 +283,7 @@ export function getMetric(metricId: u32): u64 {
 
 /** Calls a function the host registered by name; its result, null when refused (lastStatus()). */
 export function callForeignFunction(name: string, args: ArrayBuffer | null): ArrayBuffer | null {
-  const nl = encodeToScratch(name, SCRATCH_A);
-  if (failed(abi.proxy_call_foreign_function(scratchAt(SCRATCH_A), nl, ptrOf(args), lenOf(args), RET_PTR, RET_SIZE))) return null;
+  const nl = encodeForHost(name, SCRATCH_A);
+  if (failed(abi.proxy_call_foreign_function(encoded(), nl, ptrOf(args), lenOf(args), RET_PTR, RET_SIZE))) return null;
   return takeReturnedBytes();
 }

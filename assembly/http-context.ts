@@ -9,7 +9,7 @@ import * as hc from "./hostcalls";
 import { ChildContext } from "./root-context";
 import { Header, HeaderBytes, serializeHeaderBytes, serializeHeaders } from "./headers";
 import { Action, BufferType, GrpcStatusCode, MapType, Status, StreamType } from "./types";
-import { SCRATCH_B, SCRATCH_MAP, encodeToScratch, scratchAt } from "./memory";
+import { SCRATCH_B, SCRATCH_MAP, encodeForHost, encoded, scratchAt } from "./memory";
 import { lenOf, ptrOf } from "./status";
 
 /** One per HTTP stream. Header callbacks get the number of headers and whether the stream ends. */
@@ -255,8 +255,8 @@ export class HttpContext extends ChildContext {
     let b: usize = 0;
     let bl: usize = 0;
     if (changetype<usize>(body) != 0) {
-      bl = encodeToScratch(changetype<string>(body), SCRATCH_B);
-      b = scratchAt(SCRATCH_B);
+      bl = encodeForHost(changetype<string>(body), SCRATCH_B);
+      b = encoded();
     }
     return <Status>abi.proxy_send_local_response(statusCode, 0, 0, b, bl, scratchAt(SCRATCH_MAP), hs, -1);
   }
@@ -273,8 +273,8 @@ export class HttpContext extends ChildContext {
     let b: usize = 0;
     let bl: usize = 0;
     if (changetype<usize>(message) != 0) {
-      bl = encodeToScratch(changetype<string>(message), SCRATCH_B);
-      b = scratchAt(SCRATCH_B);
+      bl = encodeForHost(changetype<string>(message), SCRATCH_B);
+      b = encoded();
     }
     return <Status>abi.proxy_send_local_response(200, 0, 0, b, bl, scratchAt(SCRATCH_MAP), hs, <i32>status);
   }

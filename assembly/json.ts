@@ -19,7 +19,7 @@
 // in json-messages.ts, the number conversion in json-number.ts.
 
 import { noteCopied } from "./gc";
-import { encodeToScratch, scratchAt, SCRATCH_C } from "./memory";
+import { encodeForHost, encoded, SCRATCH_C } from "./memory";
 import { JsonError, JsonKind, JsonValue, NUMBER_INT, append } from "./json-value";
 import {
   message,
@@ -63,8 +63,8 @@ let errorAt: usize = 0;
  * then says why and where (offsets are in the text's UTF-8 encoding).
  */
 export function parseJson(text: string): JsonValue | null {
-  const n = encodeToScratch(text, SCRATCH_C);
-  return parseUtf8(scratchAt(SCRATCH_C), n);
+  const n = encodeForHost(text, SCRATCH_C);
+  return parseUtf8(encoded(), n);
 }
 
 /**

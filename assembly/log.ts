@@ -2,7 +2,7 @@
 
 import * as abi from "./imports";
 import { LogLevel } from "./types";
-import { RET_PTR, SCRATCH_A, encodeToScratch, scratchAt } from "./memory";
+import { RET_PTR, SCRATCH_A, encodeForHost, encoded } from "./memory";
 
 // The host's level, cached: -1 until read. The dispatcher marks it stale (-1) on vm start, configure
 // and tick, and the next log call reads it again, so a level changed at run time (Envoy's admin
@@ -32,8 +32,8 @@ export function logEnabled(level: LogLevel): bool {
 /** Logs `message` at `level` (proxy_log) when that level is enabled. Valid in every callback. */
 export function log(level: LogLevel, message: string): void {
   if (!logEnabled(level)) return;
-  const n = encodeToScratch(message, SCRATCH_A);
-  abi.proxy_log(level, scratchAt(SCRATCH_A), n);
+  const n = encodeForHost(message, SCRATCH_A);
+  abi.proxy_log(level, encoded(), n);
 }
 
 export function logTrace(message: string): void {

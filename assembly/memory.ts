@@ -4,11 +4,13 @@
 // Contract (proxy-wasm "Memory ownership"): the host allocates through our allocator export
 // (malloc / proxy_on_memory_allocate = heap.alloc, memory the GC never sees or moves), copies data in
 // and gives it to us. Every such buffer is copied into a managed object and freed here, exactly once.
-// A null pointer with size 0 means "empty". Data we pass out lives in the scratch area, which is raw
-// heap memory too, so nothing the host may still read can be collected.
+// A null pointer with size 0 means "empty". Data we pass out lives in the scratch area, or for a string
+// literal in its UTF-8 copy (literals.ts), both raw heap memory, so nothing the host may still read can
+// be collected; the host only reads them, it never frees them.
 
 import { noteCopied } from "./gc";
-import { decodeUtf8, encodeUtf16Units, utf8Bound } from "./utf8";
+import { decodeUtf8, encodeUtf16Units, unitsOf } from "./utf8";
+import { keepLiteral, literalBytes, literalCached, literalEntry, literalFree, literalLength } from "./literals";
 
 // Out-parameter slots: a pointer/size pair (or a u64) that host calls write through. Every wrapper
 // reads them right after its call, so one set of slots serves all calls.
@@ -33,10 +35,8 @@ export function takeReturnedBytes(): ArrayBuffer {
   const ptr = load<usize>(RET_PTR);
   const size = ptr == 0 ? 0 : load<u32>(RET_SIZE);
   const out = changetype<ArrayBuffer>(__new(size, idof<ArrayBuffer>()));
-  if (ptr != 0) {
-    memory.copy(changetype<usize>(out), ptr, size);
-    heap.free(ptr);
-  }
+  memory.copy(changetype<usize>(out), ptr, size);
+  heap.free(ptr); // the allocator ignores 0
   noteCopied(size);
   return out;
 }
@@ -53,13 +53,13 @@ export function takeReturnedString(): string {
 
 /** Frees a buffer the host wrote into the RET slots without reading it. */
 export function discardReturned(): void {
-  const ptr = load<usize>(RET_PTR);
-  if (ptr != 0) heap.free(ptr);
+  heap.free(load<usize>(RET_PTR)); // the allocator ignores 0
 }
 
 // ---- scratch areas for data handed to the host ----
 // Independent raw buffers, so one host call can take two maps and three strings at once:
-// SCRATCH_MAP and SCRATCH_MAP2 (serialized maps, property paths), SCRATCH_A, _B, _C (strings).
+// SCRATCH_MAP and SCRATCH_MAP2 (serialized maps, property paths), SCRATCH_A, _B, _C (strings), and
+// SCRATCH_TEMP, where headers.ts's copyUtf8 encodes a string on its way into a map.
 // A writer returns how many bytes it wrote; scratchAt(slot) is where they are.
 
 export const SCRATCH_MAP: i32 = 0;
@@ -67,15 +67,24 @@ export const SCRATCH_MAP2: i32 = 1;
 export const SCRATCH_A: i32 = 2;
 export const SCRATCH_B: i32 = 3;
 export const SCRATCH_C: i32 = 4;
-const SCRATCH_SLOTS: usize = memory.data(40, 4); // 5 x (pointer, capacity)
+export const SCRATCH_TEMP: i32 = 5;
+const SCRATCH_SLOTS: usize = memory.data(48, 4); // 6 x (pointer, capacity)
 
 /** A raw buffer of at least `size` bytes in `slot`, valid until that slot is used again. */
-export function scratch(size: usize, slot: i32 = SCRATCH_MAP): usize {
-  const at = SCRATCH_SLOTS + (<usize>slot << 3);
+// @ts-ignore: decorator
+@inline export function scratch(size: usize, slot: i32 = SCRATCH_MAP): usize {
+  return bufferIn(SCRATCH_SLOTS + (<usize>slot << 3), size);
+}
+
+/**
+ * A raw buffer of at least `size` bytes for the (pointer, capacity) pair at `at`: the one there, or
+ * a larger one that replaces it (a scratch slot, or a literal's cache entry, literals.ts).
+ */
+export function bufferIn(at: usize, size: usize): usize {
   let ptr = load<usize>(at);
   const cap = <usize>load<u32>(at, 4);
   if (size > cap) {
-    if (ptr != 0) heap.free(ptr);
+    heap.free(ptr); // nothing for the first use's 0 (the allocator ignores addresses below the heap)
     let n: usize = cap << 1;
     if (n < size) n = size;
     ptr = heap.alloc(n);
@@ -91,15 +100,41 @@ export function scratch(size: usize, slot: i32 = SCRATCH_MAP): usize {
   return load<usize>(SCRATCH_SLOTS + (<usize>slot << 3));
 }
 
-/** Encodes `s` as UTF-8 into a scratch slot; returns the byte count (the bytes are at scratchAt(slot)). */
-export function encodeToScratch(s: string, slot: i32): usize {
-  return encodeUtf16Units(changetype<usize>(s), <usize>s.length, scratch(utf8Bound(s), slot));
+// Where encodeForHost put the bytes of the last string it encoded.
+let lastEncoded: usize = 0;
+
+/** Where the bytes of the last string encodeForHost encoded are (read-only: input for the host). */
+// @ts-ignore: decorator
+@inline export function encoded(): usize {
+  return lastEncoded;
+}
+
+/**
+ * The UTF-8 of `s` for a host call: returns the byte count; encoded() says where the bytes are (read
+ * it before the next call). They stay there until `slot` is used again: a literal's cached copy,
+ * encoded once per VM (literals.ts), or for any other string the slot's scratch buffer. Unpaired
+ * surrogates become U+FFFD.
+ */
+export function encodeForHost(s: string, slot: i32): usize {
+  const e = literalEntry(s);
+  let p = literalBytes(e);
+  let n = literalLength(e);
+  if (!literalCached(e, s)) {
+    const units = unitsOf(s);
+    // A literal with a free entry is encoded into a buffer of the entry's own, kept for good.
+    const keep = literalFree(p, s);
+    p = bufferIn(keep ? e : SCRATCH_SLOTS + (<usize>slot << 3), units * 3);
+    n = encodeUtf16Units(changetype<usize>(s), units, p);
+    if (keep) keepLiteral(e, s, n);
+  }
+  lastEncoded = p;
+  return n;
 }
 
 /** The UTF-8 bytes of `s` in a new ArrayBuffer (unpaired surrogates become U+FFFD). */
 export function encodeUtf8(s: string): ArrayBuffer {
-  const n = encodeToScratch(s, SCRATCH_C);
+  const n = encodeForHost(s, SCRATCH_C);
   const out = changetype<ArrayBuffer>(__new(n, idof<ArrayBuffer>()));
-  memory.copy(changetype<usize>(out), scratchAt(SCRATCH_C), n);
+  memory.copy(changetype<usize>(out), encoded(), n);
   return out;
 }

@@ -3,18 +3,25 @@
 
 import { noteCopied } from "./gc";
 
+/** Number of UTF-16 units of `s` (String#length without the call: the size in its object header). */
+// @ts-ignore: decorator
+@inline export function unitsOf(s: string): usize {
+  return <usize>(load<u32>(changetype<usize>(s) - 4) >> 1);
+}
+
 /** Upper bound of the UTF-8 size of a string (3 bytes per UTF-16 unit). */
 // @ts-ignore: decorator
 @inline export function utf8Bound(s: string): usize {
-  return <usize>s.length * 3;
+  return unitsOf(s) * 3;
 }
 
 /**
  * Writes `s` as UTF-8 at `dst` (room for utf8Bound(s) bytes) and returns the byte count. Unpaired
- * surrogates become U+FFFD, so the output is always valid UTF-8.
+ * surrogates become U+FFFD, so the output is always valid UTF-8. (For data handed to the host,
+ * memory.ts's encodeForHost and headers.ts's putUtf8z reuse the bytes of literals instead.)
  */
 export function encodeUtf8Into(s: string, dst: usize): usize {
-  return encodeUtf16Units(changetype<usize>(s), <usize>s.length, dst);
+  return encodeUtf16Units(changetype<usize>(s), unitsOf(s), dst);
 }
 
 /** Writes `units` UTF-16 code units from `src` as UTF-8 at `dst`; returns the byte count. */

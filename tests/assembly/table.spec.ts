@@ -212,26 +212,26 @@ describe("context table (registry.ts)", () => {
     contexts.set<Context>(c);
     expect(contexts.size).toBe(3);
     expect(contexts.get<Context>(69) === b).toBe(true);
-    contexts.delete<Context>(69);
+    contexts.take<Context>(69);
     expect(contexts.get<Context>(69)).toBeNull();
     expect(b.__sdkNext).toBeNull();
     expect(contexts.get<Context>(5) === a).toBe(true);
     expect(contexts.get<Context>(133) === c).toBe(true);
-    contexts.delete<Context>(133);
+    contexts.take<Context>(133);
     expect(contexts.get<Context>(133)).toBeNull();
     expect(contexts.get<Context>(5) === a).toBe(true);
-    contexts.delete<Context>(5);
+    contexts.take<Context>(5);
     expect(contexts.get<Context>(5)).toBeNull();
     expect(contexts.size).toBe(0);
   });
 
   test("deleting an unknown id changes nothing", () => {
     contexts.set<Context>(ctx(10));
-    contexts.delete<Context>(74); // same bucket, not there
-    contexts.delete<Context>(11);
+    contexts.take<Context>(74); // same bucket, not there
+    contexts.take<Context>(11);
     expect(contexts.size).toBe(1);
     expect(contexts.get<Context>(10)).not.toBeNull();
-    contexts.delete<Context>(10);
+    contexts.take<Context>(10);
     expect(contexts.size).toBe(0);
   });
 
@@ -254,7 +254,7 @@ describe("context table (registry.ts)", () => {
       ids[j] = t;
     }
     for (let i = 0; i < ids.length; i++) {
-      contexts.delete<Context>(ids[i]);
+      contexts.take<Context>(ids[i]);
       check(contexts.get<Context>(ids[i]) === null, "context " + ids[i].toString() + " still found after delete");
       check(contexts.size == <u32>(ids.length - 1 - i), "size after " + (i + 1).toString() + " deletes");
       if (i % 37 == 0) {
