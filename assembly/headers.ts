@@ -35,7 +35,7 @@ export function putUtf8z(s: string, dst: usize, lenAt: usize): usize {
 }
 
 /** Serializes text headers into scratch `slot`; returns the size (the bytes are at scratchAt(slot)). */
-export function serializeHeaders(headers: Header[], slot: i32 = SCRATCH_MAP): usize {
+export function serializeHeaders(headers: Header[], slot: usize = SCRATCH_MAP): usize {
   const n = <usize>headers.length;
   const first = headers.dataStart;
   const end = first + (n << alignof<usize>());
@@ -59,7 +59,7 @@ export function serializeHeaders(headers: Header[], slot: i32 = SCRATCH_MAP): us
 }
 
 /** Serializes byte headers into scratch `slot`; returns the size (the bytes are at scratchAt(slot)). */
-export function serializeHeaderBytes(headers: HeaderBytes[], slot: i32 = SCRATCH_MAP): usize {
+export function serializeHeaderBytes(headers: HeaderBytes[], slot: usize = SCRATCH_MAP): usize {
   const n = headers.length;
   let size: usize = 4 + ((<usize>n) << 3);
   for (let i = 0; i < n; i++) {

@@ -62,18 +62,19 @@ export function discardReturned(): void {
 // SCRATCH_TEMP, where headers.ts's copyUtf8 encodes a string on its way into a map.
 // A writer returns how many bytes it wrote; scratchAt(slot) is where they are.
 
-export const SCRATCH_MAP: i32 = 0;
-export const SCRATCH_MAP2: i32 = 1;
-export const SCRATCH_A: i32 = 2;
-export const SCRATCH_B: i32 = 3;
-export const SCRATCH_C: i32 = 4;
-export const SCRATCH_TEMP: i32 = 5;
+// A slot is the address of its (pointer, capacity) pair.
 const SCRATCH_SLOTS: usize = memory.data(48, 4); // 6 x (pointer, capacity)
+export const SCRATCH_MAP: usize = SCRATCH_SLOTS;
+export const SCRATCH_MAP2: usize = SCRATCH_SLOTS + 8;
+export const SCRATCH_A: usize = SCRATCH_SLOTS + 16;
+export const SCRATCH_B: usize = SCRATCH_SLOTS + 24;
+export const SCRATCH_C: usize = SCRATCH_SLOTS + 32;
+export const SCRATCH_TEMP: usize = SCRATCH_SLOTS + 40;
 
 /** A raw buffer of at least `size` bytes in `slot`, valid until that slot is used again. */
 // @ts-ignore: decorator
-@inline export function scratch(size: usize, slot: i32 = SCRATCH_MAP): usize {
-  return bufferIn(SCRATCH_SLOTS + (<usize>slot << 3), size);
+@inline export function scratch(size: usize, slot: usize = SCRATCH_MAP): usize {
+  return bufferIn(slot, size);
 }
 
 /**
@@ -96,8 +97,8 @@ export function bufferIn(at: usize, size: usize): usize {
 
 /** Where `slot`'s buffer is now (read it after the write that sized it). */
 // @ts-ignore: decorator
-@inline export function scratchAt(slot: i32): usize {
-  return load<usize>(SCRATCH_SLOTS + (<usize>slot << 3));
+@inline export function scratchAt(slot: usize): usize {
+  return load<usize>(slot);
 }
 
 // Where encodeForHost put the bytes of the last string it encoded.
@@ -115,7 +116,7 @@ let lastEncoded: usize = 0;
  * encoded once per VM (literals.ts), or for any other string the slot's scratch buffer. Unpaired
  * surrogates become U+FFFD.
  */
-export function encodeForHost(s: string, slot: i32): usize {
+export function encodeForHost(s: string, slot: usize): usize {
   const e = literalEntry(s);
   let p = literalBytes(e);
   let n = literalLength(e);
@@ -123,7 +124,7 @@ export function encodeForHost(s: string, slot: i32): usize {
     const units = unitsOf(s);
     // A literal with a free entry is encoded into a buffer of the entry's own, kept for good.
     const keep = literalFree(p, s);
-    p = bufferIn(keep ? e : SCRATCH_SLOTS + (<usize>slot << 3), units * 3);
+    p = bufferIn(keep ? e : slot, units * 3);
     n = encodeUtf16Units(changetype<usize>(s), units, p);
     if (keep) keepLiteral(e, s, n);
   }

@@ -16,7 +16,7 @@ class Encoded {
   ) {}
 }
 
-function encode(s: string, slot: i32 = SCRATCH_A): Encoded {
+function encode(s: string, slot: usize = SCRATCH_A): Encoded {
   const n = encodeForHost(s, slot);
   return new Encoded(memoryBytes(encoded(), n), encoded());
 }
