@@ -15,17 +15,36 @@
 // - after garbage took memory: when a stream ends and the largest free block of the allocator fell by
 //   a size class (a power of two) since the last collection. Garbage has to fill half of that block
 //   first, so collections are as rare as the garbage allows, and streams that leave none of their
-//   own (only their context object) cause about two per thousand streams.
+//   own (only their context object) cause about two per thousand streams;
+// - after the small-block free lists (small-blocks.ts) ran low: a collection that put at least 16 KiB
+//   of garbage on them is repeated once they hold less than a sixteenth of it.
 // With the incremental runtime none of this runs.
 // @ts-ignore: asc resolves AssemblyScript's runtime module "rt/tlsf"; tsc (check:assembly, editors) cannot see it.
 import { ROOT } from "rt/tlsf";
 
 let depth: i32 = 0;
+/** A collection that put at least this much on the free lists is repeated when they run low. */
+// @ts-ignore: decorator
+@inline const LISTED_ENOUGH: usize = 16 << 10;
 let pagesAtLastCollect: i32 = 0;
 let copiedBytes: usize = 0;
 let copyLimit: usize = 256 << 10;
 let collectNow = false;
 let freeClassAtCollect: i32 = 0;
+/** Bytes on the small-block free lists (small-blocks.ts, in `build`'s filters), now and after the last collection. */
+let listed: usize = 0;
+let listedAtCollect: usize = 0;
+
+/** The small-block free lists took (positive) or handed out (negative) `delta` bytes. */
+// @ts-ignore: decorator
+@inline export function noteListed(delta: isize): void {
+  listed += delta;
+}
+
+// @ts-ignore: decorator
+@inline export function listedBytes(): usize {
+  return listed;
+}
 
 /** Entering an exported callback. Not inlined: one call per export is smaller than the body. */
 export function enterCallback(): void {
@@ -50,7 +69,7 @@ export function leaveCallback(): void {
 
 /** A stream ended (`liveContexts` contexts remain). */
 export function streamEnded(liveContexts: u32): void {
-  if (ASC_RUNTIME == 1 && largestFreeClass() < freeClassAtCollect) collectNow = true;
+  if (ASC_RUNTIME == 1 && (largestFreeClass() < freeClassAtCollect || listed < listedAtCollect >> 4)) collectNow = true;
 }
 
 /** The SDK copied `bytes` of host data into managed memory. */
@@ -70,6 +89,7 @@ function collect(): void {
   pagesAtLastCollect = pages;
   copyLimit = max<usize>(256 << 10, <usize>pages << 13); // an eighth of the memory
   freeClassAtCollect = largestFreeClass();
+  listedAtCollect = listed >= LISTED_ENOUGH ? listed : 0;
   copiedBytes = 0;
   collectNow = false;
 }

@@ -5,8 +5,11 @@
 // this build a few instructions per allocation longer than the release build, which is why the bench
 // counts instructions on the real release build and only allocations on this one.
 //
-// - allocations: entries to ~lib/rt/tlsf/allocateBlock (every object, buffer and host allocation);
-// - frees: entries to ~lib/rt/tlsf/freeBlock (explicit frees and the collector's sweep);
+// - allocations: entries to the SDK's small-block front (assembly/small-blocks.ts: __alloc, which
+//   every object, buffer and host allocation goes through) plus TLSF's moveBlock (a reallocation that
+//   moves); in a build without the front, entries to ~lib/rt/tlsf/allocateBlock;
+// - frees: entries to the front's __free (explicit frees and the collector's sweep) plus moveBlock
+//   (it frees the old block); without the front, entries to ~lib/rt/tlsf/freeBlock;
 // - GC cycles: entries to the minimal runtime's ~lib/rt/tcms/__collect, or the incremental runtime's
 //   ~lib/rt/itcms/step while its state is idle (a step from idle starts a cycle).
 
@@ -57,8 +60,14 @@ export default class AllocationCounters {
       m.addGlobal(g, b.i64, true, m.i64.const(0n));
       m.addGlobalExport(g, g);
     }
-    prepend("~lib/rt/tlsf/allocateBlock", () => bump(ALLOCS_GLOBAL));
-    prepend("~lib/rt/tlsf/freeBlock", () => bump(FREES_GLOBAL));
+    const front = "~lib/proxy-wasm-as/assembly/small-blocks/";
+    if (prepend(`${front}__alloc`, () => bump(ALLOCS_GLOBAL))) {
+      prepend(`${front}__free`, () => bump(FREES_GLOBAL));
+      prepend("~lib/rt/tlsf/moveBlock", () => m.block(null, [bump(ALLOCS_GLOBAL), bump(FREES_GLOBAL)]));
+    } else {
+      prepend("~lib/rt/tlsf/allocateBlock", () => bump(ALLOCS_GLOBAL));
+      prepend("~lib/rt/tlsf/freeBlock", () => bump(FREES_GLOBAL));
+    }
     if (!prepend("~lib/rt/tcms/__collect", () => bump(GC_GLOBAL)) && m.getGlobal("~lib/rt/itcms/state")) {
       prepend("~lib/rt/itcms/step", () => m.if(m.i32.eqz(m.global.get("~lib/rt/itcms/state", b.i32)), bump(GC_GLOBAL)));
     }

@@ -10,10 +10,6 @@ class ServiceNameFilter extends HttpContext {
     this.sendHttpResponse(200, [new Header("x-service-name", "my-custom-service")], "Hello from Wasm!\n");
     return Action.Pause;
   }
-
-  onHttpResponseHeaders(numHeaders: u32, endOfStream: bool): Action {
-    return Action.Continue;
-  }
 }
 
 setHttpContext((contextId: u32, rootContextId: u32): HttpContext => new ServiceNameFilter(contextId));

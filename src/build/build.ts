@@ -21,6 +21,8 @@ import { withoutSourceMappingUrl } from "../sourcemap/index.js";
 import { findAsconfig, readProjectConfig, toArgs, type AscOptions, type ProjectConfig } from "./asconfig.js";
 import { embedConfigSchema } from "./config-schema.js";
 import PruneUnusedCallbacks from "./prune-exports.js";
+import SmallBlocks from "./small-blocks.js";
+import { dropStaticBlockHeaders } from "./static-headers.js";
 
 /** Root of this package (holds index.ts, assembly/, asconfig.json). */
 export const SDK_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -128,8 +130,9 @@ export async function buildFilter(
   const merged: AscOptions = { ...mode, ...(project?.options ?? {}), runtime: COMMON_OPTIONS.runtime, exportStart: COMMON_OPTIONS.exportStart };
   const use = [...((project?.options.use as string[] | undefined) ?? []), ...(COMMON_OPTIONS.use as string[])];
   merged.use = [...new Set(use)];
-  // The project's transforms, without the SDK's own (applied below for release builds).
-  merged.transform = ((project?.options.transform as string[] | undefined) ?? []).filter((t) => !/prune-exports\.js$/.test(t));
+  // The project's transforms, without the SDK's own (applied below: the free lists always, the export
+  // pruning for release builds).
+  merged.transform = ((project?.options.transform as string[] | undefined) ?? []).filter((t) => !/(prune-exports|small-blocks)\.js$/.test(t));
   // Debug modules name their map by an absolute file: URL: a module compiled from bytes has a wasm://
   // URL of its own, against which a relative one would not resolve in DevTools.
   merged.sourceMap = options.debug ? pathToFileURL(`${outFile}.map`).href : mapName;
@@ -181,7 +184,7 @@ export async function buildFilter(
       outputs.set(path.basename(filename), contents);
     },
     listFiles: () => [],
-    transforms: options.debug ? [] : [PruneUnusedCallbacks as never],
+    transforms: [SmallBlocks as never, ...(options.debug ? [] : [PruneUnusedCallbacks as never])],
   });
   if (result.error) {
     if (diagnostics) onDiagnostics(diagnostics);
@@ -193,7 +196,7 @@ export async function buildFilter(
   const wasmOut = outputs.get("out.wasm");
   if (!(wasmOut instanceof Uint8Array)) throw new UserError("the compiler produced no .wasm output");
   const withUrl: Uint8Array<ArrayBuffer> = new Uint8Array(wasmOut);
-  const compiled = options.debug ? withUrl : withoutSourceMappingUrl(withUrl);
+  const compiled = options.debug ? withUrl : dropStaticBlockHeaders(withoutSourceMappingUrl(withUrl));
   // A config.schema.json beside the entry goes into a custom section (docs/config-schema.md).
   const wasm: Uint8Array<ArrayBuffer> = (await embedConfigSchema(entry, compiled)).wasm;
 

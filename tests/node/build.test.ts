@@ -115,6 +115,8 @@ test("the asconfig preset carries exactly the wrapper's flags", () => {
   assert.equal(preset.targets.release.noAssert, RELEASE_FLAGS.includes("--noAssert"));
   assert.equal(preset.targets.debug.debug, DEBUG_FLAGS.includes("--debug"));
   assert.deepEqual(preset.entries, ["./assembly/exports.ts"]);
+  // The same transforms as the wrapper: export pruning and the small-block free lists.
+  assert.deepEqual(preset.options.transform, ["./dist/src/build/prune-exports.js", "./dist/src/build/small-blocks.js"]);
 });
 
 test("bad input: a missing entry, a non-.ts entry and a compile error each give one clear line", () => {
