@@ -25,6 +25,26 @@
 const HEADS: usize = memory.data(17 << 2, 4);
 
 import { listedBytes, noteListed } from "./gc";
+import { proxy_log } from "./imports";
+import { LogLevel } from "./types";
+
+// The message of a single allocation over 1 GiB, as ASCII bytes (src/build/small-blocks.ts routes the
+// runtime's own "Allocation too large" here). They spell
+// (tests/node/sdk-size.test.ts checks that they match):
+// > allocation too large
+// @ts-ignore: decorator
+@lazy const TOO_LARGE = memory.data<u8>([
+  0x61, 0x6c, 0x6c, 0x6f, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x20, 0x74, 0x6f, 0x6f, 0x20, 0x6c,
+  0x61, 0x72, 0x67, 0x65,
+]);
+
+/** Logs "allocation too large" at CRITICAL and traps, like the abort handler. */
+// @ts-ignore: decorator
+@global
+export function __sdkAllocationTooLarge(): void {
+  proxy_log(LogLevel.Critical, TOO_LARGE, 20);
+  unreachable();
+}
 
 // @ts-ignore: decorator
 @global @unsafe

@@ -4,9 +4,15 @@
 // __alloc and __free take their place for the whole program (the runtime's `new`, `heap.alloc`,
 // the collector's sweep). When the runtime's TLSF is not found as expected (another compiler
 // version), it changes nothing and the filter keeps plain TLSF.
+//
+// It also points the runtime's "Allocation too large" failures (a single block over 1 GiB, in TLSF
+// and the collector) at the SDK's __sdkAllocationTooLarge, which logs the same fact from a 20-byte
+// ASCII table and traps: the runtime's own throw carries two file names and the message as UTF-16
+// string literals, about 140 bytes of data in every filter for a failure the host's 1 GiB memory
+// limit reaches first.
 import { readFileSync } from "node:fs";
-
 import { fileURLToPath } from "node:url";
+import { Node, NodeKind } from "assemblyscript";
 
 /** The SDK file with the free lists (this file runs from dist/src/build/). */
 const FRONT_FILE = fileURLToPath(new URL("../../../assembly/small-blocks.ts", import.meta.url));
@@ -14,6 +20,10 @@ const FRONT_FILE = fileURLToPath(new URL("../../../assembly/small-blocks.ts", im
 const FRONT_PATH = "~lib/proxy-wasm-as/assembly/small-blocks.ts";
 const TLSF_PATH = "~lib/rt/tlsf";
 const RENAMES: Record<string, string> = { __alloc: "__tlsf_alloc", __free: "__tlsf_free" };
+/** Runtime sources whose "Allocation too large" throws go to the SDK's function. */
+const RUNTIME_PATHS = new Set([TLSF_PATH, "~lib/rt/tcms"]);
+const TOO_LARGE_ERROR = "E_ALLOCATION_TOO_LARGE";
+const TOO_LARGE_FUNCTION = "__sdkAllocationTooLarge";
 
 interface Identifier {
   text: string;
@@ -40,13 +50,60 @@ export function renameTlsfEntryPoints(sources: Source[]): boolean {
   return true;
 }
 
+// The few AST shapes the rewrite looks at (assemblyscript's Node classes).
+interface AstNode {
+  kind: number;
+  range: unknown;
+  [key: string]: unknown;
+}
+
+/** Whether `n` is `throw new Error(E_ALLOCATION_TOO_LARGE)`. */
+function isTooLargeThrow(n: unknown): boolean {
+  const t = n as AstNode | null;
+  if (!t || t.kind !== NodeKind.Throw) return false;
+  const v = t.value as AstNode | null;
+  const args = v?.kind === NodeKind.New ? (v.args as AstNode[]) : [];
+  return args.length === 1 && args[0].kind === NodeKind.Identifier && args[0].text === TOO_LARGE_ERROR;
+}
+
+/**
+ * Replaces each `if (...) throw new Error(E_ALLOCATION_TOO_LARGE)` of the runtime's allocator and
+ * collector with a call of the SDK's __sdkAllocationTooLarge (which traps); returns how many.
+ */
+export function redirectAllocationTooLarge(sources: Source[]): number {
+  let replaced = 0;
+  const seen = new Set<unknown>();
+  const walk = (n: unknown): void => {
+    if (!n || typeof n !== "object" || seen.has(n)) return;
+    seen.add(n);
+    if (Array.isArray(n)) {
+      for (const item of n) walk(item);
+      return;
+    }
+    const node = n as AstNode;
+    if (node.kind === NodeKind.If && isTooLargeThrow(node.ifTrue)) {
+      const range = (node.ifTrue as AstNode).range as never;
+      const call = Node.createCallExpression(Node.createIdentifierExpression(TOO_LARGE_FUNCTION, range), null, [], range);
+      node.ifTrue = Node.createExpressionStatement(call);
+      replaced++;
+    }
+    for (const [key, value] of Object.entries(node)) if (key !== "range" && key !== "parent") walk(value);
+  };
+  for (const source of sources) if (RUNTIME_PATHS.has(source.internalPath)) walk(source.statements);
+  return replaced;
+}
+
 export default class SmallBlocks {
   /** Whether the last compilation got the free lists (for tests and the bench). */
   static lastApplied = false;
+  /** How many "Allocation too large" throws the last compilation redirected. */
+  static lastRedirected = 0;
 
   afterParse(parser: Parser): void {
     SmallBlocks.lastApplied = renameTlsfEntryPoints(parser.sources);
-    if (SmallBlocks.lastApplied) parser.parseFile(readFileSync(FRONT_FILE, "utf8"), FRONT_PATH, false);
+    if (!SmallBlocks.lastApplied) return;
+    SmallBlocks.lastRedirected = redirectAllocationTooLarge(parser.sources);
+    parser.parseFile(readFileSync(FRONT_FILE, "utf8"), FRONT_PATH, false);
   }
 }
 

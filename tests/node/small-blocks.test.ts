@@ -3,7 +3,7 @@
 // filter holds does not creep, and a compiler whose runtime is not laid out as expected gets plain TLSF.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHost } from "../../src/host/index.js";
+import { createHost, LogLevel } from "../../src/host/index.js";
 import SmallBlocks, { renameTlsfEntryPoints } from "../../src/build/small-blocks.js";
 import { buildFilter } from "../../src/build/build.js";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -24,6 +24,8 @@ test("build puts the free lists in front of TLSF", async () => {
     SmallBlocks.lastApplied = false;
     await buildFilter({ entry: path.join(repoRoot, "examples/add-header/index.ts"), outFile: path.join(dir, "f.wasm") }, () => {});
     assert.equal(SmallBlocks.lastApplied, true);
+    // TLSF's prepareSize and the collector's __new and __renew.
+    assert.equal(SmallBlocks.lastRedirected, 3);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -44,6 +46,20 @@ test("no block is handed out twice: 6,000 requests of random small and large blo
   }
   assert.equal(host.failures.length, 0, host.failures.map((f) => f.message).join("\n"));
   assert.equal(host.memoryBytes, pagesAfterWarmup, `memory grew from ${pagesAfterWarmup} to ${host.memoryBytes} bytes after warm-up`);
+});
+
+test("a block over 1 GiB: the runtime's failure logs 'allocation too large' at critical and traps the VM", async () => {
+  const { wasm } = await built("tests/fixtures/filters/allocation-too-large.ts");
+  const host = await createHost({ wasm });
+  assert.equal(host.startPlugin(), true, host.logMessages().join("\n"));
+  const s = host.httpStream();
+  s.requestHeaders(REQUEST, true);
+  assert.equal(host.failures.length, 1);
+  assert.equal(host.failures[0].callback, "proxy_on_request_headers");
+  assert.ok(
+    host.logs.some((l) => l.level === LogLevel.Critical && l.message === "allocation too large"),
+    host.logMessages().join("\n"),
+  );
 });
 
 test("a runtime without TLSF's __alloc and __free as expected is left alone", () => {
