@@ -25,7 +25,15 @@ import {
   takeReturnedBytes,
   takeReturnedString,
 } from "./memory";
-import { Header, HeaderBytes, putUtf8z, deserializeHeaderBytes, deserializeHeaders, serializeHeaderBytes, serializeHeaders } from "./headers";
+import {
+  Header,
+  HeaderBytes,
+  putUtf8z,
+  deserializeHeaderBytes,
+  deserializeHeaders,
+  serializeHeaderBytes,
+  serializeHeaders,
+} from "./headers";
 
 // ---- time, timers, effective context ----
 
