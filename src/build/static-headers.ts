@@ -15,17 +15,8 @@
 // Only a segment that is exactly such a header is dropped: at most 4 bytes at an address 20 bytes
 // before a 16-byte boundary, holding the block size TLSF would give the object the next segment (12
 // bytes on) describes.
+import { uleb } from "../wasm/reader.js";
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
 
 interface Segment {
   /** The segment's bytes in the section, framing included. */

@@ -2,19 +2,9 @@
 // named "proxy-wasm-as.config-schema" (UTF-8 JSON). Custom sections do not change what the module
 // does: Envoy, V8 and the verifier ignore them, so a module with a schema loads wherever it did.
 import { UserError } from "../errors.js";
+import { uleb } from "../wasm/reader.js";
 
 export const CONFIG_SCHEMA_SECTION = "proxy-wasm-as.config-schema";
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
 
 /** `wasm` with a custom section `name` holding `payload` appended at the end. */
 export function appendCustomSection(wasm: Uint8Array, name: string, payload: Uint8Array): Uint8Array<ArrayBuffer> {

@@ -16,6 +16,18 @@ const VAL_TYPES: Record<number, ValType> = {
 export const KINDS: ExternKind[] = ["function", "table", "memory", "global", "tag"];
 
 export const hex = (n: number): string => "0x" + n.toString(16);
+
+/** `n` as an unsigned LEB128 integer (for the few places that write Wasm bytes). */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
