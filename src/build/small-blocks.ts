@@ -12,7 +12,9 @@
 // limit reaches first.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Node, NodeKind } from "assemblyscript";
+// The compiler's AST classes are loaded when a build runs (asc has loaded them by then): a static import
+// would load the whole compiler with every CLI command.
+type AscAst = typeof import("assemblyscript");
 
 /** The SDK file with the free lists (this file runs from dist/src/build/). */
 const FRONT_FILE = fileURLToPath(new URL("../../../assembly/small-blocks.ts", import.meta.url));
@@ -57,8 +59,16 @@ interface AstNode {
   [key: string]: unknown;
 }
 
+/** The node kinds the rewrite compares (a const enum in the compiler's types). */
+interface Kinds {
+  If: number;
+  Throw: number;
+  New: number;
+  Identifier: number;
+}
+
 /** Whether `n` is `throw new Error(E_ALLOCATION_TOO_LARGE)`. */
-function isTooLargeThrow(n: unknown): boolean {
+function isTooLargeThrow(n: unknown, NodeKind: Kinds): boolean {
   const t = n as AstNode | null;
   if (!t || t.kind !== NodeKind.Throw) return false;
   const v = t.value as AstNode | null;
@@ -70,7 +80,9 @@ function isTooLargeThrow(n: unknown): boolean {
  * Replaces each `if (...) throw new Error(E_ALLOCATION_TOO_LARGE)` of the runtime's allocator and
  * collector with a call of the SDK's __sdkAllocationTooLarge (which traps); returns how many.
  */
-export function redirectAllocationTooLarge(sources: Source[]): number {
+export function redirectAllocationTooLarge(sources: Source[], ast: AscAst): number {
+  const { Node } = ast;
+  const NodeKind: Kinds = { If: ast.NodeKind.If, Throw: ast.NodeKind.Throw, New: ast.NodeKind.New, Identifier: ast.NodeKind.Identifier };
   let replaced = 0;
   const seen = new Set<unknown>();
   const walk = (n: unknown): void => {
@@ -81,7 +93,7 @@ export function redirectAllocationTooLarge(sources: Source[]): number {
       return;
     }
     const node = n as AstNode;
-    if (node.kind === NodeKind.If && isTooLargeThrow(node.ifTrue)) {
+    if (node.kind === NodeKind.If && isTooLargeThrow(node.ifTrue, NodeKind)) {
       const range = (node.ifTrue as AstNode).range as never;
       const call = Node.createCallExpression(Node.createIdentifierExpression(TOO_LARGE_FUNCTION, range), null, [], range);
       node.ifTrue = Node.createExpressionStatement(call);
@@ -99,10 +111,10 @@ export default class SmallBlocks {
   /** How many "Allocation too large" throws the last compilation redirected. */
   static lastRedirected = 0;
 
-  afterParse(parser: Parser): void {
+  async afterParse(parser: Parser): Promise<void> {
     SmallBlocks.lastApplied = renameTlsfEntryPoints(parser.sources);
     if (!SmallBlocks.lastApplied) return;
-    SmallBlocks.lastRedirected = redirectAllocationTooLarge(parser.sources);
+    SmallBlocks.lastRedirected = redirectAllocationTooLarge(parser.sources, await import("assemblyscript"));
     parser.parseFile(readFileSync(FRONT_FILE, "utf8"), FRONT_PATH, false);
   }
 }
