@@ -30,10 +30,22 @@ export function encodeUtf16Units(src: usize, units: usize, dst: usize): usize {
   const end = p + (units << 1);
   let o = dst;
   while (p < end) {
+    if (p + 8 <= end) {
+      // Four ASCII units at once (the common case): q holds u0..u3 in its 16-bit lanes; with
+      // q | q >> 8, the low half's bytes 0-1 and the high half's bytes 0-1 are u0 u1 and u2 u3.
+      const q = load<u64>(p);
+      if (((<u32>q | <u32>(q >> 32)) & 0xff80ff80) == 0) {
+        const t = q | (q >> 8);
+        store<u32>(o, (<u32>t & 0xffff) | (<u32>(t >> 16) & 0xffff0000));
+        p += 8;
+        o += 4;
+        continue;
+      }
+    }
     let c = <u32>load<u16>(p);
     p += 2;
     if (c < 0x80) {
-      store<u8>(o++, <u8>c); // ASCII: the common case, first
+      store<u8>(o++, <u8>c);
       continue;
     }
     if ((c & 0xf800) == 0xd800) {

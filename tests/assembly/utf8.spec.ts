@@ -207,6 +207,22 @@ describe("encodeUtf8 / encodeUtf8Into", () => {
       if (hex(got) != hex(want)) expect(hex(got)).toBe(hex(want), "encoding differs");
     }
   });
+
+  test("mostly-ASCII strings of 0 to 40 units (the four-at-once path), a non-ASCII unit anywhere, encode as TextEncoder does", () => {
+    const units: u16[] = [0x80, 0xe9, 0x7ff, 0x800, 0x20ac, 0xd800, 0xdc00, 0xd83d, 0xde00, 0xffff];
+    for (let round = 0; round < 2000; round++) {
+      const n = <i32>(rand() % 41);
+      let s = "";
+      for (let i = 0; i < n; i++) {
+        const r = rand();
+        // One unit in eight is outside ASCII, so it falls in every lane of a four-unit step.
+        s += String.fromCharCode((r & 7) != 0 ? <i32>((r >> 8) & 0x7f) : <i32>units[<i32>((r >> 8) % <u32>units.length)]);
+      }
+      const want = referenceEncode(s);
+      const got = encoded(s);
+      if (hex(got) != hex(want)) expect(hex(got)).toBe(hex(want), "encoding differs");
+    }
+  });
 });
 
 // Invalid UTF-8 of every kind, NUL and a valid multi-byte character.
