@@ -14,9 +14,9 @@
 //
 // Only a segment that is exactly such a header is dropped: at most 4 bytes at an address 20 bytes
 // before a 16-byte boundary, holding the block size TLSF would give the object the next segment (12
-// bytes on) describes.
-import { uleb } from "../wasm/reader.js";
-
+// bytes on) describes. Segments of every form are read (passive, an explicit memory index, offsets
+// that are not a plain i32.const); a data section that cannot be read is left as it is.
+import { Reader, SectionFault, uleb } from "../wasm/reader.js";
 
 interface Segment {
   /** The segment's bytes in the section, framing included. */
@@ -41,79 +41,85 @@ function isStaticHeader(seg: Segment, next: Segment | undefined): boolean {
   return classId !== 0 && word(seg.data, 0) === blockPayload(16 + word(next.data, 4));
 }
 
-/** `wasm` without the data segments that hold only a static object's block header (see above). */
-export function dropStaticBlockHeaders(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
-  const bytes = wasm;
-  let pos = 8;
-  const leb = (): number => {
-    let result = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = bytes[pos++];
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
+/**
+ * The data segments of the data section at [pos, end): each with its address when it is an active
+ * segment of memory 0 at a plain `i32.const` offset. Throws SectionFault on anything it cannot read.
+ */
+function readSegments(wasm: Uint8Array, pos: number, end: number): Segment[] {
+  const r = new Reader(wasm, pos, end);
+  const segments: Segment[] = [];
+  const n = r.count("data segment");
+  for (let i = 0; i < n; i++) {
+    const start = r.pos;
+    const flags = r.u32();
+    let address: number | null = null;
+    if (flags === 1) {
+      // passive: no memory, no offset
+    } else if (flags === 0 || flags === 2) {
+      const memory = flags === 2 ? r.u32() : 0;
+      const expr = r.pos;
+      r.constExpr();
+      // `i32.const k; end`, and nothing else, is an address known here.
+      if (memory === 0 && wasm[expr] === 0x41) address = i32Const(wasm, expr + 1, r.pos - 1);
+    } else {
+      r.fail(`data segment ${i} has invalid flags ${flags}`, start);
     }
-  };
-  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
-  let dataCountAt = -1;
-  let removed = 0;
-  let dataIndex = -1;
-  while (pos < bytes.length) {
-    const start = pos;
-    const id = bytes[pos++];
-    const size = leb();
-    const end = pos + size;
-    if (id === 12) dataCountAt = parts.length;
-    if (id !== 11) {
-      parts.push(bytes.subarray(start, end));
-      pos = end;
-      continue;
-    }
-    const segments: Segment[] = [];
-    const n = leb();
-    for (let i = 0; i < n; i++) {
-      const segStart = pos;
-      const flags = leb();
-      let address: number | null = null;
-      if (flags === 0 && bytes[pos] === 0x41) {
-        pos++;
-        // i32.const: a signed LEB; static addresses are small and positive.
-        address = leb();
-        if (bytes[pos++] !== 0x0b) address = null;
-      } else if (flags === 0 || flags === 2) {
-        if (flags === 2) leb();
-        while (bytes[pos++] !== 0x0b);
-      }
-      const len = leb();
-      segments.push({ raw: bytes.subarray(segStart, pos + len), address, data: bytes.subarray(pos, pos + len) });
-      pos += len;
-    }
-    const kept = segments.filter((s, i) => !isStaticHeader(s, segments[i + 1]));
-    removed = segments.length - kept.length;
-    const body = [...uleb(kept.length)];
-    const payload = Buffer.concat([Buffer.from(body), ...kept.map((s) => Buffer.from(s.raw))]);
-    dataIndex = parts.length;
-    parts.push(Buffer.concat([Buffer.from([11, ...uleb(payload.length)]), payload]));
-    pos = end;
+    const data = r.take(r.u32(), "data segment");
+    segments.push({ raw: wasm.subarray(start, r.pos), address, data });
   }
-  if (removed === 0) return new Uint8Array(wasm);
-  if (dataCountAt >= 0 && dataIndex >= 0) {
-    // The data count section (bulk memory) says how many segments follow.
-    const kept = leb2(parts[dataIndex]);
-    const countBody = uleb(kept);
-    parts[dataCountAt] = Buffer.from([12, ...uleb(countBody.length), ...countBody]);
-  }
-  return new Uint8Array(Buffer.concat(parts));
+  if (!r.atEnd()) r.fail("bytes after the last data segment");
+  return segments;
 }
 
-/** The segment count at the start of a data section's payload (after its id and size). */
-function leb2(section: Uint8Array): number {
-  let pos = 1;
-  while (section[pos] & 0x80) pos++;
-  pos++;
-  let result = 0;
-  for (let shift = 0; ; shift += 7) {
-    const b = section[pos++];
-    result += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) return result;
+/** The signed LEB128 at [pos, end) as an address, or null when it is not one value ending at `end` or is negative. */
+function i32Const(wasm: Uint8Array, pos: number, end: number): number | null {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    const b = wasm[pos++];
+    value |= (b & 0x7f) << shift;
+    shift += 7;
+    if (!(b & 0x80)) break;
   }
+  if (shift < 32 && wasm[pos - 1] & 0x40) value |= -1 << shift;
+  return pos === end && value >= 0 ? value : null;
+}
+
+/** `wasm` without the data segments that hold only a static object's block header (see above). */
+export function dropStaticBlockHeaders(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
+  const parts: Uint8Array[] = [wasm.subarray(0, 8)];
+  let dataCountAt = -1;
+  let kept = -1;
+  const sections = new Reader(wasm, 8, wasm.length);
+  try {
+    while (!sections.atEnd()) {
+      const start = sections.pos;
+      const id = sections.u8();
+      const size = sections.u32();
+      const body = sections.pos;
+      sections.skip(size, "section");
+      if (id === 12) dataCountAt = parts.length;
+      if (id !== 11) {
+        parts.push(wasm.subarray(start, sections.pos));
+        continue;
+      }
+      const segments = readSegments(wasm, body, sections.pos);
+      const left = segments.filter((s, i) => !isStaticHeader(s, segments[i + 1]));
+      if (left.length === segments.length) return new Uint8Array(wasm);
+      kept = left.length;
+      const payload = Buffer.concat([Buffer.from(uleb(kept)), ...left.map((s) => s.raw)]);
+      parts.push(Buffer.concat([Buffer.from([11, ...uleb(payload.length)]), payload]));
+    }
+  } catch (e) {
+    // Not a module this pass understands (asc never writes one): leave it as it is.
+    if (e instanceof SectionFault) return new Uint8Array(wasm);
+    throw e;
+  }
+  if (kept < 0) return new Uint8Array(wasm);
+  if (dataCountAt >= 0) {
+    // The data count section (bulk memory) says how many segments follow.
+    const count = uleb(kept);
+    parts[dataCountAt] = Buffer.from([12, ...uleb(count.length), ...count]);
+  }
+  return new Uint8Array(Buffer.concat(parts));
 }

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compileWat } from "../../src/host/wat-builder.js";
 import { dropStaticBlockHeaders } from "../../src/build/static-headers.js";
+import { uleb } from "../../src/wasm/reader.js";
 import { built } from "./helpers.js";
 
 /** A string literal laid out as AssemblyScript does: block size at 20 before the text, class id 2, byte size. */
@@ -53,4 +54,79 @@ test("a module without such segments comes back byte for byte", async () => {
 test("build runs the pass: on a built filter it finds nothing more to drop", async () => {
   const { wasm } = await built("examples/x-service-name/index.ts");
   assert.deepEqual(dropStaticBlockHeaders(wasm), new Uint8Array(wasm));
+});
+
+/** Signed LEB128 of a 32-bit value (i32.const immediates). */
+const sleb = (n: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+};
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const bytes = (d: number[]) => [...uleb(d.length), ...d];
+const word = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
+/** "hello" as AssemblyScript lays out a literal: block size 28 at 1596, object header and text at 1608. */
+const HELLO = [
+  [0, 0x41, ...sleb(1596), 0x0b, ...bytes([28])],
+  [0, 0x41, ...sleb(1608), 0x0b, ...bytes([...word(2), ...word(10), ...[..."hello"].flatMap((c) => [c.charCodeAt(0), 0])])],
+];
+
+test("every data segment form is read right: explicit memory index, offsets from globals, passive segments, data count", () => {
+  const text = (s: string) => [...s].map((c) => c.charCodeAt(0));
+  // Twelve imported i32 globals: global.get 11 has an index byte equal to `end` (0x0b), as has the
+  // offset 1408 (LEB 0x80 0x0b) of the segment with an explicit memory index.
+  const imports = [12, ...Array.from({ length: 12 }, (_, i) => [...bytes(text("e")), ...bytes(text(`g${i}`)), 3, 0x7f, 0]).flat()];
+  const segments = [
+    [2, 0, 0x41, ...sleb(1408), 0x0b, ...bytes(text("explicit"))],
+    [0, 0x23, 11, 0x0b, ...bytes(text("global"))],
+    [1, ...bytes(text("passive"))],
+    ...HELLO,
+  ];
+  const wasm = new Uint8Array([
+    ...[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+    ...section(2, imports),
+    ...section(5, [1, 0, 1]),
+    ...section(7, [1, ...bytes(text("memory")), 2, 0]),
+    ...section(12, uleb(segments.length)),
+    ...section(11, [...uleb(segments.length), ...segments.flat()]),
+  ]);
+  const globals = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`g${i}`, new WebAssembly.Global({ value: "i32" }, 1300)]));
+  const memoryOf = (m: Uint8Array) => {
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(m as Uint8Array<ArrayBuffer>), { e: globals });
+    return Buffer.from((inst.exports.memory as WebAssembly.Memory).buffer);
+  };
+  const before = memoryOf(wasm);
+  const out = dropStaticBlockHeaders(wasm);
+  assert.equal(WebAssembly.validate(out as Uint8Array<ArrayBuffer>), true, "the module is still valid");
+  const after = memoryOf(out);
+  assert.equal(out.byteLength, wasm.byteLength - 7, "one segment less: 1 byte of data, 6 of framing");
+  assert.equal(after.subarray(1300, 1306).toString(), "global");
+  assert.equal(after.subarray(1408, 1416).toString(), "explicit");
+  const changed = [...before.keys()].filter((i) => before[i] !== after[i]);
+  assert.deepEqual(changed, [1596], "only the header word is now zero");
+});
+
+test("an extended constant offset (i32.const, i32.const, i32.add) is skipped whole", () => {
+  const extended = [0, 0x41, ...sleb(1700), 0x41, ...sleb(0x0b), 0x6a, 0x0b, ...bytes([1, 2, 3])];
+  const wasm = (segments: number[][]) =>
+    new Uint8Array([
+      ...[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+      ...section(5, [1, 0, 1]),
+      ...section(11, [...uleb(segments.length), ...segments.flat()]),
+    ]);
+  assert.deepEqual(dropStaticBlockHeaders(wasm([extended, ...HELLO, extended])), wasm([extended, HELLO[1], extended]));
+});
+
+test("a data section it cannot read comes back unchanged", () => {
+  const wasm = new Uint8Array([
+    ...[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+    ...section(5, [1, 0, 1]),
+    // Two segments announced, a header and its object present, then an unknown flags value.
+    ...section(11, [3, ...HELLO.flat(), 7, 0]),
+  ]);
+  assert.deepEqual(dropStaticBlockHeaders(wasm), wasm);
 });
