@@ -15,6 +15,7 @@
 // wait on the lists (a block freed beyond that goes back to TLSF), and all of them go back to TLSF,
 // merged with their free neighbours, when a large block is asked for. gc.ts counts the listed bytes
 // to collect again when the lists run low. Blocks of at most SMALL_LIMIT bytes are listed.
+// With assertions on, __free checks the block is in use (checkInUse), as TLSF's own __free does.
 
 // Block sizes as TLSF makes them: a 4-byte header, then 16k - 4 bytes of payload (12, 28, 44, ...).
 // @ts-ignore: decorator
@@ -86,6 +87,7 @@ function returnListedBlocks(): void {
 @global @unsafe
 export function __free(ptr: usize): void {
   if (ptr < __heap_base) return;
+  if (!ASC_NO_ASSERT) checkInUse(ptr);
   // TLSF's block header holds the payload size with two flag bits; the block is 4 bytes more.
   const bytes = (load<usize>(ptr - 4) & ~3) + 4;
   if (bytes <= SMALL_LIMIT + 4 && listedBytes() < HELD_LIMIT) {
@@ -97,4 +99,19 @@ export function __free(ptr: usize): void {
   }
   // @ts-ignore: TLSF's __free, renamed by the build
   __tlsf_free(ptr);
+}
+
+/**
+ * With assertions on (--debug, or `noAssert: false`): traps when `ptr` is not a block in use, where
+ * TLSF's own check did before the lists: a block TLSF has free, or one already on a free list (a
+ * second free would list it twice and two allocations would get it). Release builds leave it out.
+ */
+function checkInUse(ptr: usize): void {
+  const info = load<usize>(ptr - 4);
+  let listed = (ptr & 15) != 0 || (info & 1) != 0;
+  const bytes = (info & ~3) + 4;
+  if (bytes <= SMALL_LIMIT + 4) {
+    for (let block = load<usize>(HEADS + (bytes >> 2)); block != 0 && !listed; block = load<usize>(block)) listed = block == ptr;
+  }
+  assert(!listed, "block freed twice (or never allocated)");
 }

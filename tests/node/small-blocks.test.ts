@@ -62,6 +62,26 @@ test("a block over 1 GiB: the runtime's failure logs 'allocation too large' at c
   );
 });
 
+test("with assertions on (--debug), freeing a block twice traps, as TLSF's own check did, instead of listing it twice", async () => {
+  const { wasm } = await built("tests/fixtures/filters/double-free.ts", { debug: true });
+  for (const how of ["listed", "tlsf"]) {
+    const host = await createHost({ wasm });
+    assert.equal(host.startPlugin(), true, host.logMessages().join("\n"));
+    const s = host.httpStream();
+    s.requestHeaders([...REQUEST, ["x-free", how]], true);
+    assert.equal(
+      s.request.header("x-same-block"),
+      undefined,
+      `${how}: the request went on (x-same-block: ${s.request.header("x-same-block")})`,
+    );
+    assert.equal(host.failures.length, 1, `${how}: the second free did not trap`);
+    assert.ok(
+      host.logs.some((l) => l.level === LogLevel.Critical && l.message.startsWith("block freed twice")),
+      host.logMessages().join("\n"),
+    );
+  }
+});
+
 test("a runtime without TLSF's __alloc and __free as expected is left alone", () => {
   const named = (text: string): { name?: { text: string } } => ({ name: { text } });
   const tlsf = { internalPath: "~lib/rt/tlsf", statements: [named("__alloc"), named("__realloc")] };
