@@ -1,7 +1,7 @@
 // UTF-8 conversion (assembly/utf8.ts): decoding must match the WHATWG Encoding standard (what
 // JavaScript's TextDecoder does: one U+FFFD per maximal invalid subpart), encoding must always produce
 // valid UTF-8, and the bytes accessors must hand over exactly what the host sent.
-import { decodeUtf8, encodeUtf8Into, utf8Bound, bytesToString } from "../../assembly/utf8";
+import { decodeUtf8, encodeUtf16Units, encodeUtf8Into, utf8Bound, bytesToString } from "../../assembly/utf8";
 import { encodeUtf8 } from "../../assembly/memory";
 import { getBuffer, getMapValue, getMapValueBytes, getProperty } from "../../assembly/hostcalls";
 import { lastStatus } from "../../assembly/status";
@@ -221,6 +221,20 @@ describe("encodeUtf8 / encodeUtf8Into", () => {
       const want = referenceEncode(s);
       const got = encoded(s);
       if (hex(got) != hex(want)) expect(hex(got)).toBe(hex(want), "encoding differs");
+    }
+  });
+
+  test("ASCII units at the very end of memory: the four-at-once loads never read past the string", () => {
+    // 1 to 9 units ending at the last byte of memory (a read past them traps), then one unit fewer
+    // than the string, so the bytes after it in memory are other units.
+    for (let n = 1; n <= 9; n++) {
+      const src = new Uint8Array(n << 1);
+      for (let i = 0; i < n; i++) src[i << 1] = <u8>(0x61 + i);
+      const p = atEndOfMemory(src);
+      const dst = new Uint8Array(n);
+      expect(encodeUtf16Units(p, n, dst.dataStart)).toBe(n);
+      expect(String.UTF8.decodeUnsafe(dst.dataStart, n)).toBe("abcdefghi".substring(0, n));
+      expect(encodeUtf16Units(p, n - 1, dst.dataStart)).toBe(n - 1);
     }
   });
 });
