@@ -22,7 +22,7 @@ import { findAsconfig, readProjectConfig, toArgs, type AscOptions, type ProjectC
 import { embedConfigSchema } from "./config-schema.js";
 import PruneUnusedCallbacks from "./prune-exports.js";
 import SmallBlocks from "./small-blocks.js";
-import { dropStaticBlockHeaders } from "./static-headers.js";
+import { dropStaticBlockHeaders, recordStaticObjects } from "./static-headers.js";
 
 /** Root of this package (holds index.ts, assembly/, asconfig.json). */
 export const SDK_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -164,6 +164,7 @@ export async function buildFilter(
     },
   };
   PruneUnusedCallbacks.lastRemoved = [];
+  const statics = recordStaticObjects();
   const result = await asc.main(argv, {
     stdout: sink as never,
     stderr: sink as never,
@@ -184,7 +185,7 @@ export async function buildFilter(
       outputs.set(path.basename(filename), contents);
     },
     listFiles: () => [],
-    transforms: [SmallBlocks as never, ...(options.debug ? [] : [PruneUnusedCallbacks as never])],
+    transforms: [SmallBlocks as never, statics.transform as never, ...(options.debug ? [] : [PruneUnusedCallbacks as never])],
   });
   if (result.error) {
     if (diagnostics) onDiagnostics(diagnostics);
@@ -196,7 +197,7 @@ export async function buildFilter(
   const wasmOut = outputs.get("out.wasm");
   if (!(wasmOut instanceof Uint8Array)) throw new UserError("the compiler produced no .wasm output");
   const withUrl: Uint8Array<ArrayBuffer> = new Uint8Array(wasmOut);
-  const compiled = options.debug ? withUrl : dropStaticBlockHeaders(withoutSourceMappingUrl(withUrl));
+  const compiled = options.debug ? withUrl : dropStaticBlockHeaders(withoutSourceMappingUrl(withUrl), statics.headers() ?? new Set());
   // A config.schema.json beside the entry goes into a custom section (docs/config-schema.md).
   const wasm: Uint8Array<ArrayBuffer> = (await embedConfigSchema(entry, compiled)).wasm;
 

@@ -12,9 +12,10 @@
 // then reads. Only a raw `heap.realloc` of a static object's address would read it, and the SDK and
 // the compiler never do that.
 //
-// Only a segment that is exactly such a header is dropped: at most 4 bytes at an address 20 bytes
-// before a 16-byte boundary, holding the block size TLSF would give the object the next segment (12
-// bytes on) describes. Segments of every form are read (passive, an explicit memory index, offsets
+// Only a segment that is exactly such a header is dropped: at the address where the compiler placed a
+// static object (recordStaticObjects watches it lay them out: a constant table of the filter's own
+// may hold the same bytes), at most 4 bytes, holding the block size TLSF would give the object the
+// next segment (12 bytes on) describes. Segments of every form are read (passive, an explicit memory index, offsets
 // that are not a plain i32.const); a data section that cannot be read is left as it is.
 import { Reader, SectionFault, uleb } from "../wasm/reader.js";
 
@@ -31,8 +32,8 @@ function blockPayload(size: number): number {
   return size <= 12 ? 12 : ((size + 4 + 15) & ~15) - 4;
 }
 
-function isStaticHeader(seg: Segment, next: Segment | undefined): boolean {
-  if (seg.address === null || next?.address == null) return false;
+function isStaticHeader(seg: Segment, next: Segment | undefined, headers: ReadonlySet<number>): boolean {
+  if (seg.address === null || next?.address == null || !headers.has(seg.address)) return false;
   if (seg.data.length === 0 || seg.data.length > 4 || (seg.address + 20) % 16 !== 0) return false;
   if (next.address !== seg.address + 12) return false;
   // Little-endian words; bytes past a segment's end are zero (an empty string's size is trimmed off).
@@ -85,8 +86,11 @@ function i32Const(wasm: Uint8Array, pos: number, end: number): number | null {
   return pos === end && value >= 0 ? value : null;
 }
 
-/** `wasm` without the data segments that hold only a static object's block header (see above). */
-export function dropStaticBlockHeaders(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
+/**
+ * `wasm` without the data segments that hold only a static object's block header (see above);
+ * `headers` are the addresses of the static objects' block headers (recordStaticObjects).
+ */
+export function dropStaticBlockHeaders(wasm: Uint8Array, headers: ReadonlySet<number>): Uint8Array<ArrayBuffer> {
   const parts: Uint8Array[] = [wasm.subarray(0, 8)];
   let dataCountAt = -1;
   let kept = -1;
@@ -104,7 +108,7 @@ export function dropStaticBlockHeaders(wasm: Uint8Array): Uint8Array<ArrayBuffer
         continue;
       }
       const segments = readSegments(wasm, body, sections.pos);
-      const left = segments.filter((s, i) => !isStaticHeader(s, segments[i + 1]));
+      const left = segments.filter((s, i) => !isStaticHeader(s, segments[i + 1], headers));
       if (left.length === segments.length) return new Uint8Array(wasm);
       kept = left.length;
       const payload = Buffer.concat([Buffer.from(uleb(kept)), ...left.map((s) => s.raw)]);
@@ -122,4 +126,49 @@ export function dropStaticBlockHeaders(wasm: Uint8Array): Uint8Array<ArrayBuffer
     parts[dataCountAt] = Buffer.from([12, ...uleb(count.length), ...count]);
   }
   return new Uint8Array(Buffer.concat(parts));
+}
+
+/** The compiler's static-object segment (assemblyscript's MemorySegment: its offset is an i64). */
+interface RuntimeSegment {
+  offset: number | bigint | { low: number };
+}
+interface CompilerLike {
+  program: object;
+  addRuntimeMemorySegment(buffer: Uint8Array): RuntimeSegment;
+}
+/** Each compilation's program and the header addresses of the static objects laid out for it. */
+const staticObjects = new WeakMap<object, Set<number>>();
+let watching = false;
+
+const addressOf = (offset: RuntimeSegment["offset"]): number => (typeof offset === "object" ? offset.low >>> 0 : Number(offset));
+
+/**
+ * An asc transform and the set it fills: the block-header address of every static object the
+ * compiler lays out (its runtime memory segments: literals, constant arrays and buffers, function
+ * objects; a `memory.data` block is not one). `headers()` is null when this compiler version could
+ * not be watched, and the pass then drops nothing.
+ */
+export function recordStaticObjects(): { transform: unknown; headers(): Set<number> | null } {
+  const headers = new Set<number>();
+  let watched = false;
+  class RecordStaticObjects {
+    async afterInitialize(program: object): Promise<void> {
+      const { Compiler } = await import("assemblyscript");
+      const proto = Compiler.prototype as unknown as CompilerLike;
+      const original = proto.addRuntimeMemorySegment;
+      if (typeof original !== "function") return;
+      if (!watching) {
+        // Once per process; each compilation finds its own set by its program.
+        proto.addRuntimeMemorySegment = function (this: CompilerLike, buffer: Uint8Array): RuntimeSegment {
+          const segment = original.call(this, buffer);
+          staticObjects.get(this.program)?.add(addressOf(segment.offset));
+          return segment;
+        };
+        watching = true;
+      }
+      staticObjects.set(program, headers);
+      watched = true;
+    }
+  }
+  return { transform: RecordStaticObjects, headers: () => (watched ? headers : null) };
 }
