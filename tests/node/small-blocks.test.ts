@@ -31,7 +31,7 @@ test("build puts the free lists in front of TLSF", async () => {
   }
 });
 
-test("no block is handed out twice: 6,000 requests of random small and large blocks and kept strings stay intact, memory stays flat", async () => {
+test("no block is handed out twice: 6,000 requests of random small and large blocks (freed or resized) and kept strings stay intact, memory stays flat", async () => {
   const { wasm } = await built("tests/fixtures/filters/allocator-stress.ts");
   const host = await createHost({ wasm });
   assert.equal(host.startPlugin(), true, host.logMessages().join("\n"));
