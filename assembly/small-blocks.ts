@@ -1,7 +1,7 @@
 // Free lists for small blocks, in front of AssemblyScript's TLSF allocator. `proxy-wasm-as build`
-// compiles this file into every filter and renames TLSF's own entry points to __tlsf_alloc and
-// __tlsf_free (src/build/small-blocks.ts), so every allocation of the filter and of the runtime (the
-// objects `new` makes, strings, arrays, the buffers the host fills) passes through here.
+// compiles this file into every filter and renames TLSF's own entry points to __tlsf_alloc,
+// __tlsf_realloc and __tlsf_free (src/build/small-blocks.ts), so every allocation of the filter and of
+// the runtime (the objects `new` makes, strings, arrays, the buffers the host fills) passes through here.
 //
 // Why: a filter's per-request garbage is a handful of small blocks of the same few sizes (its context
 // object, header values, a concatenated string). TLSF splits a block to allocate one and merges it
@@ -13,9 +13,10 @@
 // so a block handed out from a list is a normal TLSF block (realloc and free work on it). Since TLSF
 // cannot merge them, listed blocks could keep its free space in pieces; so about HELD_LIMIT bytes at most
 // wait on the lists (a block freed beyond that goes back to TLSF), and all of them go back to TLSF,
-// merged with their free neighbours, when a large block is asked for. gc.ts counts the listed bytes
+// merged with their free neighbours, when a large block is asked for (heap.alloc, or heap.realloc and
+// the collector's __renew growing a block, which use TLSF's reallocateBlock). gc.ts counts the listed bytes
 // to collect again when the lists run low. Blocks of at most SMALL_LIMIT bytes are listed.
-// With assertions on, __free checks the block is in use (checkInUse), as TLSF's own __free does.
+// With assertions on, __free and __realloc check the block is in use (checkInUse), as TLSF's own do.
 
 // Block sizes as TLSF makes them: a 4-byte header, then 16k - 4 bytes of payload (12, 28, 44, ...).
 // @ts-ignore: decorator
@@ -26,6 +27,8 @@
 const HEADS: usize = memory.data(17 << 2, 4);
 
 import { listedBytes, noteListed } from "./gc";
+// @ts-ignore: asc resolves AssemblyScript's runtime module "rt/tlsf"; tsc cannot see it.
+import { Block, ROOT, reallocateBlock } from "rt/tlsf";
 import { proxy_log } from "./imports";
 import { LogLevel } from "./types";
 
@@ -66,6 +69,18 @@ export function __alloc(size: usize): usize {
   }
   // @ts-ignore: TLSF's __alloc, renamed by the build
   return __tlsf_alloc(size);
+}
+
+// @ts-ignore: decorator
+@global @unsafe
+export function __realloc(ptr: usize, size: usize): usize {
+  // Only blocks of the heap: the collector's __renew copies a static object itself, and a raw
+  // heap.realloc of one (its block header is gone, src/build/static-headers.ts) traps.
+  if (ptr < __heap_base) unreachable();
+  if (!ASC_NO_ASSERT) checkInUse(ptr);
+  // Growing into a large block (an array or string that outgrew its block) needs the same room.
+  if (size > SMALL_LIMIT && listedBytes() != 0) returnListedBlocks();
+  return changetype<usize>(reallocateBlock(ROOT, changetype<Block>(ptr - 4), size)) + 4;
 }
 
 /** Frees every listed block to TLSF, where it merges with its free neighbours. */

@@ -1,8 +1,8 @@
 // An asc transform, used by `proxy-wasm-as build`, that puts the SDK's small-block free lists
 // (assembly/small-blocks.ts) in front of AssemblyScript's TLSF allocator: after parsing, it renames
-// TLSF's global __alloc and __free to __tlsf_alloc and __tlsf_free and adds the SDK file, whose
-// __alloc and __free take their place for the whole program (the runtime's `new`, `heap.alloc`,
-// the collector's sweep). When the runtime's TLSF is not found as expected (another compiler
+// TLSF's global __alloc, __realloc and __free to __tlsf_alloc, __tlsf_realloc and __tlsf_free and adds
+// the SDK file, whose __alloc, __realloc and __free take their place for the whole program (the
+// runtime's `new` and `__renew`, `heap.alloc`, `heap.realloc`, the collector's sweep). When the runtime's TLSF is not found as expected (another compiler
 // version), it changes nothing and the filter keeps plain TLSF.
 //
 // It also points the runtime's "Allocation too large" failures (a single block over 1 GiB, in TLSF
@@ -21,7 +21,7 @@ const FRONT_FILE = fileURLToPath(new URL("../../../assembly/small-blocks.ts", im
 /** The path the compiler knows the file by (like every SDK file in a build). */
 const FRONT_PATH = "~lib/proxy-wasm-as/assembly/small-blocks.ts";
 const TLSF_PATH = "~lib/rt/tlsf";
-const RENAMES: Record<string, string> = { __alloc: "__tlsf_alloc", __free: "__tlsf_free" };
+const RENAMES: Record<string, string> = { __alloc: "__tlsf_alloc", __realloc: "__tlsf_realloc", __free: "__tlsf_free" };
 /** Runtime sources whose "Allocation too large" throws go to the SDK's function. */
 const RUNTIME_PATHS = new Set([TLSF_PATH, "~lib/rt/tcms"]);
 const TOO_LARGE_ERROR = "E_ALLOCATION_TOO_LARGE";

@@ -48,6 +48,22 @@ test("no block is handed out twice: 6,000 requests of random small and large blo
   assert.equal(host.memoryBytes, pagesAfterWarmup, `memory grew from ${pagesAfterWarmup} to ${host.memoryBytes} bytes after warm-up`);
 });
 
+test("listed blocks go back to TLSF before heap.realloc makes a large block, as before heap.alloc does: the memory does not grow for it", async () => {
+  const { wasm } = await built("tests/fixtures/filters/realloc-room.ts");
+  const pages: Record<string, string | undefined> = {};
+  for (const how of ["alloc", "realloc"]) {
+    const host = await createHost({ wasm });
+    assert.equal(host.startPlugin(), true, host.logMessages().join("\n"));
+    const s = host.httpStream();
+    s.requestHeaders([...REQUEST, ["x-how", how]], true);
+    assert.equal(host.failures.length, 0, host.failures.map((f) => f.message).join("\n"));
+    pages[how] = s.request.header("x-pages");
+  }
+  const [before, after] = (pages.alloc ?? "").split("->");
+  assert.equal(after, before, `heap.alloc grew the memory (${pages.alloc} pages): the fixture no longer has room`);
+  assert.equal(pages.realloc, pages.alloc, "heap.realloc grew the memory where heap.alloc found room");
+});
+
 test("a block over 1 GiB: the runtime's failure logs 'allocation too large' at critical and traps the VM", async () => {
   const { wasm } = await built("tests/fixtures/filters/allocation-too-large.ts");
   const host = await createHost({ wasm });
@@ -92,10 +108,13 @@ test("a runtime without TLSF's __alloc and __free as expected is left alone", ()
     "nothing renamed when one is missing",
   );
   assert.equal(renameTlsfEntryPoints([{ internalPath: "~lib/rt/other", statements: [named("__alloc"), named("__free")] }]), false);
-  const ok = { internalPath: "~lib/rt/tlsf", statements: [named("__alloc"), named("__free"), {} as { name?: { text: string } }] };
+  const ok = {
+    internalPath: "~lib/rt/tlsf",
+    statements: [named("__alloc"), named("__realloc"), named("__free"), {} as { name?: { text: string } }],
+  };
   assert.equal(renameTlsfEntryPoints([ok]), true);
   assert.deepEqual(
     ok.statements.map((s) => s.name?.text ?? null),
-    ["__tlsf_alloc", "__tlsf_free", null],
+    ["__tlsf_alloc", "__tlsf_realloc", "__tlsf_free", null],
   );
 });
