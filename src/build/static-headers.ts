@@ -9,8 +9,8 @@
 // checks `ptr < __heap_base` before it frees or sizes a block, `__renew` copies a static object by
 // its object-header size, and the small-block lists ignore static pointers. Memory the data section
 // does not cover is zero, so dropping the segment leaves the word 0, which is what a static object
-// then reads. Only a raw `heap.realloc` of a static object's address would read it, and the SDK and
-// the compiler never do that.
+// then reads. Only a raw `heap.realloc` of a static object's address would read it, which the SDK and
+// the compiler never do; the SDK's __realloc (assembly/small-blocks.ts) traps on one.
 //
 // Only a segment that is exactly such a header is dropped: at the address where the compiler placed a
 // static object (recordStaticObjects watches it lay them out: a constant table of the filter's own
