@@ -5,8 +5,8 @@
 // every later call reuses them instead of encoding the string again.
 //
 // The cache is direct-mapped by the literal's address: ENTRIES entries of (bytes, capacity, address,
-// length), where (bytes, capacity) is filled like a scratch slot of memory.ts (bufferIn),
-// filled on first use and never emptied. A literal whose entry another literal took first is encoded
+// length), where (bytes, capacity) is filled like a scratch slot of memory.ts (bufferIn) on first use
+// and never emptied. A literal whose entry another literal took first is encoded
 // each time, like a string built at run time. The copies are only read: handed to the host as input
 // (which it copies, never frees) or copied from; nothing here calls the host.
 

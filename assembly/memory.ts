@@ -59,7 +59,7 @@ export function discardReturned(): void {
 // ---- scratch areas for data handed to the host ----
 // Independent raw buffers, so one host call can take two maps and three strings at once:
 // SCRATCH_MAP and SCRATCH_MAP2 (serialized maps, property paths), SCRATCH_A, _B, _C (strings), and
-// SCRATCH_TEMP, where headers.ts's copyUtf8 encodes a string on its way into a map.
+// SCRATCH_TEMP, where headers.ts's putUtf8z encodes a literal on its way into a map.
 // A writer returns how many bytes it wrote; scratchAt(slot) is where they are.
 
 // A slot is the address of its (pointer, capacity) pair.

@@ -2,8 +2,9 @@
 // (assembly/small-blocks.ts) in front of AssemblyScript's TLSF allocator: after parsing, it renames
 // TLSF's global __alloc, __realloc and __free to __tlsf_alloc, __tlsf_realloc and __tlsf_free and adds
 // the SDK file, whose __alloc, __realloc and __free take their place for the whole program (the
-// runtime's `new` and `__renew`, `heap.alloc`, `heap.realloc`, the collector's sweep). When the runtime's TLSF is not found as expected (another compiler
-// version), it changes nothing and the filter keeps plain TLSF.
+// runtime's `new` and `__renew`, `heap.alloc`, `heap.realloc`, the collector's sweep). When the
+// runtime's TLSF is not found as expected (another compiler version), it changes nothing and the
+// filter keeps plain TLSF.
 //
 // It also points the runtime's "Allocation too large" failures (a single block over 1 GiB, in TLSF
 // and the collector) at the SDK's __sdkAllocationTooLarge, which logs the same fact from a 20-byte
@@ -42,7 +43,7 @@ interface Parser {
   parseFile(text: string | null, path: string, isEntry: boolean): void;
 }
 
-/** Renames TLSF's entry points in `sources`; false (nothing renamed) when either is missing. */
+/** Renames TLSF's entry points in `sources`; false (nothing renamed) when any of them is missing. */
 export function renameTlsfEntryPoints(sources: Source[]): boolean {
   const tlsf = sources.find((s) => s.internalPath === TLSF_PATH);
   if (!tlsf) return false;

@@ -15,8 +15,8 @@
 // Only a segment that is exactly such a header is dropped: at the address where the compiler placed a
 // static object (recordStaticObjects watches it lay them out: a constant table of the filter's own
 // may hold the same bytes), at most 4 bytes, holding the block size TLSF would give the object the
-// next segment (12 bytes on) describes. Segments of every form are read (passive, an explicit memory index, offsets
-// that are not a plain i32.const); a data section that cannot be read is left as it is.
+// next segment (12 bytes on) describes. Segments of every form are read (passive, an explicit memory
+// index, offsets that are not a plain i32.const); a data section that cannot be read is left as it is.
 import { Reader, SectionFault, uleb } from "../wasm/reader.js";
 
 interface Segment {
@@ -61,7 +61,11 @@ function readSegments(wasm: Uint8Array, pos: number, end: number): Segment[] {
       const expr = r.pos;
       r.constExpr();
       // `i32.const k; end`, and nothing else, is an address known here.
-      if (memory === 0 && wasm[expr] === 0x41) address = i32Const(wasm, expr + 1, r.pos - 1);
+      if (memory === 0 && wasm[expr] === 0x41) {
+        const k = new Reader(wasm, expr + 1, r.pos - 1);
+        const value = k.sleb(32);
+        if (k.atEnd() && value >= 0) address = value;
+      }
     } else {
       r.fail(`data segment ${i} has invalid flags ${flags}`, start);
     }
@@ -70,20 +74,6 @@ function readSegments(wasm: Uint8Array, pos: number, end: number): Segment[] {
   }
   if (!r.atEnd()) r.fail("bytes after the last data segment");
   return segments;
-}
-
-/** The signed LEB128 at [pos, end) as an address, or null when it is not one value ending at `end` or is negative. */
-function i32Const(wasm: Uint8Array, pos: number, end: number): number | null {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const b = wasm[pos++];
-    value |= (b & 0x7f) << shift;
-    shift += 7;
-    if (!(b & 0x80)) break;
-  }
-  if (shift < 32 && wasm[pos - 1] & 0x40) value |= -1 << shift;
-  return pos === end && value >= 0 ? value : null;
 }
 
 /**

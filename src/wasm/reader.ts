@@ -103,13 +103,20 @@ export class Reader {
     return this.uleb(32);
   }
 
-  /** Skips a signed LEB128 of at most `bits` bits, checking its length and unused bits. */
-  sleb(bits: 32 | 33 | 64): void {
+  /**
+   * A signed LEB128 of at most `bits` bits, checking its length and unused bits; its value (exact up
+   * to 53 bits: callers of the 64-bit form only skip it).
+   */
+  sleb(bits: 32 | 33 | 64): number {
     const start = this.pos;
     const maxBytes = Math.ceil(bits / 7);
+    let result = 0;
+    let scale = 1;
     for (let i = 0; ; i++) {
       if (this.pos >= this.end) this.fail("unexpected end of section inside a LEB128 integer", start);
       const byte = this.bytes[this.pos++];
+      result += (byte & 0x7f) * scale;
+      scale *= 128;
       if (i === maxBytes - 1) {
         if (byte & 0x80) this.fail(`LEB128 integer longer than ${maxBytes} bytes`, start);
         // Bits above the value's width must all equal its sign bit.
@@ -117,9 +124,8 @@ export class Reader {
         const high = byte >> (usedBits - 1); // sign bit and the unused bits above it
         const ones = (0x7f >> (usedBits - 1)) & 0x7f;
         if (high !== 0 && high !== ones) this.fail(`LEB128 integer does not fit in s${bits}`, start);
-        break;
       }
-      if (!(byte & 0x80)) break;
+      if (!(byte & 0x80)) return byte & 0x40 ? result - scale : result;
     }
   }
 

@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compileWat } from "../../src/host/wat-builder.js";
+import { Reader, uleb } from "../../src/wasm/reader.js";
 import { dropStaticBlockHeaders } from "../../src/build/static-headers.js";
-import { uleb } from "../../src/wasm/reader.js";
 import { createHost } from "../../src/host/index.js";
 import { built } from "./helpers.js";
 
@@ -155,4 +155,20 @@ test("a data section it cannot read comes back unchanged", () => {
     ...section(11, [3, ...HELLO.flat(), 7, 0]),
   ]);
   assert.deepEqual(dropStaticBlockHeaders(wasm, new Set([1596])), wasm);
+});
+
+test("the module reader's signed LEB128: the values the pass takes addresses from", () => {
+  const read = (bytes: number[]) => {
+    const r = new Reader(new Uint8Array(bytes), 0, bytes.length);
+    const value = r.sleb(32);
+    assert.ok(r.atEnd(), "every byte read");
+    return value;
+  };
+  assert.equal(read([0x00]), 0);
+  assert.equal(read([0x3f]), 63);
+  assert.equal(read([0xc0, 0x00]), 64);
+  assert.equal(read([0x80, 0x0b]), 1408);
+  assert.equal(read([0x7f]), -1);
+  assert.equal(read([0xff, 0xff, 0xff, 0xff, 0x07]), 2 ** 31 - 1);
+  assert.equal(read([0x80, 0x80, 0x80, 0x80, 0x78]), -(2 ** 31));
 });
