@@ -6,25 +6,24 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHost, Action, LogLevel, type Host } from "../../src/host/index.js";
 import { RP, watModule } from "../../src/host/wat-builder.js";
+import { findExport } from "../../src/abi.js";
 
 // ------------------------------------------------------------------ traps in every callback
 
-/** Every callback a module can export, with what to do to make the host call it. */
-const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Host) => void; stream?: boolean }> = [
-  { name: "_initialize", sig: "", drive: (h) => h.startVm() },
-  { name: "proxy_on_vm_start", sig: "(param i32 i32)", ret: "(i32.const 1)", drive: (h) => h.startVm() },
-  { name: "proxy_on_configure", sig: "(param i32 i32)", ret: "(i32.const 1)", drive: (h) => h.startPlugin() },
-  { name: "proxy_on_context_create", sig: "(param i32 i32)", drive: (h) => h.startVm() },
+/** Every callback a module can export (its signature comes from the ABI table), with what makes the host call it. */
+const CALLBACKS: Array<{ name: string; ret?: string; drive: (h: Host) => void; stream?: boolean }> = [
+  { name: "_initialize", drive: (h) => h.startVm() },
+  { name: "proxy_on_vm_start", ret: "(i32.const 1)", drive: (h) => h.startVm() },
+  { name: "proxy_on_configure", ret: "(i32.const 1)", drive: (h) => h.startPlugin() },
+  { name: "proxy_on_context_create", drive: (h) => h.startVm() },
   {
     name: "proxy_on_request_headers",
-    sig: "(param i32 i32 i32)",
     ret: "(i32.const 0)",
     drive: (h) => void h.httpStream().requestHeaders([[":path", "/"]]),
     stream: true,
   },
   {
     name: "proxy_on_request_body",
-    sig: "(param i32 i32 i32)",
     ret: "(i32.const 0)",
     stream: true,
     drive: (h) => {
@@ -35,7 +34,6 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_request_trailers",
-    sig: "(param i32 i32)",
     ret: "(i32.const 0)",
     stream: true,
     drive: (h) => {
@@ -46,7 +44,6 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_response_headers",
-    sig: "(param i32 i32 i32)",
     ret: "(i32.const 0)",
     stream: true,
     drive: (h) => {
@@ -57,7 +54,6 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_response_body",
-    sig: "(param i32 i32 i32)",
     ret: "(i32.const 0)",
     stream: true,
     drive: (h) => {
@@ -69,7 +65,6 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_response_trailers",
-    sig: "(param i32 i32)",
     ret: "(i32.const 0)",
     stream: true,
     drive: (h) => {
@@ -79,12 +74,11 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
       s.responseTrailers([["t", "1"]]);
     },
   },
-  { name: "proxy_on_done", sig: "(param i32)", ret: "(i32.const 1)", drive: (h) => h.httpStream().complete() },
-  { name: "proxy_on_log", sig: "(param i32)", drive: (h) => h.httpStream().complete() },
-  { name: "proxy_on_delete", sig: "(param i32)", drive: (h) => h.httpStream().complete() },
+  { name: "proxy_on_done", ret: "(i32.const 1)", drive: (h) => h.httpStream().complete() },
+  { name: "proxy_on_log", drive: (h) => h.httpStream().complete() },
+  { name: "proxy_on_delete", drive: (h) => h.httpStream().complete() },
   {
     name: "proxy_on_tick",
-    sig: "(param i32)",
     drive: (h) => {
       h.startPlugin();
       h.tick();
@@ -92,7 +86,6 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_http_call_response",
-    sig: "(param i32 i32 i32 i32 i32)",
     drive: (h) => {
       h.httpStream().requestHeaders([[":path", "/"]]);
       h.httpCalls[0].respond({ body: "ok" });
@@ -100,7 +93,6 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_queue_ready",
-    sig: "(param i32 i32)",
     drive: (h) => {
       h.startPlugin();
       h.enqueueSharedQueue("q", "msg");
@@ -108,7 +100,6 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_foreign_function",
-    sig: "(param i32 i32 i32)",
     drive: (h) => {
       h.startPlugin();
       h.callForeignFunction(7, "args");
@@ -116,7 +107,6 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_grpc_receive",
-    sig: "(param i32 i32 i32)",
     drive: (h) => {
       h.httpStream().requestHeaders([[":path", "/"]]);
       h.grpcCalls[0].respond("m");
@@ -124,29 +114,25 @@ const CALLBACKS: Array<{ name: string; sig: string; ret?: string; drive: (h: Hos
   },
   {
     name: "proxy_on_grpc_close",
-    sig: "(param i32 i32 i32)",
     drive: (h) => {
       h.httpStream().requestHeaders([[":path", "/"]]);
       h.grpcCalls[0].close(14, "unavailable");
     },
   },
-  { name: "proxy_on_new_connection", sig: "(param i32)", ret: "(i32.const 0)", drive: (h) => void h.tcpConnection() },
+  { name: "proxy_on_new_connection", ret: "(i32.const 0)", drive: (h) => void h.tcpConnection() },
   {
     name: "proxy_on_downstream_data",
-    sig: "(param i32 i32 i32)",
     ret: "(i32.const 0)",
     drive: (h) => void h.tcpConnection().downstreamData("x"),
   },
   {
     name: "proxy_on_upstream_data",
-    sig: "(param i32 i32 i32)",
     ret: "(i32.const 0)",
     drive: (h) => void h.tcpConnection().upstreamData("x"),
   },
-  { name: "proxy_on_downstream_connection_close", sig: "(param i32 i32)", drive: (h) => h.tcpConnection().closeDownstream() },
+  { name: "proxy_on_downstream_connection_close", drive: (h) => h.tcpConnection().closeDownstream() },
   {
     name: "proxy_on_upstream_connection_close",
-    sig: "(param i32 i32)",
     drive: (h) => {
       const c = h.tcpConnection();
       c.closeUpstream();
@@ -180,8 +166,11 @@ async function everyCallback(trapIn: string, how: "unreachable" | "proc_exit" | 
               ? "(call $proc_exit (i32.const 3))"
               : "(call $recurse (i32.const 0))";
       }
-      const result = c.ret ? "(result i32)" : "";
-      return `(func (export "${c.name}") ${c.sig} ${result} ${body} ${c.ret ?? ""})`;
+      const abi = findExport(c.name);
+      if (!abi) throw new Error(`${c.name} is not in the ABI table`);
+      const params = abi.params.length ? `(param ${abi.params.map((p) => p.type).join(" ")})` : "";
+      const result = abi.results.length ? `(result ${abi.results.join(" ")})` : "";
+      return `(func (export "${c.name}") ${params} ${result} ${body} ${c.ret ?? ""})`;
     });
     return `(func $recurse (param i32) (call $recurse (i32.add (local.get 0) (i32.const 1))))\n` + fns.join("\n");
   });
