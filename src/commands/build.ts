@@ -38,7 +38,7 @@ export function register(program: Command): void {
         // The same count `verify` prints: callbacks the host calls (not the allocator or entry points).
         const callbacks = r.verify ? r.verify.callbacks.length : undefined;
         process.stdout.write(
-          `built ${rel}: ${r.wasm.byteLength} bytes${callbacks !== undefined ? `, ${callbacks} callbacks` : ""}, ABI ${r.verify?.abiVersion ?? "unverified"}, in ${(r.durationMs / 1000).toFixed(1)}s\n`,
+          `built ${rel}: ${r.wasm.byteLength} bytes${callbacks !== undefined ? `, ${callbacks} callback${callbacks === 1 ? "" : "s"}` : ""}, ABI ${r.verify?.abiVersion ?? "unverified"}, in ${(r.durationMs / 1000).toFixed(1)}s\n`,
         );
       },
     );
