@@ -36,6 +36,8 @@ export const CALLOUT_GRPC_STREAM: u64 = 3;
 // @ts-ignore: decorator (lazy: filters that make no calls never compile the table)
 @lazy let callouts: IdTable<u64> | null = null;
 export let calloutLookup: ((token: u32, remove: bool) => u64) | null = null;
+/** Drops the calls a context made (for a shared HTTP context's stream that ended); set by trackCallout. */
+export let calloutForgetOwner: ((owner: u32) => void) | null = null;
 
 function lookupCallout(token: u32, remove: bool): u64 {
   const t = callouts!;
@@ -47,6 +49,13 @@ function lookupCallout(token: u32, remove: bool): u64 {
 // context is gone are dropped (amortized O(1) per call).
 // @ts-ignore: decorator
 @lazy let sweepCalloutsAt: u32 = 64;
+// @ts-ignore: decorator
+@lazy let forgettingOwner: u32 = 0;
+
+function forgetOwner(owner: u32): void {
+  forgettingOwner = owner;
+  callouts!.retain((token: u32, entry: u64): bool => <u32>entry != forgettingOwner);
+}
 
 /**
  * Remembers that context `owner` made the call `token` of `kind`. `ownerAlive(token, entry)` tells
@@ -57,6 +66,7 @@ export function trackCallout(token: u32, owner: u32, kind: u64, ownerAlive: (tok
   if (t === null) {
     callouts = t = new IdTable<u64>();
     calloutLookup = lookupCallout;
+    calloutForgetOwner = forgetOwner;
   }
   if (t.size >= sweepCalloutsAt) {
     t.retain(ownerAlive);

@@ -11,6 +11,7 @@ import { Header, HeaderBytes } from "./headers";
 import { BufferType, MapType, Status } from "./types";
 import { SharedData } from "./hostcalls";
 import { CallStatus } from "./callouts";
+import { sharedHttpContext } from "./registry";
 
 /**
  * Behaviour shared by every context. The SDK's own bookkeeping uses `__sdk` names, so a filter's
@@ -238,7 +239,10 @@ export class Context {
   }
 }
 
-/** Whether the context that made a call (the callout entry's low half) is still alive. */
+/**
+ * Whether the context that made a call (the callout entry's low half) is still alive. With a shared
+ * HTTP context a stream has no entry in the table: its calls are dropped when it is deleted instead.
+ */
 function ownerAlive(token: u32, entry: u64): bool {
-  return contexts.get<Context>(<u32>entry) !== null;
+  return contexts.get<Context>(<u32>entry) !== null || sharedHttpContext !== null;
 }

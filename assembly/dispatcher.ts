@@ -2,20 +2,23 @@
 // (exports.ts holds the exported shims). Each function is named after the context callback it calls
 // (onHttpRequestHeaders...); the gRPC ones that choose between callbacks keep the ABI's name
 // (onGrpcReceive, onGrpcClose). It makes no host call and builds no string on the hot path: per
-// request it creates the HTTP context, looks it up once per callback, and forgets it on delete.
+// request it creates the HTTP context, looks it up once per callback, and forgets it on delete; with
+// a shared HTTP context (setSharedHttpContext) it only writes the stream's id into that context.
+// Root contexts are created by proxy_on_context_create or, when the build dropped that export (a
+// filter with a shared HTTP context: src/build/prune-exports.ts), by their first root callback.
 
 import { Context } from "./context";
 import { KIND_HTTP, KIND_ROOT, KIND_STREAM, contexts } from "./contexts";
 import { RootContext } from "./root-context";
 import { HttpContext } from "./http-context";
 import { StreamContext } from "./stream-context";
-import { calloutLookup, CALLOUT_GRPC_STREAM } from "./callouts";
-import { defaultRootFactory, namedRootResolver, httpFactory, streamFactory } from "./registry";
+import { calloutLookup, calloutForgetOwner, CALLOUT_GRPC_STREAM } from "./callouts";
+import { defaultRootFactory, namedRootResolver, httpFactory, streamFactory, sharedHttpContext } from "./registry";
 import { Action, LogLevel, PeerType } from "./types";
 import { setEffectiveContext } from "./hostcalls";
 import { refreshLogLevel } from "./log";
 import { proxy_log } from "./imports";
-import { collectSoon, streamEnded } from "./gc";
+import { checkGarbage, collectSoon } from "./gc";
 
 // ---- context creation ----
 
@@ -24,6 +27,7 @@ export function onContextCreate(contextId: u32, parentId: u32): void {
     createRootContext(contextId);
     return;
   }
+  if (sharedHttpContext !== null) return; // every stream uses the shared context
   const parent = contextOf(parentId);
   if (parent === null || parent.__sdkKind != KIND_ROOT) return;
   const root = changetype<RootContext>(parent);
@@ -72,7 +76,7 @@ function missingChildFactory(): void {
   proxy_log(LogLevel.Critical, NO_FACTORY, 57);
 }
 
-function createRootContext(contextId: u32): void {
+function createRootContext(contextId: u32): RootContext {
   let root: RootContext | null = null;
   const resolve = namedRootResolver;
   if (resolve !== null) root = resolve(contextId);
@@ -81,16 +85,37 @@ function createRootContext(contextId: u32): void {
     root = f !== null ? f(contextId) : new RootContext(contextId);
   }
   contexts.set<Context>(root!); // a new context's kind is KIND_ROOT
+  const shared = sharedHttpContext;
+  if (shared !== null) shared.__sdkRootId = contextId;
+  return root!;
 }
 
 // ---- lookups ----
 
+/**
+ * The root context with this id. A filter with a shared HTTP context may export no
+ * proxy_on_context_create: its root contexts are created here, at their first callback.
+ */
 function rootOf(contextId: u32): RootContext | null {
   const c = contextOf(contextId);
-  return c !== null && c.__sdkKind == KIND_ROOT ? changetype<RootContext>(c) : null;
+  if (c === null) return sharedHttpContext !== null ? createRootContext(contextId) : null;
+  return c.__sdkKind == KIND_ROOT ? changetype<RootContext>(c) : null;
+}
+
+/**
+ * The shared HTTP context, now serving stream `contextId`. It sees no stream end, so whether garbage
+ * took memory is checked at each of its callbacks instead.
+ */
+// @ts-ignore: decorator
+@inline function serving(shared: HttpContext, contextId: u32): HttpContext {
+  checkGarbage();
+  store<u32>(changetype<usize>(shared), contextId, offsetof<Context>("contextId"));
+  return shared;
 }
 
 function httpOf(contextId: u32): HttpContext | null {
+  const shared = sharedHttpContext;
+  if (shared !== null) return serving(shared, contextId);
   const c = contextOf(contextId);
   return c !== null && c.__sdkKind == KIND_HTTP ? changetype<HttpContext>(c) : null;
 }
@@ -143,23 +168,41 @@ function contextOf(contextId: u32): Context | null {
   return contexts.get<Context>(contextId);
 }
 
-export function onDone(contextId: u32): bool {
+/** The context with this id: a root or a stream's own, else the shared HTTP context serving it. */
+function anyContextOf(contextId: u32): Context | null {
   const c = contextOf(contextId);
+  if (c !== null) return c;
+  const shared = sharedHttpContext;
+  return shared !== null ? serving(shared, contextId) : null;
+}
+
+export function onDone(contextId: u32): bool {
+  const c = anyContextOf(contextId);
   return c === null ? true : c.onDone();
 }
 
 export function onLog(contextId: u32): void {
-  const c = contextOf(contextId);
+  const c = anyContextOf(contextId);
   if (c !== null) c.onLog();
 }
 
 export function onDelete(contextId: u32): void {
   // Out of the table first: nothing looks a context up by its own id while it is being deleted.
   const c = contexts.take<Context>(contextId);
+  const shared = sharedHttpContext;
+  if (shared !== null) {
+    // A stream of the shared context (or a root) ended: forget the calls it still had open.
+    const forget = calloutForgetOwner;
+    if (forget !== null) forget(contextId);
+    if (c === null) {
+      serving(shared, contextId).onDelete();
+      return;
+    }
+  }
   if (c === null) return;
   c.onDelete();
   if (c.__sdkKind == KIND_ROOT) collectSoon();
-  else streamEnded(contexts.size);
+  else checkGarbage();
 }
 
 // ---- HTTP ----
@@ -228,7 +271,7 @@ function takeCallout(token: u32, remove: bool): u64 {
 function calloutOwner(rootId: u32, entry: u64): Context | null {
   const owner = <u32>entry;
   if (owner == 0) return contextOf(rootId);
-  const c = contextOf(owner);
+  const c = anyContextOf(owner);
   if (c !== null && owner != rootId) setEffectiveContext(owner);
   return c;
 }

@@ -12,10 +12,11 @@
 // - after the SDK copied in from the host (bodies, headers, properties, call responses) more than an
 //   eighth of the memory, or 256 KiB, since the last collection: large bodies are collected promptly;
 // - after the memory grew (allocations the SDK cannot see, e.g. a filter's own JSON trees);
-// - after garbage took memory: when a stream ends and the largest free block of the allocator fell by
-//   a size class (a power of two) since the last collection. Garbage has to fill half of that block
-//   first, so collections are as rare as the garbage allows, and streams that leave none of their
-//   own (only their context object) cause about two per thousand streams;
+// - after garbage took memory: when a stream ends (or, with a shared HTTP context, which sees no
+//   stream end, at each of its callbacks) and the largest free block of the allocator fell by a size
+//   class (a power of two) since the last collection. Garbage has to fill half of that block first, so
+//   collections are as rare as the garbage allows, and streams that leave none of their own (only
+//   their context object) cause about two per thousand streams;
 // - after the small-block free lists (small-blocks.ts) ran low: a collection that put at least 16 KiB
 //   of garbage on them is repeated once they hold less than a sixteenth of it.
 // With the incremental runtime none of this runs.
@@ -67,8 +68,11 @@ export function leaveCallback(): void {
   return 31 - <i32>clz(load<u32>(changetype<usize>(ROOT)));
 }
 
-/** A stream ended (`liveContexts` contexts remain). */
-export function streamEnded(liveContexts: u32): void {
+/**
+ * A stream ended, or a shared HTTP context is called: the next outermost callback ends with a
+ * collection when garbage took memory since the last one.
+ */
+export function checkGarbage(): void {
   if (ASC_RUNTIME == 1 && (largestFreeClass() < freeClassAtCollect || listed < listedAtCollect >> 4)) collectNow = true;
 }
 

@@ -14,6 +14,7 @@ export {
   setRootContext,
   registerRootContext,
   setHttpContext,
+  setSharedHttpContext,
   setStreamContext,
   getContext,
   RootContextFactory,

@@ -3,10 +3,12 @@
 // The live contexts are in contexts.ts, the pending callouts in callouts.ts.
 
 import { getProperty } from "./hostcalls";
+import { proxy_log } from "./imports";
+import { LogLevel } from "./types";
 import { logCritical } from "./log";
 import { bytesToString } from "./utf8";
 import { Context } from "./context";
-import { contexts } from "./contexts";
+import { KIND_HTTP, contexts } from "./contexts";
 import { RootContext } from "./root-context";
 import { HttpContext } from "./http-context";
 import { StreamContext } from "./stream-context";
@@ -28,6 +30,8 @@ export let defaultRootFactory: RootContextFactory | null = null;
 export let namedRootResolver: ((contextId: u32) => RootContext | null) | null = null;
 export let httpFactory: HttpContextFactory | null = null;
 export let streamFactory: StreamContextFactory | null = null;
+/** The one HTTP context of every stream, set by setSharedHttpContext; null: a context per stream. */
+export let sharedHttpContext: HttpContext | null = null;
 
 /**
  * Sets the root context factory used for every plugin (any root_id) that has no factory registered
@@ -56,6 +60,30 @@ export function setHttpContext(factory: HttpContextFactory): void {
 /** Sets the factory for each new TCP connection, used when the root's createStreamContext returns null. */
 export function setStreamContext(factory: StreamContextFactory): void {
   streamFactory = factory;
+  if (sharedHttpContext !== null) sharedWithStreams();
+}
+
+/**
+ * Makes `context` the HTTP context of every stream, for a filter that keeps nothing per stream in its
+ * fields: no context object is created, looked up or freed per request, and a module that also has
+ * no per-stream factory, root_id registry or onDone/onDelete override exports no
+ * proxy_on_context_create or proxy_on_delete, so the host makes no call into it but the filter's own
+ * callbacks (docs/sdk.md, "One context for every stream"). In each callback `context.contextId` is
+ * the current stream's id. Replaces setHttpContext and RootContext.createHttpContext; a module with
+ * a shared HTTP context serves no TCP connections. Call at module top level.
+ */
+export function setSharedHttpContext(context: HttpContext): void {
+  context.__sdkKind = KIND_HTTP;
+  sharedHttpContext = context;
+  if (streamFactory !== null) sharedWithStreams();
+}
+
+/** Logged while the module initializes, where only proxy_log is allowed (no level lookup). */
+function sharedWithStreams(): void {
+  const m = String.UTF8.encode(
+    "proxy-wasm-as: setSharedHttpContext and setStreamContext in one module: TCP connections get no context; build them as two modules",
+  );
+  proxy_log(LogLevel.Critical, changetype<usize>(m), m.byteLength);
 }
 
 /** The live context with this id, or null. */

@@ -1,5 +1,8 @@
 // add-header: adds `x-service-name: my-custom-service` to every upstream response and lets it through.
-import { Action, HttpContext, setHttpContext } from "proxy-wasm-as";
+// It keeps nothing per stream, so one context serves every stream (setSharedHttpContext): the module
+// exports only proxy_on_response_headers, and the host makes one call into it per request. A filter
+// that keeps per-request state in its fields uses setHttpContext(factory) instead.
+import { Action, HttpContext, setSharedHttpContext } from "proxy-wasm-as";
 
 class AddHeaderFilter extends HttpContext {
   onHttpResponseHeaders(numHeaders: u32, endOfStream: bool): Action {
@@ -8,4 +11,4 @@ class AddHeaderFilter extends HttpContext {
   }
 }
 
-setHttpContext((contextId: u32, rootContextId: u32): HttpContext => new AddHeaderFilter(contextId));
+setSharedHttpContext(new AddHeaderFilter(0));

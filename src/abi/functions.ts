@@ -15,6 +15,11 @@ import { params as p, type AbiFunction, type AbiVersion, type WasmType } from ".
 
 const CALLBACK_ONLY = ["callback"] as const;
 const START_TOO = ["start", "callback"] as const;
+/**
+ * What needs proxy_on_context_create and proxy_on_delete: factories of per-stream contexts, roots
+ * chosen by root_id (read when the root is created) and onDone (a root's and a stream's differ).
+ */
+const PER_CONTEXT = ["setHttpContext", "setStreamContext", "createHttpContext", "createStreamContext", "registerRootContext", "onDone"];
 
 function hostFn(name: string, params: string, area: string, doc: string, since: AbiVersion = "0.2.0", until?: AbiVersion): AbiFunction {
   return { module: "env", name, params: p(params), results: ["i32"], since, until, area, doc, phases: CALLBACK_ONLY };
@@ -195,7 +200,9 @@ export const MODULE_EXPORTS: readonly AbiFunction[] = [
   callback("malloc", "size", ["i32"], "memory", "Allocator the host uses to hand data to the guest (looked up first by Envoy).", "0.1.0"),
   callback("proxy_on_memory_allocate", "size", ["i32"], "memory", "Allocator the host uses when malloc is absent; 0 means failure.", "0.1.0"),
   // Context lifecycle and configuration
-  callback("proxy_on_context_create", "context_id,parent_context_id", [], "lifecycle", "Create a context; parent 0 means a root (plugin) context.", "0.1.0"),
+  // Kept when the filter makes contexts per stream, names its roots by root_id or ends contexts
+  // itself; without it the SDK creates a root context at its first callback (dispatcher.ts).
+  callback("proxy_on_context_create", "context_id,parent_context_id", [], "lifecycle", "Create a context; parent 0 means a root (plugin) context.", "0.1.0", PER_CONTEXT),
   callback("proxy_on_vm_start", "root_context_id,vm_configuration_size", ["i32"], "lifecycle", "VM started; false fails it.", "0.1.0", ["onVmStart"]),
   // registerRootContext: a plugin whose root_id matches no registered factory fails its configure.
   callback("proxy_on_configure", "root_context_id,plugin_configuration_size", ["i32"], "lifecycle", "Plugin configured; false rejects the configuration.", "0.1.0", ["onConfigure", "registerRootContext"]),
@@ -203,7 +210,9 @@ export const MODULE_EXPORTS: readonly AbiFunction[] = [
   callback("proxy_on_queue_ready", "root_context_id,queue_id", [], "queues", "A message arrived on a queue this VM registered.", "0.1.0", ["onQueueReady"]),
   callback("proxy_on_done", "context_id", ["i32"], "lifecycle", "Context ending; false means the plugin will call proxy_done later.", "0.1.0", ["onDone"]),
   callback("proxy_on_log", "context_id", [], "lifecycle", "Access-log time for a stream.", "0.1.0", ["onLog"]),
-  callback("proxy_on_delete", "context_id", [], "lifecycle", "Context deleted; the id is never used again.", "0.1.0"),
+  // Also kept for a root context of the filter's own (to free it) and for calls to other services
+  // (a shared HTTP context's stream forgets its open calls when it is deleted).
+  callback("proxy_on_delete", "context_id", [], "lifecycle", "Context deleted; the id is never used again.", "0.1.0", [...PER_CONTEXT, "onDelete", "setRootContext", "trackCallout"]),
   callback("proxy_on_foreign_function", "root_context_id,function_id,arguments_size", [], "foreign", "The host calls a function into the plugin.", "0.2.0", ["onForeignFunction"]),
   // TCP
   callback("proxy_on_new_connection", "context_id", ["i32"], "tcp", "New TCP connection.", "0.1.0", ["onNewConnection"]),

@@ -4,12 +4,14 @@
 
 /** Callback export -> context methods it dispatches to. */
 export const CALLBACK_METHODS: Readonly<Record<string, readonly string[]>> = {
+  proxy_on_context_create: ["setHttpContext", "setStreamContext", "createHttpContext", "createStreamContext", "registerRootContext", "onDone"],
   proxy_on_vm_start: ["onVmStart"],
   proxy_on_configure: ["onConfigure", "registerRootContext"],
   proxy_on_tick: ["onTick"],
   proxy_on_queue_ready: ["onQueueReady"],
   proxy_on_done: ["onDone"],
   proxy_on_log: ["onLog"],
+  proxy_on_delete: ["setHttpContext", "setStreamContext", "createHttpContext", "createStreamContext", "registerRootContext", "onDone", "onDelete", "setRootContext", "trackCallout"],
   proxy_on_foreign_function: ["onForeignFunction"],
   proxy_on_new_connection: ["onNewConnection"],
   proxy_on_downstream_data: ["onDownstreamData"],

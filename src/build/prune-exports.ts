@@ -1,5 +1,7 @@
 // An asc transform that removes the exports of proxy_on_* callbacks the filter does not use, so a
-// filter that only handles request headers exports 6 callbacks instead of 28 (about 1.5 KB less).
+// filter that only handles request headers exports 6 callbacks instead of 28 (about 1.5 KB less),
+// and a filter with one HTTP context for every stream (setSharedHttpContext) and nothing that needs
+// contexts created and deleted exports neither proxy_on_context_create nor proxy_on_delete.
 // A callback is used when the filter overrides one of the context methods it dispatches to: asc then
 // compiles a virtual stub named "<SDK class>#<method>@override". It runs on the Binaryen module after
 // compilation and before optimization, so the optimizer drops the unexported shims too. The host treats
@@ -26,21 +28,34 @@ interface BinaryenModule {
 
 /**
  * SDK functions that use a callback when the filter calls them (asc compiles only what is called):
- * registerRootContext needs proxy_on_configure to refuse a plugin whose root_id has no factory.
+ * registerRootContext needs proxy_on_configure to refuse a plugin whose root_id has no factory; the
+ * context factories need proxy_on_context_create and proxy_on_delete, and so do calls to other
+ * services made from a shared HTTP context (trackCallout: a deleted stream forgets its calls).
  */
-const USED_BY_CALLING = /\/(registerRootContext)$/;
+const USED_BY_CALLING = /\/(registerRootContext|setRootContext|setHttpContext|setStreamContext|trackCallout)$/;
+
+/**
+ * Dropped only from a filter with a shared HTTP context (setSharedHttpContext): any other filter
+ * keeps them, so that a stream reaching a module that registered no context factory is reported
+ * (dispatcher.ts: "no setHttpContext/setStreamContext factory").
+ */
+const ONLY_WITH_SHARED_CONTEXT = new Set(["proxy_on_context_create", "proxy_on_delete"]);
 
 /** Names of the callback exports to remove, given every function name in the module. */
 export function unusedCallbackExports(functionNames: Iterable<string>, exportNames: Iterable<string>): string[] {
   const overridden = new Set<string>();
+  let shared = false;
   for (const name of functionNames) {
     const m = /#([A-Za-z0-9_]+)@override$/.exec(name) ?? USED_BY_CALLING.exec(name);
     if (m) overridden.add(m[1]);
+    if (name.endsWith("/setSharedHttpContext")) shared = true;
   }
   const unused: string[] = [];
   for (const exp of exportNames) {
     const methods = CALLBACK_METHODS[exp];
-    if (methods && !methods.some((m) => overridden.has(m))) unused.push(exp);
+    if (!methods || methods.some((m) => overridden.has(m))) continue;
+    if (ONLY_WITH_SHARED_CONTEXT.has(exp) && !shared) continue;
+    unused.push(exp);
   }
   return unused;
 }

@@ -21,7 +21,7 @@ test("build writes a verified module where the README says, and reports its size
   const r = run(["build", "examples/add-header/index.ts", "-o", out]);
   assert.equal(r.status, 0, r.stderr);
   const size = readFileSync(out).byteLength;
-  assert.match(r.stdout, new RegExp(`^built .*add-header\\.wasm: ${size} bytes, \\d+ callbacks, ABI 0\\.2\\.1, in [\\d.]+s\\n$`));
+  assert.match(r.stdout, new RegExp(`^built .*add-header\\.wasm: ${size} bytes, \\d+ callbacks?, ABI 0\\.2\\.1, in [\\d.]+s\\n$`));
   const v = verifyModule(readFileSync(out));
   assert.equal(v.ok, true, JSON.stringify(v.problems));
   assert.equal(defaultOutFile("examples/add-header/index.ts"), path.resolve("examples/add-header/build/add-header.wasm"));
@@ -46,11 +46,10 @@ test("only the callbacks a filter overrides are exported; the host sees the same
     "malloc",
     "memory",
     "proxy_abi_version_0_2_1",
-    "proxy_on_context_create",
-    "proxy_on_delete",
     "proxy_on_memory_allocate",
     "proxy_on_response_headers",
   ]);
+  assert.ok(removedExports.includes("proxy_on_context_create"), "one shared HTTP context: nothing to create per stream");
   assert.ok(removedExports.includes("proxy_on_request_headers"));
   assert.ok(removedExports.includes("proxy_on_configure"), "no onConfigure and no named roots: the host's default (accept) is the same");
   assert.ok(!removedExports.includes("proxy_on_response_headers"));
@@ -58,6 +57,31 @@ test("only the callbacks a filter overrides are exported; the host sees the same
   const fns = ["~lib/proxy-wasm-as/assembly/registry/registerRootContext"];
   assert.ok(!unusedCallbackExports(fns, ["proxy_on_configure"]).includes("proxy_on_configure"));
   assert.deepEqual(unusedCallbackExports(["index/F#onConfigure@override"], ["proxy_on_configure", "proxy_on_tick"]), ["proxy_on_tick"]);
+  // Contexts are created and deleted by the host's calls unless the filter shares one HTTP context and
+  // has nothing else that needs them (a factory, a named root, onDone; onDelete, a root of its own or
+  // calls to other services keep proxy_on_delete).
+  const lifecycle = ["proxy_on_context_create", "proxy_on_delete"];
+  const sdk = "~lib/proxy-wasm-as/assembly/";
+  assert.deepEqual(unusedCallbackExports([`${sdk}registry/setRootContext`], lifecycle), []);
+  assert.deepEqual(unusedCallbackExports([`${sdk}registry/setSharedHttpContext`], lifecycle), lifecycle);
+  assert.deepEqual(unusedCallbackExports([`${sdk}registry/setSharedHttpContext`, `${sdk}registry/setRootContext`], lifecycle), [
+    "proxy_on_context_create",
+  ]);
+  assert.deepEqual(unusedCallbackExports([`${sdk}registry/setSharedHttpContext`, `${sdk}callouts/trackCallout`], lifecycle), [
+    "proxy_on_context_create",
+  ]);
+  assert.deepEqual(unusedCallbackExports([`${sdk}registry/setSharedHttpContext`, "index/S#onDelete@override"], lifecycle), [
+    "proxy_on_context_create",
+  ]);
+  for (const keeps of [
+    `${sdk}registry/setHttpContext`,
+    `${sdk}registry/setStreamContext`,
+    `${sdk}registry/registerRootContext`,
+    "index/R#createHttpContext@override",
+    "index/S#onDone@override",
+  ]) {
+    assert.deepEqual(unusedCallbackExports([`${sdk}registry/setSharedHttpContext`, keeps], lifecycle), [], keeps);
+  }
 });
 
 test("plain asc with the package's asconfig preset builds the same filter", async () => {

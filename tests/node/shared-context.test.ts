@@ -1,0 +1,130 @@
+// One HTTP context for every stream (setSharedHttpContext): what the module exports, that each
+// callback sees its own stream, that roots are created without proxy_on_context_create, that calls
+// to other services come back to the stream that made them, and that memory stays flat although no
+// stream context is ever deleted.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHost, LogLevel, type Host } from "../../src/host/index.js";
+import { built } from "./helpers.js";
+
+const REQUEST = (path: string): Array<[string, string]> => [
+  [":method", "GET"],
+  [":path", path],
+  [":authority", "example.com"],
+  [":scheme", "http"],
+];
+
+function callbacks(wasm: Uint8Array): string[] {
+  return WebAssembly.Module.exports(new WebAssembly.Module(new Uint8Array(wasm)))
+    .map((e) => e.name)
+    .filter((n) => n.startsWith("proxy_on_") && n !== "proxy_on_memory_allocate")
+    .sort();
+}
+
+async function start(entry: string, options: { pluginConfig?: string; rootId?: string } = {}): Promise<Host> {
+  const { wasm } = await built(entry);
+  const host = await createHost({ wasm, upstreams: ["backend"], ...options });
+  assert.equal(host.startPlugin(), true, host.logMessages().join("\n"));
+  return host;
+}
+
+test("a stateless filter with a shared context exports only its own callback: the host makes one call per request", async () => {
+  const { wasm } = await built("examples/add-header/index.ts");
+  assert.deepEqual(callbacks(wasm), ["proxy_on_response_headers"]);
+  const host = await createHost({ wasm });
+  assert.equal(host.startPlugin(), true);
+  for (let i = 0; i < 3; i++) {
+    const s = host.httpStream();
+    s.requestHeaders(REQUEST("/"), true);
+    s.responseHeaders([[":status", "200"]], true);
+    s.complete();
+    assert.equal(s.response.header("x-service-name"), "my-custom-service");
+  }
+  assert.deepEqual(host.failures, []);
+});
+
+test("with a root context of its own: no proxy_on_context_create; the root is created by its first callback and configured once", async () => {
+  const { wasm } = await built("tests/fixtures/filters/shared-context.ts");
+  const exported = callbacks(wasm);
+  assert.equal(exported.includes("proxy_on_context_create"), false, exported.join(" "));
+  // Kept: the root context is the filter's own (it is freed), and the filter calls other services.
+  assert.equal(exported.includes("proxy_on_delete"), true, exported.join(" "));
+  const host = await start("tests/fixtures/filters/shared-context.ts", { pluginConfig: "hello" });
+  const s = host.httpStream();
+  s.requestHeaders(REQUEST("/a"), true);
+  assert.equal(s.request.header("x-greeting"), "hello/1");
+});
+
+test("each callback sees its own stream's id, with streams interleaved", async () => {
+  const host = await start("tests/fixtures/filters/shared-context.ts");
+  const a = host.httpStream();
+  const b = host.httpStream();
+  assert.notEqual(a.id, b.id);
+  b.requestHeaders(REQUEST("/b"), true);
+  a.requestHeaders(REQUEST("/a"), true);
+  assert.equal(a.request.header("x-stream"), String(a.id));
+  assert.equal(b.request.header("x-stream"), String(b.id));
+  assert.equal(a.request.header("x-junk-length"), String(64 * 2));
+});
+
+test("a call to another service is answered on the stream that made it, in any order", async () => {
+  const host = await start("tests/fixtures/filters/shared-context.ts");
+  const a = host.httpStream();
+  const b = host.httpStream();
+  a.requestHeaders(REQUEST("/call"), true);
+  b.requestHeaders(REQUEST("/call"), true);
+  assert.equal(a.request.paused, true);
+  assert.equal(b.request.paused, true);
+  const [callA, callB] = host.httpCallHistory.slice(-2);
+  callB.respond({ headers: [[":status", "200"]] });
+  assert.equal(b.request.paused, false);
+  assert.equal(b.request.header("x-answered-for"), String(b.id));
+  assert.equal(a.request.paused, true, "a still waits for its own answer");
+  callA.respond({ headers: [[":status", "200"]] });
+  assert.equal(a.request.paused, false);
+  assert.equal(a.request.header("x-answered-for"), String(a.id));
+  assert.deepEqual(host.failures, []);
+});
+
+test("garbage made per request is collected with no stream context ever deleted: memory stays flat over 5,000 requests, calls of ended streams are forgotten", async () => {
+  const host = await start("tests/fixtures/filters/shared-context.ts");
+  let afterWarmup = 0;
+  for (let i = 0; i < 5000; i++) {
+    const s = host.httpStream();
+    // Every tenth stream calls out and ends before the answer (Envoy cancels the call).
+    s.requestHeaders(REQUEST(i % 10 === 0 ? "/call" : `/request-${i}`), true);
+    if (i % 10 !== 0) s.responseHeaders([[":status", "200"]], true);
+    s.complete();
+    if (i === 999) afterWarmup = host.memoryBytes;
+  }
+  assert.deepEqual(host.failures, []);
+  assert.equal(host.memoryBytes, afterWarmup, `memory grew from ${afterWarmup} to ${host.memoryBytes} bytes after warm-up`);
+});
+
+test("a module that names its root by root_id keeps proxy_on_context_create; streams still share one context and reach that root", async () => {
+  const entry = "tests/fixtures/filters/shared-context-named.ts";
+  const { wasm } = await built(entry);
+  assert.equal(callbacks(wasm).includes("proxy_on_context_create"), true);
+  const host = await start(entry, { rootId: "named" });
+  const a = host.httpStream();
+  const b = host.httpStream();
+  for (const s of [b, a]) {
+    s.requestHeaders(REQUEST("/"), true);
+    s.responseHeaders([[":status", "200"]], true);
+  }
+  assert.equal(a.response.header("x-stream"), String(a.id));
+  assert.equal(b.response.header("x-stream"), String(b.id));
+  assert.equal(a.response.header("x-root"), String(host.rootContextId));
+  a.complete();
+  b.complete();
+  assert.deepEqual(host.failures, []);
+});
+
+test("a shared HTTP context with a TCP context factory in the same module is reported at start, once", async () => {
+  const { wasm } = await built("tests/fixtures/filters/shared-and-tcp.ts");
+  const host = await createHost({ wasm });
+  host.startPlugin();
+  assert.deepEqual(host.logMessages(LogLevel.Critical), [
+    "proxy-wasm-as: setSharedHttpContext and setStreamContext in one module: TCP connections get no context; build them as two modules",
+  ]);
+});
