@@ -36,7 +36,10 @@ export const CALLOUT_GRPC_STREAM: u64 = 3;
 // @ts-ignore: decorator (lazy: filters that make no calls never compile the table)
 @lazy let callouts: IdTable<u64> | null = null;
 export let calloutLookup: ((token: u32, remove: bool) => u64) | null = null;
-/** Drops the calls a context made (for a shared HTTP context's stream that ended); set by trackCallout. */
+/**
+ * Drops the calls a context made, for a shared HTTP context's stream that ended (it has no entry in
+ * the context table for the sweep to find gone); set by forgetCallsAtDelete.
+ */
 export let calloutForgetOwner: ((owner: u32) => void) | null = null;
 
 function lookupCallout(token: u32, remove: bool): u64 {
@@ -66,13 +69,17 @@ export function trackCallout(token: u32, owner: u32, kind: u64, ownerAlive: (tok
   if (t === null) {
     callouts = t = new IdTable<u64>();
     calloutLookup = lookupCallout;
-    calloutForgetOwner = forgetOwner;
   }
   if (t.size >= sweepCalloutsAt) {
     t.retain(ownerAlive);
     sweepCalloutsAt = max<u32>(64, t.size << 1);
   }
   t.set(token, (kind << 32) | <u64>owner);
+}
+
+/** For a filter with a shared HTTP context: the dispatcher drops a deleted stream's calls. */
+export function forgetCallsAtDelete(): void {
+  calloutForgetOwner = forgetOwner;
 }
 
 /** Drops a cancelled call: the host never answers it, so nothing else would. */

@@ -125,7 +125,7 @@ export class Context {
    */
   dispatchHttpCall(upstream: string, headers: Header[], body: ArrayBuffer | null, trailers: Header[], timeoutMilliseconds: u32): u32 {
     const token = calls.dispatchHttpCall(upstream, headers, body, trailers, timeoutMilliseconds);
-    if (token != 0) calls.trackCallout(token, this.contextId, calls.CALLOUT_HTTP, ownerAlive);
+    if (token != 0) track(token, this.contextId, calls.CALLOUT_HTTP);
     return token;
   }
 
@@ -172,14 +172,14 @@ export class Context {
     timeoutMilliseconds: u32,
   ): u32 {
     const token = calls.dispatchGrpcCall(upstream, serviceName, methodName, initialMetadata, message, timeoutMilliseconds);
-    if (token != 0) calls.trackCallout(token, this.contextId, calls.CALLOUT_GRPC_CALL, ownerAlive);
+    if (token != 0) track(token, this.contextId, calls.CALLOUT_GRPC_CALL);
     return token;
   }
 
   /** Opens a gRPC stream whose callbacks run on THIS context; its token, or 0 when refused. */
   openGrpcStream(upstream: string, serviceName: string, methodName: string, initialMetadata: HeaderBytes[]): u32 {
     const token = calls.openGrpcStream(upstream, serviceName, methodName, initialMetadata);
-    if (token != 0) calls.trackCallout(token, this.contextId, calls.CALLOUT_GRPC_STREAM, ownerAlive);
+    if (token != 0) track(token, this.contextId, calls.CALLOUT_GRPC_STREAM);
     return token;
   }
 
@@ -237,6 +237,13 @@ export class Context {
   callForeignFunction(name: string, args: ArrayBuffer | null): ArrayBuffer | null {
     return hc.callForeignFunction(name, args);
   }
+}
+
+/** Remembers that context `owner` made the call `token` of `kind`, so the answer reaches it. */
+function track(token: u32, owner: u32, kind: u64): void {
+  calls.trackCallout(token, owner, kind, ownerAlive);
+  // A shared context's streams are not in the context table: their calls are dropped at delete.
+  if (sharedHttpContext !== null) calls.forgetCallsAtDelete();
 }
 
 /**

@@ -13,7 +13,7 @@ import { RootContext } from "./root-context";
 import { HttpContext } from "./http-context";
 import { StreamContext } from "./stream-context";
 import { calloutLookup, calloutForgetOwner, CALLOUT_GRPC_STREAM } from "./callouts";
-import { defaultRootFactory, namedRootResolver, httpFactory, streamFactory, sharedHttpContext } from "./registry";
+import { defaultRootFactory, namedRootResolver, httpFactory, streamFactory, sharedHttpContext, sharedContextCheck } from "./registry";
 import { Action, LogLevel, PeerType } from "./types";
 import { setEffectiveContext } from "./hostcalls";
 import { refreshLogLevel } from "./log";
@@ -27,7 +27,12 @@ export function onContextCreate(contextId: u32, parentId: u32): void {
     createRootContext(contextId);
     return;
   }
-  if (sharedHttpContext !== null) return; // every stream uses the shared context
+  if (sharedHttpContext !== null) {
+    // Every stream uses the shared context; a TCP connection cannot be told from an HTTP stream here.
+    const check = sharedContextCheck;
+    if (check !== null) check();
+    return;
+  }
   const parent = contextOf(parentId);
   if (parent === null || parent.__sdkKind != KIND_ROOT) return;
   const root = changetype<RootContext>(parent);

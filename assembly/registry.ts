@@ -3,8 +3,6 @@
 // The live contexts are in contexts.ts, the pending callouts in callouts.ts.
 
 import { getProperty } from "./hostcalls";
-import { proxy_log } from "./imports";
-import { LogLevel } from "./types";
 import { logCritical } from "./log";
 import { bytesToString } from "./utf8";
 import { Context } from "./context";
@@ -32,6 +30,11 @@ export let httpFactory: HttpContextFactory | null = null;
 export let streamFactory: StreamContextFactory | null = null;
 /** The one HTTP context of every stream, set by setSharedHttpContext; null: a context per stream. */
 export let sharedHttpContext: HttpContext | null = null;
+/**
+ * Set by setSharedHttpContext: run at each new stream, it reports a TCP factory beside the shared
+ * context. A pointer, so that its message is only in modules that share a context.
+ */
+export let sharedContextCheck: (() => void) | null = null;
 
 /**
  * Sets the root context factory used for every plugin (any root_id) that has no factory registered
@@ -60,7 +63,6 @@ export function setHttpContext(factory: HttpContextFactory): void {
 /** Sets the factory for each new TCP connection, used when the root's createStreamContext returns null. */
 export function setStreamContext(factory: StreamContextFactory): void {
   streamFactory = factory;
-  if (sharedHttpContext !== null) sharedWithStreams();
 }
 
 /**
@@ -70,20 +72,20 @@ export function setStreamContext(factory: StreamContextFactory): void {
  * proxy_on_context_create or proxy_on_delete, so the host makes no call into it but the filter's own
  * callbacks (docs/sdk.md, "One context for every stream"). In each callback `context.contextId` is
  * the current stream's id. Replaces setHttpContext and RootContext.createHttpContext; a module with
- * a shared HTTP context serves no TCP connections. Call at module top level.
+ * a shared HTTP context serves no TCP connections (with setStreamContext too, each new stream or
+ * connection logs that once). Call at module top level.
  */
 export function setSharedHttpContext(context: HttpContext): void {
   context.__sdkKind = KIND_HTTP;
   sharedHttpContext = context;
-  if (streamFactory !== null) sharedWithStreams();
+  sharedContextCheck = reportStreamFactory;
 }
 
-/** Logged while the module initializes, where only proxy_log is allowed (no level lookup). */
-function sharedWithStreams(): void {
-  const m = String.UTF8.encode(
-    "proxy-wasm-as: setSharedHttpContext and setStreamContext in one module: TCP connections get no context; build them as two modules",
-  );
-  proxy_log(LogLevel.Critical, changetype<usize>(m), m.byteLength);
+let reportedStreamFactory = false;
+function reportStreamFactory(): void {
+  if (streamFactory === null || reportedStreamFactory) return;
+  reportedStreamFactory = true;
+  logCritical("proxy-wasm-as: setSharedHttpContext and setStreamContext in one module: TCP connections get no context; build them as two modules");
 }
 
 /** The live context with this id, or null. */

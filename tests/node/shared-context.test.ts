@@ -120,11 +120,14 @@ test("a module that names its root by root_id keeps proxy_on_context_create; str
   assert.deepEqual(host.failures, []);
 });
 
-test("a shared HTTP context with a TCP context factory in the same module is reported at start, once", async () => {
+test("a shared HTTP context with a TCP context factory in the same module is reported at the first new stream, once", async () => {
   const { wasm } = await built("tests/fixtures/filters/shared-and-tcp.ts");
   const host = await createHost({ wasm });
-  host.startPlugin();
+  assert.equal(host.startPlugin(), true);
+  host.httpStream();
+  host.tcpConnection();
   assert.deepEqual(host.logMessages(LogLevel.Critical), [
     "proxy-wasm-as: setSharedHttpContext and setStreamContext in one module: TCP connections get no context; build them as two modules",
   ]);
+  assert.deepEqual(host.failures, []);
 });
