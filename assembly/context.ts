@@ -11,7 +11,6 @@ import { Header, HeaderBytes } from "./headers";
 import { BufferType, MapType, Status } from "./types";
 import { SharedData } from "./hostcalls";
 import { CallStatus } from "./callouts";
-import { sharedHttpContext } from "./registry";
 
 /**
  * Behaviour shared by every context. The SDK's own bookkeeping uses `__sdk` names, so a filter's
@@ -243,7 +242,7 @@ export class Context {
 function track(token: u32, owner: u32, kind: u64): void {
   calls.trackCallout(token, owner, kind, ownerAlive);
   // A shared context's streams are not in the context table: their calls are dropped at delete.
-  if (sharedHttpContext !== null) calls.forgetCallsAtDelete();
+  if (contexts.sharing) calls.forgetCallsAtDelete();
 }
 
 /**
@@ -251,5 +250,5 @@ function track(token: u32, owner: u32, kind: u64): void {
  * HTTP context a stream has no entry in the table: its calls are dropped when it is deleted instead.
  */
 function ownerAlive(token: u32, entry: u64): bool {
-  return contexts.get<Context>(<u32>entry) !== null || sharedHttpContext !== null;
+  return contexts.get<Context>(<u32>entry) !== null || contexts.sharing;
 }

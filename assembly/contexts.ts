@@ -37,6 +37,11 @@ export class contexts {
   private static buckets: StaticArray<Object | null> = newBuckets();
   /** How many contexts are live. */
   static size: u32 = 0;
+  /**
+   * Whether every HTTP stream shares one context (registry.ts, setSharedHttpContext): its streams
+   * then have no entry here. For context.ts, which cannot import the registry without a cycle.
+   */
+  static sharing: bool = false;
 
   /** Address of the bucket for `id` (raw loads and stores: the StaticArray accessors would be calls). */
   // @ts-ignore: decorator

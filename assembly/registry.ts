@@ -78,6 +78,7 @@ export function setStreamContext(factory: StreamContextFactory): void {
 export function setSharedHttpContext(context: HttpContext): void {
   context.__sdkKind = KIND_HTTP;
   sharedHttpContext = context;
+  contexts.sharing = true;
   sharedContextCheck = reportStreamFactory;
 }
 
