@@ -1,7 +1,8 @@
 // An asc transform that removes the exports of proxy_on_* callbacks the filter does not use, so a
 // filter that only handles request headers exports 6 callbacks instead of 28 (about 1.5 KB less),
 // and a filter with one HTTP context for every stream (setSharedHttpContext) and nothing that needs
-// contexts created and deleted exports neither proxy_on_context_create nor proxy_on_delete.
+// contexts created and deleted exports neither proxy_on_context_create nor proxy_on_delete (and keeps
+// proxy_on_configure when its roots must exist before any stream).
 // A callback is used when the filter overrides one of the context methods it dispatches to: asc then
 // compiles a virtual stub named "<SDK class>#<method>@override". It runs on the Binaryen module after
 // compilation and before optimization, so the optimizer drops the unexported shims too. The host treats
@@ -45,10 +46,12 @@ const ONLY_WITH_SHARED_CONTEXT = new Set(["proxy_on_context_create", "proxy_on_d
 export function unusedCallbackExports(functionNames: Iterable<string>, exportNames: Iterable<string>): string[] {
   const overridden = new Set<string>();
   let shared = false;
+  let readsRoot = false;
   for (const name of functionNames) {
     const m = /#([A-Za-z0-9_]+)@override$/.exec(name) ?? USED_BY_CALLING.exec(name);
     if (m) overridden.add(m[1]);
     if (name.endsWith("/setSharedHttpContext")) shared = true;
+    if (name.endsWith("/ChildContext#getRootContext")) readsRoot = true;
   }
   const unused: string[] = [];
   for (const exp of exportNames) {
@@ -57,6 +60,14 @@ export function unusedCallbackExports(functionNames: Iterable<string>, exportNam
     if (ONLY_WITH_SHARED_CONTEXT.has(exp) && !shared) continue;
     unused.push(exp);
   }
+  // Without proxy_on_context_create a root context is created at its first callback. When the
+  // shared context reads its root (getRootContext) or proxy_on_delete is kept, every root has to
+  // exist before any stream: proxy_on_configure, once per plugin, creates it. Otherwise
+  // getRootContext() would find no root, and the root's proxy_on_delete would reach the shared
+  // context as if a stream had ended.
+  const rootsAtCreate = !unused.includes("proxy_on_context_create");
+  const deleteKept = !unused.includes("proxy_on_delete");
+  if (shared && !rootsAtCreate && (readsRoot || deleteKept)) return unused.filter((e) => e !== "proxy_on_configure");
   return unused;
 }
 

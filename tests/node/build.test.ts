@@ -73,6 +73,18 @@ test("only the callbacks a filter overrides are exported; the host sees the same
   assert.deepEqual(unusedCallbackExports([`${sdk}registry/setSharedHttpContext`, "index/S#onDelete@override"], lifecycle), [
     "proxy_on_context_create",
   ]);
+  // Without proxy_on_context_create, proxy_on_configure creates each root before any stream when the
+  // shared context reads it or proxy_on_delete comes for it.
+  const rootCalls = ["proxy_on_context_create", "proxy_on_configure", "proxy_on_delete"];
+  const shared = `${sdk}registry/setSharedHttpContext`;
+  assert.deepEqual(unusedCallbackExports([shared], rootCalls), rootCalls);
+  assert.deepEqual(unusedCallbackExports([shared, `${sdk}root-context/ChildContext#getRootContext`], rootCalls), [
+    "proxy_on_context_create",
+    "proxy_on_delete",
+  ]);
+  assert.deepEqual(unusedCallbackExports([shared, `${sdk}registry/setRootContext`], rootCalls), ["proxy_on_context_create"]);
+  assert.deepEqual(unusedCallbackExports([shared, "index/S#onDelete@override"], rootCalls), ["proxy_on_context_create"]);
+  assert.deepEqual(unusedCallbackExports([shared, `${sdk}registry/setHttpContext`], rootCalls), ["proxy_on_configure"]);
   for (const keeps of [
     `${sdk}registry/setHttpContext`,
     `${sdk}registry/setStreamContext`,

@@ -131,3 +131,24 @@ test("a shared HTTP context with a TCP context factory in the same module is rep
   ]);
   assert.deepEqual(host.failures, []);
 });
+
+test("getRootContext() on a shared context finds the root although the root overrides no callback", async () => {
+  const entry = "tests/fixtures/filters/shared-context-root-of.ts";
+  const { wasm } = await built(entry);
+  assert.equal(callbacks(wasm).includes("proxy_on_configure"), true, "the root is created at its configuration");
+  const host = await start(entry);
+  const a = host.httpStream();
+  a.requestHeaders(REQUEST("/"), true);
+  assert.equal(a.request.header("x-root"), String(host.rootContextId));
+  assert.deepEqual(host.failures, []);
+});
+
+test("the root context's deletion does not reach the shared context as a stream's end", async () => {
+  const host = await start("tests/fixtures/filters/shared-context-on-delete.ts");
+  const a = host.httpStream();
+  a.requestHeaders(REQUEST("/"), true);
+  a.complete();
+  host.shutdown();
+  assert.deepEqual(host.logMessages(LogLevel.Info), [`stream ${a.id} ended`]);
+  assert.deepEqual(host.failures, []);
+});
