@@ -37,27 +37,37 @@ export const CALLOUT_GRPC_STREAM: u64 = 3;
 @lazy let callouts: IdTable<u64> | null = null;
 export let calloutLookup: ((token: u32, remove: bool) => u64) | null = null;
 /**
- * Drops the calls a context made, for a shared HTTP context's stream that ended (it has no entry in
- * the context table for the sweep to find gone); set by forgetCallsAtDelete.
+ * Marks the calls a context made as its own no more, for a shared HTTP context's stream that ended
+ * (it has no entry in the context table for the dispatcher to find gone); set by forgetCallsAtDelete.
  */
 export let calloutForgetOwner: ((owner: u32) => void) | null = null;
+/**
+ * The owner of a call whose stream ended: no context has this id (Envoy counts ids up from 1). Its
+ * answer still comes (Envoy keeps the call on the root context), and the dispatcher drops it.
+ */
+export const CALLOUT_OWNER_GONE: u32 = u32.MAX_VALUE;
 
 function lookupCallout(token: u32, remove: bool): u64 {
   const t = callouts!;
   return remove ? t.delete(token) : t.get(token);
 }
 
-// Envoy cancels a stream's pending calls when the stream ends, so their answers never come and their
-// entries would stay forever: when the table has doubled since the last sweep, entries whose
-// context is gone are dropped (amortized O(1) per call).
+// A call whose context is gone may stay unanswered for long (a gRPC stream left open), so its entry
+// could stay forever: when the table has doubled since the last sweep, entries whose context is gone
+// are dropped (amortized O(1) per call). Envoy keeps a stream's calls on its root context and still
+// answers them after the stream ended: an answer that comes after the sweep reaches the root context
+// as a token it does not know. A shared HTTP context's calls are never swept: a stream's calls are
+// marked CALLOUT_OWNER_GONE at its end, and the entry goes with the answer.
 // @ts-ignore: decorator
 @lazy let sweepCalloutsAt: u32 = 64;
-// @ts-ignore: decorator
-@lazy let forgettingOwner: u32 = 0;
 
+// In place, so that a stream's end allocates nothing; the entry goes when the answer comes.
 function forgetOwner(owner: u32): void {
-  forgettingOwner = owner;
-  callouts!.retain((token: u32, entry: u64): bool => <u32>entry != forgettingOwner);
+  const t = callouts!;
+  for (let slot: u32 = 0, n: u32 = t.size == 0 ? 0 : t.capacity; slot < n; slot++) {
+    const entry = t.valueAt(slot);
+    if (t.keyAt(slot) != 0 && <u32>entry == owner) t.setValueAt(slot, (entry & 0xffff_ffff_0000_0000) | <u64>CALLOUT_OWNER_GONE);
+  }
 }
 
 /**
@@ -77,7 +87,7 @@ export function trackCallout(token: u32, owner: u32, kind: u64, ownerAlive: (tok
   t.set(token, (kind << 32) | <u64>owner);
 }
 
-/** For a filter with a shared HTTP context: the dispatcher drops a deleted stream's calls. */
+/** For a filter with a shared HTTP context: the dispatcher marks a deleted stream's calls as gone. */
 export function forgetCallsAtDelete(): void {
   calloutForgetOwner = forgetOwner;
 }

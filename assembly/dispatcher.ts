@@ -12,7 +12,7 @@ import { KIND_HTTP, KIND_ROOT, KIND_STREAM, contexts } from "./contexts";
 import { RootContext } from "./root-context";
 import { HttpContext } from "./http-context";
 import { StreamContext } from "./stream-context";
-import { calloutLookup, calloutForgetOwner, CALLOUT_GRPC_STREAM } from "./callouts";
+import { calloutLookup, calloutForgetOwner, CALLOUT_GRPC_STREAM, CALLOUT_OWNER_GONE } from "./callouts";
 import { defaultRootFactory, namedRootResolver, httpFactory, streamFactory, sharedHttpContext, sharedContextCheck } from "./registry";
 import { Action, LogLevel, PeerType } from "./types";
 import { setEffectiveContext } from "./hostcalls";
@@ -196,7 +196,7 @@ export function onDelete(contextId: u32): void {
   const c = contexts.take<Context>(contextId);
   const shared = sharedHttpContext;
   if (shared !== null) {
-    // A stream of the shared context (or a root) ended: forget the calls it still had open.
+    // A stream of the shared context (or a root) ended: the answers to its open calls reach no one.
     const forget = calloutForgetOwner;
     if (forget !== null) forget(contextId);
     if (c === null) {
@@ -271,12 +271,12 @@ function takeCallout(token: u32, remove: bool): u64 {
 /**
  * The context that made the call of `entry`, made current with proxy_set_effective_context when it is
  * not the root; the root itself for a token the SDK does not know (a call made with the raw imports).
- * Null when the owning context is gone.
+ * Null when the owning context is gone (for a shared HTTP context's stream: CALLOUT_OWNER_GONE).
  */
 function calloutOwner(rootId: u32, entry: u64): Context | null {
   const owner = <u32>entry;
   if (owner == 0) return contextOf(rootId);
-  const c = anyContextOf(owner);
+  const c = sharedHttpContext === null || owner != CALLOUT_OWNER_GONE ? anyContextOf(owner) : null;
   if (c !== null && owner != rootId) setEffectiveContext(owner);
   return c;
 }

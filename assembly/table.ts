@@ -105,6 +105,27 @@ export class IdTable<V> {
     this.rehash(this.mask + 1, keep);
   }
 
+  /** How many slots there are: a walk over them reads keyAt and valueAt (0 keys are empty slots). */
+  get capacity(): u32 {
+    return this.mask + 1;
+  }
+
+  // @ts-ignore: decorator
+  @inline keyAt(slot: u32): u32 {
+    return unchecked(this.keys[slot]);
+  }
+
+  // @ts-ignore: decorator
+  @inline valueAt(slot: u32): V {
+    return unchecked(this.values[slot]);
+  }
+
+  /** Replaces the value in an occupied slot, in place. */
+  // @ts-ignore: decorator
+  @inline setValueAt(slot: u32, value: V): void {
+    unchecked((this.values[slot] = value));
+  }
+
   private rehash(cap: u32, keep: ((id: u32, value: V) => bool) | null): void {
     const oldKeys = this.keys;
     const oldValues = this.values;

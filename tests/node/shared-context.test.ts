@@ -86,15 +86,17 @@ test("a call to another service is answered on the stream that made it, in any o
   assert.deepEqual(host.failures, []);
 });
 
-test("garbage made per request is collected with no stream context ever deleted: memory stays flat over 5,000 requests, calls of ended streams are forgotten", async () => {
+test("garbage made per request is collected with no stream context ever deleted: memory stays flat over 5,000 requests, answers to calls of ended streams are dropped", async () => {
   const host = await start("tests/fixtures/filters/shared-context.ts");
   let afterWarmup = 0;
   for (let i = 0; i < 5000; i++) {
     const s = host.httpStream();
-    // Every tenth stream calls out and ends before the answer (Envoy cancels the call).
+    // Every tenth stream calls out and ends before the answer, which comes later (Envoy keeps the
+    // call on the root context) and reaches no context.
     s.requestHeaders(REQUEST(i % 10 === 0 ? "/call" : `/request-${i}`), true);
     if (i % 10 !== 0) s.responseHeaders([[":status", "200"]], true);
     s.complete();
+    if (i % 10 === 0) host.httpCallHistory[host.httpCallHistory.length - 1].respond({ headers: [[":status", "200"]] });
     if (i === 999) afterWarmup = host.memoryBytes;
   }
   assert.deepEqual(host.failures, []);
@@ -128,6 +130,44 @@ test("a shared HTTP context with a TCP context factory in the same module is rep
   host.tcpConnection();
   assert.deepEqual(host.logMessages(LogLevel.Critical), [
     "proxy-wasm-as: setSharedHttpContext and setStreamContext in one module: TCP connections get no context; build them as two modules",
+  ]);
+  assert.deepEqual(host.failures, []);
+});
+
+test("the answer to a call of a stream that ended reaches no context: not the root, not the shared context", async () => {
+  // Envoy keeps a call made from a stream on its root context (proxy-wasm-cpp-host exports.cc
+  // http_call): the stream's end does not cancel it, and the answer still comes.
+  const host = await start("tests/fixtures/filters/shared-context-late.ts");
+  const a = host.httpStream();
+  a.requestHeaders(REQUEST("/"), true);
+  const [call] = host.httpCallHistory.slice(-1);
+  a.complete();
+  call.respond({ headers: [[":status", "200"]] });
+  const b = host.httpStream();
+  b.requestHeaders(REQUEST("/"), true);
+  const [callB] = host.httpCallHistory.slice(-1);
+  callB.respond({ headers: [[":status", "200"]] });
+  assert.equal(b.request.paused, false);
+  assert.deepEqual(host.logMessages(LogLevel.Info), [
+    `stream ${a.id} made call ${call.token}`,
+    `stream ${b.id} made call ${callB.token}`,
+    `stream ${b.id} got the answer to call ${callB.token}`,
+  ]);
+  assert.deepEqual(host.failures, []);
+});
+
+test("a gRPC stream of a stream that ended delivers its messages and its close to no context", async () => {
+  const host = await start("tests/fixtures/filters/shared-context-late.ts");
+  const a = host.httpStream();
+  a.requestHeaders(REQUEST("/grpc"), true);
+  const [grpc] = host.grpcCallHistory.slice(-1);
+  grpc.receive("before");
+  a.complete();
+  grpc.receive("after");
+  grpc.close(0);
+  assert.deepEqual(host.logMessages(LogLevel.Info), [
+    `stream ${a.id} opened gRPC stream ${grpc.token}`,
+    `stream ${a.id} got a message on gRPC stream ${grpc.token}`,
   ]);
   assert.deepEqual(host.failures, []);
 });
