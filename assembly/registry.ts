@@ -89,7 +89,7 @@ function reportStreamFactory(): void {
   logCritical("proxy-wasm-as: setSharedHttpContext and setStreamContext in one module: TCP connections get no context; build them as two modules");
 }
 
-/** The live context with this id, or null. */
+/** The live context with this id, or null (always for a stream served by a shared HTTP context). */
 export function getContext(contextId: u32): Context | null {
   return contexts.get<Context>(contextId);
 }
