@@ -43,6 +43,7 @@ function buildKey(entryAbs: string, debug: boolean): string {
     "dist/src/build/build.js",
     "dist/src/build/asconfig.js",
     "dist/src/build/prune-exports.js",
+    "dist/src/build/callbacks.generated.js",
     "dist/src/build/small-blocks.js",
     "dist/src/build/static-headers.js",
     "dist/src/build/config-schema.js",
