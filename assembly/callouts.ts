@@ -52,14 +52,13 @@ function lookupCallout(token: u32, remove: bool): u64 {
   return remove ? t.delete(token) : t.get(token);
 }
 
-// A call whose context is gone may stay unanswered for long (a gRPC stream left open), so its entry
-// could stay forever: when the table has doubled since the last sweep, entries whose context is gone
-// are dropped (amortized O(1) per call). Envoy keeps a stream's calls on its root context and still
-// answers them after the stream ended: an answer that comes after the sweep reaches the root context
-// as a token it does not know. A shared HTTP context's calls are never swept: a stream's calls are
-// marked CALLOUT_OWNER_GONE at its end, and the entry goes with the answer.
-// @ts-ignore: decorator
-@lazy let sweepCalloutsAt: u32 = 64;
+// Every call is answered once, even when the context that made it is gone: Envoy keeps a stream's
+// calls on its root context (proxy-wasm-cpp-host exports.cc), answers them after the stream ended and
+// fails them at their timeout; only the root's own end cancels them. So an entry stays until its
+// answer, and the dispatcher drops an answer whose context is gone. (The SDK used to drop such
+// entries early to bound the table; their answers then reached the root context as unknown tokens.)
+// A shared HTTP context's streams are not in the context table: a stream's calls are marked
+// CALLOUT_OWNER_GONE at its end instead.
 
 // In place, so that a stream's end allocates nothing; the entry goes when the answer comes.
 function forgetOwner(owner: u32): void {
@@ -70,19 +69,12 @@ function forgetOwner(owner: u32): void {
   }
 }
 
-/**
- * Remembers that context `owner` made the call `token` of `kind`. `ownerAlive(token, entry)` tells
- * whether an entry's owner (its low 32 bits) is still alive, for the sweep.
- */
-export function trackCallout(token: u32, owner: u32, kind: u64, ownerAlive: (token: u32, entry: u64) => bool): void {
+/** Remembers that context `owner` made the call `token` of `kind`, until its answer comes. */
+export function trackCallout(token: u32, owner: u32, kind: u64): void {
   let t = callouts;
   if (t === null) {
     callouts = t = new IdTable<u64>();
     calloutLookup = lookupCallout;
-  }
-  if (t.size >= sweepCalloutsAt) {
-    t.retain(ownerAlive);
-    sweepCalloutsAt = max<u32>(64, t.size << 1);
   }
   t.set(token, (kind << 32) | <u64>owner);
 }

@@ -240,15 +240,7 @@ export class Context {
 
 /** Remembers that context `owner` made the call `token` of `kind`, so the answer reaches it. */
 function track(token: u32, owner: u32, kind: u64): void {
-  calls.trackCallout(token, owner, kind, ownerAlive);
+  calls.trackCallout(token, owner, kind);
   // A shared context's streams are not in the context table: their calls are marked gone at delete.
   if (contexts.sharing) calls.forgetCallsAtDelete();
-}
-
-/**
- * Whether the context that made a call (the callout entry's low half) is still alive. With a shared
- * HTTP context a stream has no entry in the table: its calls are marked gone when it is deleted instead.
- */
-function ownerAlive(token: u32, entry: u64): bool {
-  return contexts.get<Context>(<u32>entry) !== null || contexts.sharing;
 }

@@ -97,12 +97,7 @@ export class IdTable<V> {
   }
 
   private grow(): void {
-    this.rehash((this.mask + 1) << 1, null);
-  }
-
-  /** Drops every entry for which `keep` returns false (the table keeps its capacity). */
-  retain(keep: (id: u32, value: V) => bool): void {
-    this.rehash(this.mask + 1, keep);
+    this.rehash((this.mask + 1) << 1);
   }
 
   /** How many slots there are: a walk over them reads keyAt and valueAt (0 keys are empty slots). */
@@ -126,7 +121,7 @@ export class IdTable<V> {
     unchecked((this.values[slot] = value));
   }
 
-  private rehash(cap: u32, keep: ((id: u32, value: V) => bool) | null): void {
+  private rehash(cap: u32): void {
     const oldKeys = this.keys;
     const oldValues = this.values;
     this.keys = zeroed<u32>(cap);
@@ -137,7 +132,7 @@ export class IdTable<V> {
       const k = unchecked(oldKeys[i]);
       if (k == 0) continue;
       const v = unchecked(oldValues[i]);
-      if (keep === null || keep(k, v)) this.set(k, v);
+      this.set(k, v);
     }
   }
 }
