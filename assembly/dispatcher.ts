@@ -175,10 +175,10 @@ function contextOf(contextId: u32): Context | null {
 
 /** The context with this id: a root or a stream's own, else the shared HTTP context serving it. */
 function anyContextOf(contextId: u32): Context | null {
-  const c = contextOf(contextId);
-  if (c !== null) return c;
   const shared = sharedHttpContext;
-  return shared !== null ? serving(shared, contextId) : null;
+  if (shared === null) return contextOf(contextId);
+  const c = contextOf(contextId);
+  return c !== null ? c : serving(shared, contextId);
 }
 
 export function onDone(contextId: u32): bool {
