@@ -21,6 +21,7 @@ import { withoutSourceMappingUrl } from "../sourcemap/index.js";
 import { findAsconfig, readProjectConfig, toArgs, type AscOptions, type ProjectConfig } from "./asconfig.js";
 import { embedConfigSchema } from "./config-schema.js";
 import PruneUnusedCallbacks from "./prune-exports.js";
+import SharedFieldsCheck from "./shared-fields.js";
 import SmallBlocks from "./small-blocks.js";
 import { dropStaticBlockHeaders, recordStaticObjects } from "./static-headers.js";
 
@@ -132,7 +133,7 @@ export async function buildFilter(
   merged.use = [...new Set(use)];
   // The project's transforms, without the SDK's own (applied below: the free lists always, the export
   // pruning for release builds).
-  merged.transform = ((project?.options.transform as string[] | undefined) ?? []).filter((t) => !/(prune-exports|small-blocks)\.js$/.test(t));
+  merged.transform = ((project?.options.transform as string[] | undefined) ?? []).filter((t) => !/(prune-exports|small-blocks|shared-fields)\.js$/.test(t));
   // Debug modules name their map by an absolute file: URL: a module compiled from bytes has a wasm://
   // URL of its own, against which a relative one would not resolve in DevTools.
   merged.sourceMap = options.debug ? pathToFileURL(`${outFile}.map`).href : mapName;
@@ -185,7 +186,12 @@ export async function buildFilter(
       outputs.set(path.basename(filename), contents);
     },
     listFiles: () => [],
-    transforms: [SmallBlocks as never, statics.transform as never, ...(options.debug ? [] : [PruneUnusedCallbacks as never])],
+    transforms: [
+      SmallBlocks as never,
+      SharedFieldsCheck as never,
+      statics.transform as never,
+      ...(options.debug ? [] : [PruneUnusedCallbacks as never]),
+    ],
   });
   if (result.error) {
     if (diagnostics) onDiagnostics(diagnostics);

@@ -34,6 +34,8 @@ export function register(program: Command): void {
           config: opts.config,
           target: opts.target,
         });
+        // The compiler's warnings (the SDK's own included), at the filter's lines.
+        if (r.warnings) process.stderr.write(r.warnings);
         const rel = path.relative(process.cwd(), r.outFile) || r.outFile;
         // The same count `verify` prints: callbacks the host calls (not the allocator or entry points).
         const callbacks = r.verify ? r.verify.callbacks.length : undefined;

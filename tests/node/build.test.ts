@@ -151,8 +151,13 @@ test("the asconfig preset carries exactly the wrapper's flags", () => {
   assert.equal(preset.targets.release.noAssert, RELEASE_FLAGS.includes("--noAssert"));
   assert.equal(preset.targets.debug.debug, DEBUG_FLAGS.includes("--debug"));
   assert.deepEqual(preset.entries, ["./assembly/exports.ts"]);
-  // The same transforms as the wrapper: export pruning and the small-block free lists.
-  assert.deepEqual(preset.options.transform, ["./dist/src/build/prune-exports.js", "./dist/src/build/small-blocks.js"]);
+  // The same transforms as the wrapper: export pruning, the small-block free lists and the check of a
+  // shared context's fields.
+  assert.deepEqual(preset.options.transform, [
+    "./dist/src/build/prune-exports.js",
+    "./dist/src/build/small-blocks.js",
+    "./dist/src/build/shared-fields.js",
+  ]);
 });
 
 test("bad input: a missing entry, a non-.ts entry and a compile error each give one clear line", () => {

@@ -5,7 +5,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHost, LogLevel, type Host } from "../../src/host/index.js";
-import { built } from "./helpers.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { buildFilter } from "../../src/build/build.js";
+import { built, repoRoot } from "./helpers.js";
 
 const REQUEST = (path: string): Array<[string, string]> => [
   [":method", "GET"],
@@ -191,4 +195,42 @@ test("the root context's deletion does not reach the shared context as a stream'
   host.shutdown();
   assert.deepEqual(host.logMessages(LogLevel.Info), [`stream ${a.id} ended`]);
   assert.deepEqual(host.failures, []);
+});
+
+test("build warns at the field's line when the shared context's class, or a base class of the filter's, declares fields", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "shared-fields-"));
+  try {
+    const entry = path.join(dir, "filter.ts");
+    writeFileSync(
+      entry,
+      [
+        'import { Action, HttpContext, setSharedHttpContext } from "proxy-wasm-as";',
+        "class Base extends HttpContext {",
+        "  static calls: u32 = 0;",
+        "  started: u64 = 0;",
+        "}",
+        "class Timer extends Base {",
+        "  onHttpRequestHeaders(n: u32, eos: bool): Action {",
+        "    this.started = this.getCurrentTime();",
+        "    return Action.Continue;",
+        "  }",
+        "}",
+        "setSharedHttpContext(new Timer(0));",
+        "",
+      ].join("\n"),
+    );
+    const r = await buildFilter({ entry, outFile: path.join(dir, "f.wasm") }, () => {});
+    assert.match(
+      r.warnings,
+      /WARNING AS102: User-defined: Timer is given to setSharedHttpContext, so every stream shares its fields \(started\)/,
+    );
+    assert.match(r.warnings, /filter\.ts\(4,3\)/, "at the field's own line");
+    const plain = await buildFilter(
+      { entry: path.join(repoRoot, "examples/add-header/index.ts"), outFile: path.join(dir, "a.wasm") },
+      () => {},
+    );
+    assert.equal(plain.warnings, "", "a shared context without fields builds quietly");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,0 +1,131 @@
+// An asc transform, used by `proxy-wasm-as build` and the asconfig preset, that warns when the class
+// given to setSharedHttpContext declares fields: one object of that class serves every HTTP stream,
+// so a field written for one request is read by the next, or by another request in flight. The
+// warning names the fields at the filter's own line; a field that is meant to be shared (settings read
+// once) can move to the root context or a module-level variable to silence it.
+// It looks at the filter's own sources only, for the usual form `setSharedHttpContext(new X(...))`,
+// and follows X's base classes that the filter declares too.
+
+// The compiler's AST classes are loaded when a build runs (asc has loaded them by then).
+type AscAst = typeof import("assemblyscript");
+
+interface AstNode {
+  kind: number;
+  range: unknown;
+  [key: string]: unknown;
+}
+
+interface Source {
+  internalPath: string;
+  statements: AstNode[];
+}
+
+interface Parser {
+  sources: Source[];
+  warning(code: number, range: unknown, arg0?: string): void;
+}
+
+interface Kinds {
+  Call: number;
+  New: number;
+  Identifier: number;
+  ClassDeclaration: number;
+  FieldDeclaration: number;
+}
+
+const SHARE = "setSharedHttpContext";
+
+/** Calls every node of the tree under `root` (arrays and node fields, not ranges or parents). */
+function walk(root: unknown, visit: (n: AstNode) => void): void {
+  const seen = new Set<unknown>();
+  const go = (n: unknown): void => {
+    if (!n || typeof n !== "object" || seen.has(n)) return;
+    seen.add(n);
+    if (Array.isArray(n)) {
+      for (const item of n) go(item);
+      return;
+    }
+    const node = n as AstNode;
+    if (typeof node.kind === "number") visit(node);
+    for (const [key, value] of Object.entries(node)) if (key !== "range" && key !== "parent") go(value);
+  };
+  go(root);
+}
+
+/** The name in a type reference (`X` of `new X()` or `extends X`), or null. */
+function typeNameOf(t: unknown): string | null {
+  const n = t as { identifier?: { text?: string }; name?: { identifier?: { text?: string } } } | null;
+  return n?.identifier?.text ?? n?.name?.identifier?.text ?? null;
+}
+
+/** One finding: a shared class and the fields it (or a base class of the filter's) declares. */
+export interface SharedFields {
+  className: string;
+  fields: string[];
+  range: unknown;
+}
+
+/** The classes passed as `new X(...)` to setSharedHttpContext that declare instance fields. */
+export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedFields[] {
+  const K: Kinds = {
+    Call: ast.NodeKind.Call,
+    New: ast.NodeKind.New,
+    Identifier: ast.NodeKind.Identifier,
+    ClassDeclaration: ast.NodeKind.ClassDeclaration,
+    FieldDeclaration: ast.NodeKind.FieldDeclaration,
+  };
+  const STATIC = ast.CommonFlags.Static;
+  const own = sources.filter((s) => !s.internalPath.startsWith("~lib/"));
+  const classes = new Map<string, AstNode>();
+  const shared: string[] = [];
+  for (const source of own) {
+    walk(source.statements, (n) => {
+      if (n.kind === K.ClassDeclaration) {
+        const name = (n.name as { text?: string } | null)?.text;
+        if (name) classes.set(name, n);
+      } else if (n.kind === K.Call) {
+        const callee = n.expression as AstNode;
+        const args = (n.args as AstNode[]) ?? [];
+        if (callee?.kind === K.Identifier && callee.text === SHARE && args[0]?.kind === K.New) {
+          const name = typeNameOf(args[0].typeName);
+          if (name) shared.push(name);
+        }
+      }
+    });
+  }
+  const out: SharedFields[] = [];
+  for (const className of new Set(shared)) {
+    const fields: string[] = [];
+    let range: unknown = null;
+    const visited = new Set<string>();
+    for (let name: string | null = className; name && classes.has(name) && !visited.has(name); ) {
+      visited.add(name);
+      const decl: AstNode = classes.get(name)!;
+      for (const m of (decl.members as AstNode[]) ?? []) {
+        if (m.kind !== K.FieldDeclaration || ((m.flags as number) & STATIC) !== 0) continue;
+        fields.push((m.name as { text: string }).text);
+        range ??= m.range;
+      }
+      name = typeNameOf(decl.extendsType);
+    }
+    if (fields.length > 0) out.push({ className, fields, range });
+  }
+  return out;
+}
+
+export default class SharedFieldsCheck {
+  /** The findings of the last compilation (for tests). */
+  static lastFound: SharedFields[] = [];
+
+  async afterParse(parser: Parser): Promise<void> {
+    const ast: AscAst = await import("assemblyscript");
+    SharedFieldsCheck.lastFound = sharedClassesWithFields(parser.sources, ast);
+    for (const f of SharedFieldsCheck.lastFound) {
+      parser.warning(
+        ast.DiagnosticCode.User_defined_0,
+        f.range,
+        `${f.className} is given to ${SHARE}, so every stream shares its fields (${f.fields.join(", ")}): keep per-request state in a context per stream (setHttpContext), and shared settings in the root context or a module variable`,
+      );
+    }
+  }
+}
