@@ -6,14 +6,11 @@
 // It looks at the filter's own sources only, for the usual form `setSharedHttpContext(new X(...))`,
 // and follows X's base classes that the filter declares too.
 
+import { type AstNode, walkAst } from "./ast-walk.js";
+
 // The compiler's AST classes are loaded when a build runs (asc has loaded them by then).
 type AscAst = typeof import("assemblyscript");
 
-interface AstNode {
-  kind: number;
-  range: unknown;
-  [key: string]: unknown;
-}
 
 interface Source {
   internalPath: string;
@@ -35,22 +32,6 @@ interface Kinds {
 
 const SHARE = "setSharedHttpContext";
 
-/** Calls every node of the tree under `root` (arrays and node fields, not ranges or parents). */
-function walk(root: unknown, visit: (n: AstNode) => void): void {
-  const seen = new Set<unknown>();
-  const go = (n: unknown): void => {
-    if (!n || typeof n !== "object" || seen.has(n)) return;
-    seen.add(n);
-    if (Array.isArray(n)) {
-      for (const item of n) go(item);
-      return;
-    }
-    const node = n as AstNode;
-    if (typeof node.kind === "number") visit(node);
-    for (const [key, value] of Object.entries(node)) if (key !== "range" && key !== "parent") go(value);
-  };
-  go(root);
-}
 
 /** The name in a type reference (`X` of `new X()` or `extends X`), or null. */
 function typeNameOf(t: unknown): string | null {
@@ -79,7 +60,7 @@ export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedF
   const classes = new Map<string, AstNode>();
   const shared: string[] = [];
   for (const source of own) {
-    walk(source.statements, (n) => {
+    walkAst(source.statements, (n) => {
       if (n.kind === K.ClassDeclaration) {
         const name = (n.name as { text?: string } | null)?.text;
         if (name) classes.set(name, n);

@@ -13,6 +13,7 @@
 // limit reaches first.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { type AstNode, walkAst } from "./ast-walk.js";
 // The compiler's AST classes are loaded when a build runs (asc has loaded them by then): a static import
 // would load the whole compiler with every CLI command.
 type AscAst = typeof import("assemblyscript");
@@ -53,13 +54,6 @@ export function renameTlsfEntryPoints(sources: Source[]): boolean {
   return true;
 }
 
-// The few AST shapes the rewrite looks at (assemblyscript's Node classes).
-interface AstNode {
-  kind: number;
-  range: unknown;
-  [key: string]: unknown;
-}
-
 /** The node kinds the rewrite compares (a const enum in the compiler's types). */
 interface Kinds {
   If: number;
@@ -85,24 +79,15 @@ export function redirectAllocationTooLarge(sources: Source[], ast: AscAst): numb
   const { Node } = ast;
   const NodeKind: Kinds = { If: ast.NodeKind.If, Throw: ast.NodeKind.Throw, New: ast.NodeKind.New, Identifier: ast.NodeKind.Identifier };
   let replaced = 0;
-  const seen = new Set<unknown>();
-  const walk = (n: unknown): void => {
-    if (!n || typeof n !== "object" || seen.has(n)) return;
-    seen.add(n);
-    if (Array.isArray(n)) {
-      for (const item of n) walk(item);
-      return;
-    }
-    const node = n as AstNode;
+  const visit = (node: AstNode): void => {
     if (node.kind === NodeKind.If && isTooLargeThrow(node.ifTrue, NodeKind)) {
       const range = (node.ifTrue as AstNode).range as never;
       const call = Node.createCallExpression(Node.createIdentifierExpression(TOO_LARGE_FUNCTION, range), null, [], range);
       node.ifTrue = Node.createExpressionStatement(call);
       replaced++;
     }
-    for (const [key, value] of Object.entries(node)) if (key !== "range" && key !== "parent") walk(value);
   };
-  for (const source of sources) if (RUNTIME_PATHS.has(source.internalPath)) walk(source.statements);
+  for (const source of sources) if (RUNTIME_PATHS.has(source.internalPath)) walkAst(source.statements, visit);
   return replaced;
 }
 
