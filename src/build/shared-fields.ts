@@ -3,8 +3,9 @@
 // so a field written for one request is read by the next, or by another request in flight. The
 // warning names the fields at the filter's own line; a field that is meant to be shared (settings read
 // once) can move to the root context or a module-level variable to silence it.
-// It looks at the filter's own sources only, for the usual form `setSharedHttpContext(new X(...))`,
-// and follows X's base classes that the filter declares too.
+// It looks at the filter's own sources only, for `setSharedHttpContext(new X(...))` and for a
+// variable made with `new X(...)` and passed to it, and follows X's base classes that the filter
+// declares too.
 
 import { type AstNode, walkAst } from "./ast-walk.js";
 
@@ -24,6 +25,7 @@ interface Parser {
 
 interface Kinds {
   Call: number;
+  VariableDeclaration: number;
   New: number;
   Identifier: number;
   ClassDeclaration: number;
@@ -46,10 +48,11 @@ export interface SharedFields {
   range: unknown;
 }
 
-/** The classes passed as `new X(...)` to setSharedHttpContext that declare instance fields. */
+/** The classes given to setSharedHttpContext (as `new X()` or a variable made so) that declare instance fields. */
 export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedFields[] {
   const K: Kinds = {
     Call: ast.NodeKind.Call,
+    VariableDeclaration: ast.NodeKind.VariableDeclaration,
     New: ast.NodeKind.New,
     Identifier: ast.NodeKind.Identifier,
     ClassDeclaration: ast.NodeKind.ClassDeclaration,
@@ -58,21 +61,30 @@ export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedF
   const STATIC = ast.CommonFlags.Static;
   const own = sources.filter((s) => !s.internalPath.startsWith("~lib/"));
   const classes = new Map<string, AstNode>();
-  const shared: string[] = [];
+  /** Variables initialized with `new X(...)`: name -> X (for `const f = new X(0); setSharedHttpContext(f)`). */
+  const made = new Map<string, string>();
+  const sharedArgs: AstNode[] = [];
   for (const source of own) {
     walkAst(source.statements, (n) => {
       if (n.kind === K.ClassDeclaration) {
         const name = (n.name as { text?: string } | null)?.text;
         if (name) classes.set(name, n);
+      } else if (n.kind === K.VariableDeclaration) {
+        const init = n.initializer as AstNode | null;
+        const name = (n.name as { text?: string } | null)?.text;
+        const className = init?.kind === K.New ? typeNameOf(init.typeName) : null;
+        if (name && className) made.set(name, className);
       } else if (n.kind === K.Call) {
         const callee = n.expression as AstNode;
         const args = (n.args as AstNode[]) ?? [];
-        if (callee?.kind === K.Identifier && callee.text === SHARE && args[0]?.kind === K.New) {
-          const name = typeNameOf(args[0].typeName);
-          if (name) shared.push(name);
-        }
+        if (callee?.kind === K.Identifier && callee.text === SHARE && args[0]) sharedArgs.push(args[0]);
       }
     });
+  }
+  const shared: string[] = [];
+  for (const arg of sharedArgs) {
+    const name = arg.kind === K.New ? typeNameOf(arg.typeName) : arg.kind === K.Identifier ? (made.get(arg.text as string) ?? null) : null;
+    if (name) shared.push(name);
   }
   const out: SharedFields[] = [];
   for (const className of new Set(shared)) {

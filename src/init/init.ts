@@ -197,9 +197,9 @@ test("answers 200 itself with x-service-name and logs the request", async () => 
   const http = host.httpStream();
   const action = http.requestHeaders([[":method", "GET"], [":authority", "example.com"], [":path", "/hello"]], true);
   assert.equal(action, Action.Pause);
-  assert.equal(http.localResponse?.status, 200);
-  assert.equal(http.localResponse?.body.toString(), "Hello from Wasm!\\n");
-  assert.deepEqual(http.localResponse?.headers.filter(([k]) => k === "x-service-name"), [["x-service-name", "my-custom-service"]]);
+  assert.equal(http.sentHttpResponse?.status, 200);
+  assert.equal(http.sentHttpResponse?.body.toString(), "Hello from Wasm!\\n");
+  assert.deepEqual(http.sentHttpResponse?.headers.filter(([k]) => k === "x-service-name"), [["x-service-name", "my-custom-service"]]);
   assert.deepEqual(host.logMessages(LogLevel.Info), ["Received request for: example.com /hello"]);
 });
 `;

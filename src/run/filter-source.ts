@@ -34,6 +34,8 @@ export async function loadFilter(
   if (filter.endsWith(".ts")) {
     const out = defaultOutFile(file, debug);
     const r = await buildFilter({ entry: file, debug }, (text) => log(text.endsWith("\n") ? text : text + "\n"));
+    // The compiler's warnings, as `build` prints them (e.g. fields of a shared HTTP context).
+    if (r.warnings) log(r.warnings.endsWith("\n") ? r.warnings : r.warnings + "\n");
     const rel = path.relative(process.cwd(), r.outFile) || r.outFile;
     logger.proxy(
       LogLevel.Info,

@@ -63,9 +63,12 @@ test("init writes a complete project from a template and refuses to overwrite", 
   r = run(process.execPath, [cli, "init", path.join(parent, "x"), "--template", "nope"], parent);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^proxy-wasm-as: unknown template 'nope': choose one of .*x-service-name/);
-  r = run(process.execPath, [cli, "init", "--list", "unused"], parent);
+  r = run(process.execPath, [cli, "init", "--list"], parent);
   assert.equal(r.status, 0);
   assert.ok(r.stdout.split("\n").includes("x-service-name"));
+  r = run(process.execPath, [cli, "init"], parent);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, "proxy-wasm-as: init needs the folder to create: proxy-wasm-as init <dir> (or --list for the templates)\n");
 });
 
 test("the proxy-wasm-as spec follows where the CLI came from: a clone, a tarball install, the registry, --sdk", () => {

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { buildFilter } from "../../src/build/build.js";
+import { loadFilter } from "../../src/run/filter-source.js";
 import { built, repoRoot } from "./helpers.js";
 
 const REQUEST = (path: string): Array<[string, string]> => [
@@ -215,16 +216,32 @@ test("build warns at the field's line when the shared context's class, or a base
         "    return Action.Continue;",
         "  }",
         "}",
+        "class Counter extends HttpContext {",
+        "  seen: u32 = 0;",
+        "}",
+        "const counter = new Counter(0);",
         "setSharedHttpContext(new Timer(0));",
+        "setSharedHttpContext(counter);",
         "",
       ].join("\n"),
     );
     const r = await buildFilter({ entry, outFile: path.join(dir, "f.wasm") }, () => {});
+    // `run` with a .ts entry builds it and shows the same warning in its output.
+    let runOutput = "";
+    await loadFilter(entry, false, { proxy: () => {} } as never, (text) => {
+      runOutput += text;
+    });
+    assert.match(runOutput, /Timer is given to setSharedHttpContext/);
     assert.match(
       r.warnings,
       /WARNING AS102: User-defined: Timer is given to setSharedHttpContext, so every stream shares its fields \(started\)/,
     );
     assert.match(r.warnings, /filter\.ts\(4,3\)/, "at the field's own line");
+    assert.match(
+      r.warnings,
+      /Counter is given to setSharedHttpContext, so every stream shares its fields \(seen\)/,
+      "through a variable too",
+    );
     const plain = await buildFilter(
       { entry: path.join(repoRoot, "examples/add-header/index.ts"), outFile: path.join(dir, "a.wasm") },
       () => {},
