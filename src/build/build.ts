@@ -12,6 +12,7 @@
 //   to report traps at the TypeScript line. Debug builds name it in a sourceMappingURL section for
 //   debuggers; release modules are left exactly as without a map.
 
+import { existsSync } from "node:fs";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -95,6 +96,18 @@ export function defaultOutFile(entry: string, debug = false): string {
   return path.join(projectDir, "build", debug ? `${name}.debug.wasm` : `${name}.wasm`);
 }
 
+/**
+ * The output the project's asconfig.json names, for the project's main entry: its
+ * `assembly/index.ts` when it has one (as `init` makes it), else any entry. Another entry of the
+ * same project (`build assembly/other.ts`) gets `build/other.wasm` instead of overwriting the main
+ * module.
+ */
+function projectOutFile(entry: string, project: ProjectConfig | null): string | undefined {
+  if (!project?.outFile) return undefined;
+  const main = path.join(path.dirname(project.file), "assembly", "index.ts");
+  return entry === main || !existsSync(main) ? project.outFile : undefined;
+}
+
 let ascModule: typeof import("assemblyscript/asc") | null = null;
 async function loadAsc(): Promise<typeof import("assemblyscript/asc")> {
   if (ascModule) return ascModule;
@@ -120,7 +133,7 @@ export async function buildFilter(
     throw new UserError(`${options.entry}: no such file: pass the path of your filter's .ts entry`);
   }
   const project = projectConfig(entry, options);
-  const outFile = path.resolve(options.outFile ?? project?.outFile ?? defaultOutFile(entry, options.debug));
+  const outFile = path.resolve(options.outFile ?? projectOutFile(entry, project) ?? defaultOutFile(entry, options.debug));
   const mapName = `${path.basename(outFile)}.map`;
   await checkOutFile(outFile, options.outFile ?? outFile);
   const baseDir = path.dirname(entry);

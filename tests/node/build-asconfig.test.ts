@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, renameSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { buildFilter } from "../../src/build/build.js";
@@ -29,6 +29,23 @@ function project(asconfig: unknown): string {
 }
 
 const memoryPages = (wasm: Uint8Array) => parseModule(wasm).memories[0].limits.min;
+
+test("the asconfig's outFile is the main entry's (assembly/index.ts): another entry of the project gets build/<name>.wasm and leaves the main module alone", async () => {
+  const dir = project({ extends: "proxy-wasm-as/asconfig.json", targets: { release: { outFile: "build/main.wasm" } } });
+  copyFileSync(path.join(repoRoot, "examples/add-header/index.ts"), path.join(dir, "assembly", "other.ts"));
+  const main = await buildFilter({ entry: path.join(dir, "assembly", "index.ts") }, () => {});
+  assert.equal(main.outFile, path.join(dir, "build", "main.wasm"));
+  const other = await buildFilter({ entry: path.join(dir, "assembly", "other.ts") }, () => {});
+  assert.equal(other.outFile, path.join(dir, "build", "other.wasm"));
+  assert.equal(other.config, path.join(dir, "asconfig.json"), "the rest of the asconfig still applies");
+  // A project without assembly/index.ts: its one entry is the main one.
+  const lone = project({ extends: "proxy-wasm-as/asconfig.json", targets: { release: { outFile: "out/f.wasm" } } });
+  renameSync(path.join(lone, "assembly", "index.ts"), path.join(lone, "assembly", "filter.ts"));
+  assert.equal(
+    (await buildFilter({ entry: path.join(lone, "assembly", "filter.ts") }, () => {})).outFile,
+    path.join(lone, "out", "f.wasm"),
+  );
+});
 
 test("build takes the target's outFile and options from asconfig.json, over the file's options and the preset", async () => {
   const dir = project({
