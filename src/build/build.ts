@@ -97,6 +97,17 @@ export function defaultOutFile(entry: string, debug = false): string {
 }
 
 /**
+ * The compiler names a filter's files relative to the entry's folder (`in filter.ts(13,3)`); from
+ * the working directory, as the user typed the entry (`in assembly/filter.ts(13,3)`), a location can
+ * be opened or searched. The SDK's and the standard library's paths (~lib/...) stay as they are.
+ */
+function fromWorkingDir(diagnostics: string, baseDir: string): string {
+  return diagnostics.replace(/(\bin )([^\s(~][^\s(]*\.ts)(\(\d+,\d+\))/g, (_m, lead: string, file: string, at: string) => {
+    return `${lead}${path.relative(process.cwd(), path.resolve(baseDir, file)) || file}${at}`;
+  });
+}
+
+/**
  * The output the project's asconfig.json names, for the project's main entry: its
  * `assembly/index.ts` when it has one (as `init` makes it), else any entry. Another entry of the
  * same project (`build assembly/other.ts`) gets `build/other.wasm` instead of overwriting the main
@@ -206,6 +217,7 @@ export async function buildFilter(
       ...(options.debug ? [] : [PruneUnusedCallbacks as never]),
     ],
   });
+  diagnostics = fromWorkingDir(diagnostics, baseDir);
   if (result.error) {
     if (diagnostics) onDiagnostics(diagnostics);
     // eslint-disable-next-line no-control-regex

@@ -174,6 +174,11 @@ test("bad input: a missing entry, a non-.ts entry and a compile error each give 
   assert.match(r.stderr, /TS2322/); // the compiler's diagnostic is shown
   const last = r.stderr.trim().split("\n").pop();
   assert.equal(last, "proxy-wasm-as: build of bad.ts failed: 1 error (see the compiler output above)");
+  // The location is given from the working directory, as the entry was typed, not from the entry's folder.
+  mkdirSync(path.join(tmp, "assembly"));
+  writeFileSync(path.join(tmp, "assembly", "bad.ts"), 'import { HttpContext } from "proxy-wasm-as";\nconst x: i32 = "not a number";\n');
+  r = run(["build", "assembly/bad.ts"], tmp);
+  assert.match(r.stderr, /in assembly\/bad\.ts\(2,16\)/);
   // An existing folder as -o is refused before compiling, in one line (it used to end in an EISDIR stack trace).
   r = run(["build", "examples/add-header/index.ts", "-o", tmp]);
   assert.equal(r.status, 1);
