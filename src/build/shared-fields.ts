@@ -1,5 +1,5 @@
 // An asc transform, used by `proxy-wasm-as build` and the asconfig preset, that warns when the class
-// given to setSharedHttpContext declares fields: one object of that class serves every HTTP stream,
+// given to setSharedHttpContext declares fields (and when a per-stream factory beside it goes unused): one object of that class serves every HTTP stream,
 // so a field written for one request is read by the next, or by another request in flight. The
 // warning names the fields at the filter's own line; a field that is meant to be shared (settings read
 // once) can move to the root context or a module-level variable to silence it.
@@ -24,6 +24,7 @@ interface Parser {
 }
 
 interface Kinds {
+  MethodDeclaration: number;
   Call: number;
   VariableDeclaration: number;
   New: number;
@@ -41,16 +42,20 @@ function typeNameOf(t: unknown): string | null {
   return n?.identifier?.text ?? n?.name?.identifier?.text ?? null;
 }
 
-/** One finding: a shared class and the fields it (or a base class of the filter's) declares. */
-export interface SharedFields {
-  className: string;
-  fields: string[];
+/** One finding: what the warning says, and where. */
+export interface SharedFinding {
+  message: string;
   range: unknown;
 }
 
-/** The classes given to setSharedHttpContext (as `new X()` or a variable made so) that declare instance fields. */
-export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedFields[] {
+/**
+ * The classes given to setSharedHttpContext (as `new X()` or a variable made so) that declare
+ * instance fields, and the per-stream factories a shared context makes unused (setHttpContext, a
+ * root's createHttpContext).
+ */
+export function sharedContextFindings(sources: Source[], ast: AscAst): SharedFinding[] {
   const K: Kinds = {
+    MethodDeclaration: ast.NodeKind.MethodDeclaration,
     Call: ast.NodeKind.Call,
     VariableDeclaration: ast.NodeKind.VariableDeclaration,
     New: ast.NodeKind.New,
@@ -64,6 +69,8 @@ export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedF
   /** Variables initialized with `new X(...)`: name -> X (for `const f = new X(0); setSharedHttpContext(f)`). */
   const made = new Map<string, string>();
   const sharedArgs: AstNode[] = [];
+  /** setHttpContext calls and createHttpContext methods: unused beside a shared context. */
+  const unused: SharedFinding[] = [];
   for (const source of own) {
     walkAst(source.statements, (n) => {
       if (n.kind === K.ClassDeclaration) {
@@ -78,6 +85,11 @@ export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedF
         const callee = n.expression as AstNode;
         const args = (n.args as AstNode[]) ?? [];
         if (callee?.kind === K.Identifier && callee.text === SHARE && args[0]) sharedArgs.push(args[0]);
+        if (callee?.kind === K.Identifier && callee.text === "setHttpContext") {
+          unused.push({ message: `setHttpContext is not used: ${SHARE} serves every stream with one context`, range: n.range });
+        }
+      } else if (n.kind === K.MethodDeclaration && (n.name as { text?: string } | null)?.text === "createHttpContext") {
+        unused.push({ message: `createHttpContext is not called: ${SHARE} serves every stream with one context`, range: n.range });
       }
     });
   }
@@ -86,7 +98,8 @@ export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedF
     const name = arg.kind === K.New ? typeNameOf(arg.typeName) : arg.kind === K.Identifier ? (made.get(arg.text as string) ?? null) : null;
     if (name) shared.push(name);
   }
-  const out: SharedFields[] = [];
+  if (sharedArgs.length === 0) return [];
+  const out: SharedFinding[] = [...unused];
   for (const className of new Set(shared)) {
     const fields: string[] = [];
     let range: unknown = null;
@@ -101,24 +114,23 @@ export function sharedClassesWithFields(sources: Source[], ast: AscAst): SharedF
       }
       name = typeNameOf(decl.extendsType);
     }
-    if (fields.length > 0) out.push({ className, fields, range });
+    if (fields.length > 0) {
+      out.push({
+        message: `${className} is given to ${SHARE}, so every stream shares its fields (${fields.join(", ")}): keep per-request state in a context per stream (setHttpContext), and shared settings in the root context or a module variable`,
+        range,
+      });
+    }
   }
   return out;
 }
 
 export default class SharedFieldsCheck {
   /** The findings of the last compilation (for tests). */
-  static lastFound: SharedFields[] = [];
+  static lastFound: SharedFinding[] = [];
 
   async afterParse(parser: Parser): Promise<void> {
     const ast: AscAst = await import("assemblyscript");
-    SharedFieldsCheck.lastFound = sharedClassesWithFields(parser.sources, ast);
-    for (const f of SharedFieldsCheck.lastFound) {
-      parser.warning(
-        ast.DiagnosticCode.User_defined_0,
-        f.range,
-        `${f.className} is given to ${SHARE}, so every stream shares its fields (${f.fields.join(", ")}): keep per-request state in a context per stream (setHttpContext), and shared settings in the root context or a module variable`,
-      );
-    }
+    SharedFieldsCheck.lastFound = sharedContextFindings(parser.sources, ast);
+    for (const f of SharedFieldsCheck.lastFound) parser.warning(ast.DiagnosticCode.User_defined_0, f.range, f.message);
   }
 }

@@ -205,7 +205,7 @@ test("build warns at the field's line when the shared context's class, or a base
     writeFileSync(
       entry,
       [
-        'import { Action, HttpContext, setSharedHttpContext } from "proxy-wasm-as";',
+        'import { Action, HttpContext, setHttpContext, setSharedHttpContext } from "proxy-wasm-as";',
         "class Base extends HttpContext {",
         "  static calls: u32 = 0;",
         "  started: u64 = 0;",
@@ -222,6 +222,7 @@ test("build warns at the field's line when the shared context's class, or a base
         "const counter = new Counter(0);",
         "setSharedHttpContext(new Timer(0));",
         "setSharedHttpContext(counter);",
+        "setHttpContext((id: u32, root: u32): HttpContext => new Counter(id));",
         "",
       ].join("\n"),
     );
@@ -242,6 +243,7 @@ test("build warns at the field's line when the shared context's class, or a base
       /Counter is given to setSharedHttpContext, so every stream shares its fields \(seen\)/,
       "through a variable too",
     );
+    assert.match(r.warnings, /setHttpContext is not used: setSharedHttpContext serves every stream with one context/);
     const plain = await buildFilter(
       { entry: path.join(repoRoot, "examples/add-header/index.ts"), outFile: path.join(dir, "a.wasm") },
       () => {},
