@@ -9,6 +9,7 @@ import * as abi from "./imports";
 import { Status } from "./types";
 import { failed, lenOf, ptrOf } from "./status";
 import { IdTable } from "./table";
+import { contexts } from "./contexts";
 import {
   RET_PTR,
   RET_SIZE,
@@ -38,7 +39,8 @@ export const CALLOUT_GRPC_STREAM: u64 = 3;
 export let calloutLookup: ((token: u32, remove: bool) => u64) | null = null;
 /**
  * Marks the calls a context made as its own no more, for a shared HTTP context's stream that ended
- * (it has no entry in the context table for the dispatcher to find gone); set by forgetCallsAtDelete.
+ * (it has no entry in the context table for the dispatcher to find gone). Set with the table, in
+ * filters with a shared context only.
  */
 export let calloutForgetOwner: ((owner: u32) => void) | null = null;
 /**
@@ -75,13 +77,9 @@ export function trackCallout(token: u32, owner: u32, kind: u64): void {
   if (t === null) {
     callouts = t = new IdTable<u64>();
     calloutLookup = lookupCallout;
+    if (contexts.shared !== null) calloutForgetOwner = forgetOwner;
   }
   t.set(token, (kind << 32) | <u64>owner);
-}
-
-/** For a filter with a shared HTTP context: the dispatcher marks a deleted stream's calls as gone. */
-export function forgetCallsAtDelete(): void {
-  calloutForgetOwner = forgetOwner;
 }
 
 /** Drops a cancelled call: the host never answers it, so nothing else would. */

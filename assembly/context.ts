@@ -6,7 +6,7 @@
 
 import * as hc from "./hostcalls";
 import * as calls from "./callouts";
-import { KIND_ROOT, contexts } from "./contexts";
+import { KIND_ROOT } from "./contexts";
 import { Header, HeaderBytes } from "./headers";
 import { BufferType, MapType, Status } from "./types";
 import { SharedData } from "./hostcalls";
@@ -124,7 +124,7 @@ export class Context {
    */
   dispatchHttpCall(upstream: string, headers: Header[], body: ArrayBuffer | null, trailers: Header[], timeoutMilliseconds: u32): u32 {
     const token = calls.dispatchHttpCall(upstream, headers, body, trailers, timeoutMilliseconds);
-    if (token != 0) track(token, this.contextId, calls.CALLOUT_HTTP);
+    if (token != 0) calls.trackCallout(token, this.contextId, calls.CALLOUT_HTTP);
     return token;
   }
 
@@ -171,14 +171,14 @@ export class Context {
     timeoutMilliseconds: u32,
   ): u32 {
     const token = calls.dispatchGrpcCall(upstream, serviceName, methodName, initialMetadata, message, timeoutMilliseconds);
-    if (token != 0) track(token, this.contextId, calls.CALLOUT_GRPC_CALL);
+    if (token != 0) calls.trackCallout(token, this.contextId, calls.CALLOUT_GRPC_CALL);
     return token;
   }
 
   /** Opens a gRPC stream whose callbacks run on THIS context; its token, or 0 when refused. */
   openGrpcStream(upstream: string, serviceName: string, methodName: string, initialMetadata: HeaderBytes[]): u32 {
     const token = calls.openGrpcStream(upstream, serviceName, methodName, initialMetadata);
-    if (token != 0) track(token, this.contextId, calls.CALLOUT_GRPC_STREAM);
+    if (token != 0) calls.trackCallout(token, this.contextId, calls.CALLOUT_GRPC_STREAM);
     return token;
   }
 
@@ -236,11 +236,4 @@ export class Context {
   callForeignFunction(name: string, args: ArrayBuffer | null): ArrayBuffer | null {
     return hc.callForeignFunction(name, args);
   }
-}
-
-/** Remembers that context `owner` made the call `token` of `kind`, so the answer reaches it. */
-function track(token: u32, owner: u32, kind: u64): void {
-  calls.trackCallout(token, owner, kind);
-  // A shared context's streams are not in the context table: their calls are marked gone at delete.
-  if (contexts.sharing) calls.forgetCallsAtDelete();
 }

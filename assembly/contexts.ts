@@ -38,10 +38,10 @@ export class contexts {
   /** How many contexts are live. */
   static size: u32 = 0;
   /**
-   * Whether every HTTP stream shares one context (registry.ts, setSharedHttpContext): its streams
-   * then have no entry here. For context.ts, which cannot import the registry without a cycle.
+   * The HTTP context every stream shares (registry.ts, setSharedHttpContext; always an HttpContext),
+   * or null when each stream has its own. Its streams have no entry in the table.
    */
-  static sharing: bool = false;
+  static shared: Object | null = null;
 
   /** Address of the bucket for `id` (raw loads and stores: the StaticArray accessors would be calls). */
   // @ts-ignore: decorator

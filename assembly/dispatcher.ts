@@ -13,7 +13,7 @@ import { RootContext } from "./root-context";
 import { HttpContext } from "./http-context";
 import { StreamContext } from "./stream-context";
 import { calloutLookup, calloutForgetOwner, CALLOUT_GRPC_STREAM, CALLOUT_OWNER_GONE } from "./callouts";
-import { defaultRootFactory, namedRootResolver, httpFactory, streamFactory, sharedHttpContext, sharedContextCheck } from "./registry";
+import { defaultRootFactory, namedRootResolver, httpFactory, streamFactory, sharedContextCheck } from "./registry";
 import { Action, LogLevel, PeerType } from "./types";
 import { setEffectiveContext } from "./hostcalls";
 import { refreshLogLevel } from "./log";
@@ -27,7 +27,7 @@ export function onContextCreate(contextId: u32, parentId: u32): void {
     createRootContext(contextId);
     return;
   }
-  if (sharedHttpContext !== null) {
+  if (sharedHttp() !== null) {
     // Every stream uses the shared context; a TCP connection cannot be told from an HTTP stream here.
     const check = sharedContextCheck;
     if (check !== null) check();
@@ -90,12 +90,18 @@ function createRootContext(contextId: u32): RootContext {
     root = f !== null ? f(contextId) : new RootContext(contextId);
   }
   contexts.set<Context>(root!); // a new context's kind is KIND_ROOT
-  const shared = sharedHttpContext;
+  const shared = sharedHttp();
   if (shared !== null) shared.__sdkRootId = contextId;
   return root!;
 }
 
 // ---- lookups ----
+
+/** The HTTP context every stream shares (setSharedHttpContext), or null. */
+// @ts-ignore: decorator
+@inline function sharedHttp(): HttpContext | null {
+  return changetype<HttpContext | null>(contexts.shared);
+}
 
 /**
  * The root context with this id. A filter with a shared HTTP context may export no
@@ -103,7 +109,7 @@ function createRootContext(contextId: u32): RootContext {
  */
 function rootOf(contextId: u32): RootContext | null {
   const c = contextOf(contextId);
-  if (c === null) return sharedHttpContext !== null ? createRootContext(contextId) : null;
+  if (c === null) return sharedHttp() !== null ? createRootContext(contextId) : null;
   return c.__sdkKind == KIND_ROOT ? changetype<RootContext>(c) : null;
 }
 
@@ -119,7 +125,7 @@ function rootOf(contextId: u32): RootContext | null {
 }
 
 function httpOf(contextId: u32): HttpContext | null {
-  const shared = sharedHttpContext;
+  const shared = sharedHttp();
   if (shared !== null) return serving(shared, contextId);
   const c = contextOf(contextId);
   return c !== null && c.__sdkKind == KIND_HTTP ? changetype<HttpContext>(c) : null;
@@ -175,7 +181,7 @@ function contextOf(contextId: u32): Context | null {
 
 /** The context with this id: a root or a stream's own, else the shared HTTP context serving it. */
 function anyContextOf(contextId: u32): Context | null {
-  const shared = sharedHttpContext;
+  const shared = sharedHttp();
   if (shared === null) return contextOf(contextId);
   const c = contextOf(contextId);
   return c !== null ? c : serving(shared, contextId);
@@ -194,7 +200,7 @@ export function onLog(contextId: u32): void {
 export function onDelete(contextId: u32): void {
   // Out of the table first: nothing looks a context up by its own id while it is being deleted.
   const c = contexts.take<Context>(contextId);
-  const shared = sharedHttpContext;
+  const shared = sharedHttp();
   if (shared !== null) {
     // A stream of the shared context (or a root) ended: the answers to its open calls reach no one.
     const forget = calloutForgetOwner;
@@ -276,7 +282,7 @@ function takeCallout(token: u32, remove: bool): u64 {
 function calloutOwner(rootId: u32, entry: u64): Context | null {
   const owner = <u32>entry;
   if (owner == 0) return contextOf(rootId);
-  const c = sharedHttpContext === null || owner != CALLOUT_OWNER_GONE ? anyContextOf(owner) : null;
+  const c = sharedHttp() === null || owner != CALLOUT_OWNER_GONE ? anyContextOf(owner) : null;
   if (c !== null && owner != rootId) setEffectiveContext(owner);
   return c;
 }

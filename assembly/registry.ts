@@ -28,8 +28,6 @@ export let defaultRootFactory: RootContextFactory | null = null;
 export let namedRootResolver: ((contextId: u32) => RootContext | null) | null = null;
 export let httpFactory: HttpContextFactory | null = null;
 export let streamFactory: StreamContextFactory | null = null;
-/** The one HTTP context of every stream, set by setSharedHttpContext; null: a context per stream. */
-export let sharedHttpContext: HttpContext | null = null;
 /**
  * Set by setSharedHttpContext: run at each new stream, it reports a TCP factory beside the shared
  * context. A pointer, so that its message is only in modules that share a context.
@@ -77,8 +75,7 @@ export function setStreamContext(factory: StreamContextFactory): void {
  */
 export function setSharedHttpContext(context: HttpContext): void {
   context.__sdkKind = KIND_HTTP;
-  sharedHttpContext = context;
-  contexts.sharing = true;
+  contexts.shared = context;
   sharedContextCheck = reportStreamFactory;
 }
 
