@@ -28,12 +28,13 @@ interface BinaryenModule {
 }
 
 /**
- * SDK functions that use a callback when the filter calls them (asc compiles only what is called):
+ * SDK functions that use a callback when the filter calls them (asc compiles only what is called;
+ * also the two the rules below read: setSharedHttpContext and ChildContext#getRootContext):
  * registerRootContext needs proxy_on_configure to refuse a plugin whose root_id has no factory; the
  * context factories need proxy_on_context_create and proxy_on_delete, and so do calls to other
  * services made from a shared HTTP context (trackCallout: a deleted stream forgets its calls).
  */
-const USED_BY_CALLING = /\/(registerRootContext|setRootContext|setHttpContext|setStreamContext|trackCallout)$/;
+const USED_BY_CALLING = /[/#](registerRootContext|setRootContext|setHttpContext|setSharedHttpContext|setStreamContext|trackCallout|getRootContext)$/;
 
 /**
  * Dropped only from a filter with a shared HTTP context (setSharedHttpContext): any other filter
@@ -45,14 +46,12 @@ const ONLY_WITH_SHARED_CONTEXT = new Set(["proxy_on_context_create", "proxy_on_d
 /** Names of the callback exports to remove, given every function name in the module. */
 export function unusedCallbackExports(functionNames: Iterable<string>, exportNames: Iterable<string>): string[] {
   const overridden = new Set<string>();
-  let shared = false;
-  let readsRoot = false;
   for (const name of functionNames) {
     const m = /#([A-Za-z0-9_]+)@override$/.exec(name) ?? USED_BY_CALLING.exec(name);
     if (m) overridden.add(m[1]);
-    if (name.endsWith("/setSharedHttpContext")) shared = true;
-    if (name.endsWith("/ChildContext#getRootContext")) readsRoot = true;
   }
+  const shared = overridden.has("setSharedHttpContext");
+  const readsRoot = overridden.has("getRootContext");
   const unused: string[] = [];
   for (const exp of exportNames) {
     const methods = CALLBACK_METHODS[exp];
