@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { LogLevel } from "../abi.js";
-import { buildFilter, defaultOutFile } from "../build/build.js";
+import { buildFilter } from "../build/build.js";
 import { UserError } from "../errors.js";
 import { type ModuleSourceMap, readSourceMap } from "../sourcemap/index.js";
 import type { Logger } from "./log.js";
@@ -32,10 +32,10 @@ export async function loadFilter(
   if (filter instanceof Uint8Array) return { wasm: filter, sourceMap: null, watchDir: null, watchFile: null, ignoreDir: null };
   const file = path.resolve(filter);
   if (filter.endsWith(".ts")) {
-    const out = defaultOutFile(file, debug);
-    const r = await buildFilter({ entry: file, debug }, (text) => log(text.endsWith("\n") ? text : text + "\n"));
+    const print = (text: string) => log(text.endsWith("\n") ? text : text + "\n");
+    const r = await buildFilter({ entry: file, debug }, print);
     // The compiler's warnings, as `build` prints them (e.g. fields of a shared HTTP context).
-    if (r.warnings) log(r.warnings.endsWith("\n") ? r.warnings : r.warnings + "\n");
+    if (r.warnings) print(r.warnings);
     const rel = path.relative(process.cwd(), r.outFile) || r.outFile;
     logger.proxy(
       LogLevel.Info,
@@ -46,7 +46,8 @@ export async function loadFilter(
       sourceMap: readSourceMap(r.outFile),
       watchDir: path.dirname(file),
       watchFile: null,
-      ignoreDir: path.dirname(out),
+      // The module just written, wherever the project's asconfig put it: not a change to rebuild for.
+      ignoreDir: path.dirname(r.outFile),
     };
   }
   if (!filter.endsWith(".wasm")) {
