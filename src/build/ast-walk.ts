@@ -8,6 +8,12 @@ export interface AstNode {
   [key: string]: unknown;
 }
 
+/** A parsed file: the compiler's path for it (~lib/... for the SDK and the standard library). */
+export interface Source {
+  internalPath: string;
+  statements: AstNode[];
+}
+
 /**
  * Calls `visit` on every node under `root` (arrays and node fields; not ranges or parents), each once,
  * before its children: a visit may replace a child, and the walk then goes into the new one.

@@ -1,40 +1,24 @@
 // An asc transform, used by `proxy-wasm-as build` and the asconfig preset, that warns when the class
-// given to setSharedHttpContext declares fields (and when a per-stream factory beside it goes unused): one object of that class serves every HTTP stream,
+// given to setSharedHttpContext declares fields: one object of that class serves every HTTP stream,
 // so a field written for one request is read by the next, or by another request in flight. The
 // warning names the fields at the filter's own line; a field that is meant to be shared (settings read
-// once) can move to the root context or a module-level variable to silence it.
+// once) can move to the root context or a module-level variable to silence it. It also warns where a
+// per-stream factory beside the shared context goes unused (setHttpContext, createHttpContext).
 // It looks at the filter's own sources only, for `setSharedHttpContext(new X(...))` and for a
 // variable made with `new X(...)` and passed to it, and follows X's base classes that the filter
 // declares too.
 
-import { type AstNode, walkAst } from "./ast-walk.js";
+import { type AstNode, type Source, walkAst } from "./ast-walk.js";
 
 // The compiler's AST classes are loaded when a build runs (asc has loaded them by then).
 type AscAst = typeof import("assemblyscript");
-
-
-interface Source {
-  internalPath: string;
-  statements: AstNode[];
-}
 
 interface Parser {
   sources: Source[];
   warning(code: number, range: unknown, arg0?: string): void;
 }
 
-interface Kinds {
-  MethodDeclaration: number;
-  Call: number;
-  VariableDeclaration: number;
-  New: number;
-  Identifier: number;
-  ClassDeclaration: number;
-  FieldDeclaration: number;
-}
-
 const SHARE = "setSharedHttpContext";
-
 
 /** The name in a type reference (`X` of `new X()` or `extends X`), or null. */
 function typeNameOf(t: unknown): string | null {
@@ -54,7 +38,8 @@ export interface SharedFinding {
  * root's createHttpContext).
  */
 export function sharedContextFindings(sources: Source[], ast: AscAst): SharedFinding[] {
-  const K: Kinds = {
+  // NodeKind is a const enum in the compiler's types: read the kinds this check compares one by one.
+  const K = {
     MethodDeclaration: ast.NodeKind.MethodDeclaration,
     Call: ast.NodeKind.Call,
     VariableDeclaration: ast.NodeKind.VariableDeclaration,
