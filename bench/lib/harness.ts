@@ -125,6 +125,8 @@ export interface Timing {
   /** Each round's wall ns per request. */
   wallRounds: number[];
   requestsPerBatch: number;
+  /** With several timing processes (timing-processes.ts): each process's median CPU ns per request. */
+  processMedians?: number[];
 }
 
 interface BatchTime {

@@ -1,7 +1,7 @@
 // The whole benchmark as one function: builds every module, checks the seeds behave alike, then
 // measures sizes, time per request, host calls, memory over a long run, cold build time and (when
 // `proxy-wasm-as run` exists) proxy throughput. bench/run.ts prints and writes what this returns.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -26,7 +26,6 @@ import {
   memoryRun,
   requestKind,
   start,
-  timeInterleaved,
   type MemoryRun,
   type RequestKind,
   type Running,
@@ -37,6 +36,7 @@ import { coldBuild, type ColdBuild } from "./coldbuild.js";
 import { machineInfo, type MachineInfo } from "./machine.js";
 import { proxyBench, type ProxyResult } from "./proxy.js";
 import { measureCost, type Cost } from "./cost.js";
+import { mergeTimings, timeInProcesses, type TimedSubject } from "./timing-processes.js";
 
 export interface SuiteOptions {
   /** Examples to measure (default: every examples/<name>/index.ts). */
@@ -44,6 +44,8 @@ export interface SuiteOptions {
   rounds: number;
   batchMs: number;
   warmupMs: number;
+  /** Fresh Node processes that time the modules, one after another (their rounds are pooled). */
+  processes: number;
   /** Requests in the memory run, and how many of them are warm-up. */
   memoryRequests: number;
   memoryWarmup: number;
@@ -60,7 +62,8 @@ export interface SuiteOptions {
 }
 
 export const FULL: SuiteOptions = {
-  rounds: 21,
+  rounds: 15,
+  processes: 3,
   batchMs: 25,
   warmupMs: 150,
   memoryRequests: 1_000_000,
@@ -74,6 +77,7 @@ export const FULL: SuiteOptions = {
 
 export const QUICK: SuiteOptions = {
   rounds: 3,
+  processes: 1,
   batchMs: 15,
   warmupMs: 20,
   memoryRequests: 20_000,
@@ -95,6 +99,8 @@ export interface ModuleResult {
   timing: Timing;
   /** Time per request above the empty module's (the guest's share), ns. */
   guestNs: number;
+  /** The empty module timed in the same processes (guestNs is above it). */
+  empty: Timing;
   hostCalls: Record<string, number>;
   /** The deterministic cost per request (cost.ts). */
   cost: Cost | null;
@@ -124,7 +130,7 @@ export interface BenchResult {
   versions: Record<string, string>;
   options: SuiteOptions;
   examples: ExampleResult[];
-  /** The empty module's timing per request kind (the host's own cost). */
+  /** The empty module's timing per request kind (the host's own cost): every example's processes pooled. */
   baseline: Partial<Record<RequestKind, Timing>>;
   proxy: ProxyResult;
   errors: string[];
@@ -255,26 +261,43 @@ export async function runSuite(
     }
     log(`counted the cost of ${pending.length} modules`);
 
-    // 3. Time every module interleaved, with the empty module once per request kind.
-    const baselines: Array<{ kind: RequestKind; running: Running }> = [];
-    for (const kind of kindsUsed) {
-      baselines.push({ kind, running: await start({ label: `empty module (${kind})`, wasm: emptyWasm }, kind) });
+    // 3. Time each example's modules interleaved with the empty module, in fresh processes per example.
+    const emptyFile = path.join(tmp, "timed-empty.wasm");
+    await writeFile(emptyFile, emptyWasm);
+    const timings: Timing[] = [];
+    const groupEmpty: Timing[] = [];
+    const emptyRuns: Partial<Record<RequestKind, Timing[]>> = {};
+    for (const ex of examples) {
+      const group = pending.filter((p) => p.example === ex);
+      if (group.length === 0) continue;
+      const subjects: TimedSubject[] = [];
+      for (const p of group) {
+        const wasmFile = path.join(tmp, `timed-${ex.name}-${p.role}.wasm`);
+        await writeFile(wasmFile, p.wasm);
+        subjects.push({ label: p.running.label, wasmFile, kind: ex.kind, pluginConfig: p.config.pluginConfig, rootId: p.config.rootId });
+      }
+      subjects.push({ label: `empty module (${ex.kind})`, wasmFile: emptyFile, kind: ex.kind });
+      log(`time ${ex.name}: ${subjects.length} modules interleaved, ${opts.rounds} rounds in each of ${opts.processes} processes`);
+      const t = await timeInProcesses(subjects, opts, opts.processes, tmp);
+      const empty = t[t.length - 1];
+      timings.push(...t.slice(0, -1));
+      group.forEach(() => groupEmpty.push(empty));
+      (emptyRuns[ex.kind] ??= []).push(empty);
     }
-    log(`time ${pending.length + baselines.length} modules interleaved (${opts.rounds} rounds)`);
-    const timings = timeInterleaved([...pending.map((p) => p.running), ...baselines.map((b) => b.running)], opts);
+    // The host-only rows: every example's empty-module rounds pooled.
     const baseline: Partial<Record<RequestKind, Timing>> = {};
-    baselines.forEach((b, i) => (baseline[b.kind] = timings[pending.length + i]));
+    for (const [kind, runs] of Object.entries(emptyRuns)) baseline[kind as RequestKind] = mergeTimings(runs.map((t) => [t]))[0];
 
     // 4. Host calls per request, then the long memory runs (fresh hosts).
     for (let i = 0; i < pending.length; i++) {
       const p = pending[i];
-      const base = baseline[p.example.kind]!.nsPerRequest;
       const result: ModuleResult = {
         label: p.running.label,
         role: p.role,
         size: moduleSize(p.wasm),
         timing: timings[i],
-        guestNs: timings[i].nsPerRequest - base,
+        guestNs: timings[i].nsPerRequest - groupEmpty[i].nsPerRequest,
+        empty: groupEmpty[i],
         hostCalls: hostCallsPerRequest(p.running),
         cost: costs[i],
         memory: null,

@@ -20,7 +20,8 @@ import {
   SEED_HOST_CALLS,
   SEEDS,
 } from "../../bench/lib/filters.js";
-import { hostCallsPerRequest, memoryRun, requestKind, start, timeInterleaved } from "../../bench/lib/harness.js";
+import { hostCallsPerRequest, memoryRun, requestKind, start, timeInterleaved, type Timing } from "../../bench/lib/harness.js";
+import { mergeTimings } from "../../bench/lib/timing-processes.js";
 import { consoleReport, extraHostCalls, markdownReport, renderTable, SIZE_LIMIT, targets } from "../../bench/lib/report.js";
 import { processCpuSeconds, proxyBench } from "../../bench/lib/proxy.js";
 import { median, percentile, ratio } from "../../bench/lib/stats.js";
@@ -36,6 +37,7 @@ const TINY: SuiteOptions = {
   coldBuildRuns: 1,
   proxySeconds: 0,
   peerWithOurFlags: false,
+  processes: 2,
 };
 
 test("median and ratio", () => {
@@ -120,6 +122,28 @@ test("timeInterleaved reports a median per module from every round", async () =>
     assert.ok(x.nsPerRequest > 0 && x.requestsPerBatch >= 50);
     assert.ok(Math.abs(x.requestsPerSecond - 1e9 / x.nsPerRequest) < 1e-6);
   }
+});
+
+test("mergeTimings pools every process's rounds, reports their median and keeps each process's own", () => {
+  const t = (label: string, rounds: number[]): Timing => ({
+    label,
+    nsPerRequest: median(rounds),
+    requestsPerSecond: 1e9 / median(rounds),
+    wallNsPerRequest: median(rounds) + 1,
+    rounds,
+    wallRounds: rounds.map((r) => r + 1),
+    requestsPerBatch: 100,
+  });
+  const [a, b] = mergeTimings([
+    [t("a", [10, 12, 50]), t("b", [5, 5, 5])],
+    [t("a", [11, 13, 14]), t("b", [6, 7, 8])],
+  ]);
+  assert.deepEqual(a.rounds, [10, 12, 50, 11, 13, 14]);
+  assert.equal(a.nsPerRequest, 12.5, "the median of the pool, not of the two medians (12 and 13)");
+  assert.deepEqual(a.processMedians, [12, 13]);
+  assert.equal(a.wallNsPerRequest, 13.5);
+  assert.equal(b.nsPerRequest, 5.5);
+  assert.throws(() => mergeTimings([[t("a", [1])], [t("b", [1])]]), /disagree on module 1 \(a\)/);
 });
 
 test("memoryRun counts pages before and after warm-up and notices growth", async () => {
@@ -207,8 +231,11 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
   for (const m of [ex.ours!, ex.peer!, ex.floor!]) {
     assert.ok(m.size.raw > 0);
     assert.ok(m.timing.nsPerRequest > 0);
-    assert.equal(m.guestNs, m.timing.nsPerRequest - result.baseline.http!.nsPerRequest);
+    assert.equal(m.guestNs, m.timing.nsPerRequest - m.empty.nsPerRequest, "guest time is above the empty module timed with it");
+    assert.equal(m.timing.rounds.length, 4, "two processes of two rounds, pooled");
+    assert.equal(m.timing.processMedians?.length, 2);
   }
+  assert.equal(result.baseline.http!.nsPerRequest, ex.ours!.empty.nsPerRequest, "one example: the host-only row is its empty module");
   assert.deepEqual(ex.ours!.hostCalls, SEED_HOST_CALLS["add-header"]);
   for (const m of [ex.ours!, ex.peer!]) assert.ok(m.cost!.instructions > ex.floor!.cost!.instructions);
   assert.ok(ex.peer!.cost!.allocations! > 0);
@@ -229,6 +256,12 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
   assert.equal(smaller.met, ex.peer!.size.raw / ex.ours!.size.raw >= 3);
   assert.equal(t.find((x) => x.what.includes("host calls beyond"))!.met, true);
   assert.equal(t.find((x) => x.what.startsWith("`run`"))!.met, null);
+  const floor = t.find((x) => x.what === "add-header: guest time vs WAT floor (V8)")!;
+  assert.match(
+    floor.measured,
+    /; by process (-?\d+\.\d\d×|n\/a), (-?\d+\.\d\d×|n\/a)\)$/,
+    "each process's own ratio (n/a when a tiny run's floor shows no guest time)",
+  );
 
   const text = consoleReport(result);
   for (const heading of [
