@@ -22,6 +22,7 @@ import { withoutSourceMappingUrl } from "../sourcemap/index.js";
 import { findAsconfig, readProjectConfig, toArgs, type AscOptions, type ProjectConfig } from "./asconfig.js";
 import { embedConfigSchema } from "./config-schema.js";
 import PruneUnusedCallbacks from "./prune-exports.js";
+import InlineRuntimeAccessors from "./runtime-inlining.js";
 import SharedFieldsCheck from "./shared-fields.js";
 import SmallBlocks from "./small-blocks.js";
 import { dropStaticBlockHeaders, recordStaticObjects } from "./static-headers.js";
@@ -214,7 +215,7 @@ export async function buildFilter(
       SmallBlocks as never,
       SharedFieldsCheck as never,
       statics.transform as never,
-      ...(options.debug ? [] : [PruneUnusedCallbacks as never]),
+      ...(options.debug ? [] : [PruneUnusedCallbacks as never, InlineRuntimeAccessors as never]),
     ],
   });
   diagnostics = fromWorkingDir(diagnostics, baseDir);

@@ -10,6 +10,8 @@ import { createHost, Action, LogLevel } from "../../src/host/index.js";
 import { COMMON_FLAGS, RELEASE_FLAGS, DEBUG_FLAGS, defaultOutFile } from "../../src/build/build.js";
 import { verifyModule } from "../../src/verify.js";
 import { unusedCallbackExports } from "../../src/build/prune-exports.js";
+import InlineRuntimeAccessors, { INLINED_ACCESSORS } from "../../src/build/runtime-inlining.js";
+import { buildFilter } from "../../src/build/build.js";
 import { built, repoRoot } from "./helpers.js";
 
 const cli = path.join(repoRoot, "dist", "src", "cli.js");
@@ -96,6 +98,42 @@ test("only the callbacks a filter overrides are exported; the host sees the same
   }
 });
 
+test("release builds inline the collector's four accessors, and the filter still collects its garbage", async () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "pwa-inline-"));
+  // asc's --debug keeps the function names (our release options otherwise), so the test can look for them.
+  const r = await buildFilter(
+    { entry: path.join(repoRoot, "examples/x-service-name/index.ts"), outFile: path.join(tmp, "x.wasm"), ascArgs: ["--debug"] },
+    () => {},
+  );
+  assert.equal(InlineRuntimeAccessors.lastFound, INLINED_ACCESSORS.size);
+  const binaryen = (await import("binaryen")).default;
+  const m = binaryen.readBinary(r.wasm);
+  const names = new Set<string>();
+  for (let i = 0; i < m.getNumFunctions(); i++) names.add(binaryen.getFunctionInfo(m.getFunctionByIndex(i)).name);
+  m.dispose();
+  assert.ok(names.has("~lib/rt/tcms/__new") && names.has("~lib/rt/tcms/__collect"), "the names are there to look at");
+  for (const accessor of INLINED_ACCESSORS) assert.equal(names.has(accessor), false, `${accessor} is inlined everywhere`);
+  // 3,000 requests: the collector runs dozens of times through the inlined code.
+  const host = await createHost({ wasm: r.wasm });
+  host.startPlugin();
+  const pages = host.memoryBytes;
+  for (let i = 0; i < 3000; i++) {
+    const s = host.httpStream();
+    s.requestHeaders(
+      [
+        [":authority", "a.example"],
+        [":path", `/${i}`],
+      ],
+      true,
+    );
+    assert.equal(s.sentHttpResponse?.status, 200);
+    s.complete();
+    host.clearLogs();
+  }
+  assert.deepEqual(host.failures, []);
+  assert.equal(host.memoryBytes, pages, "no page added: the garbage was collected");
+});
+
 test("plain asc with the package's asconfig preset builds the same filter", async () => {
   const project = mkdtempSync(path.join(os.tmpdir(), "pwa-asc-"));
   mkdirSync(path.join(project, "node_modules"));
@@ -151,12 +189,13 @@ test("the asconfig preset carries exactly the wrapper's flags", () => {
   assert.equal(preset.targets.release.noAssert, RELEASE_FLAGS.includes("--noAssert"));
   assert.equal(preset.targets.debug.debug, DEBUG_FLAGS.includes("--debug"));
   assert.deepEqual(preset.entries, ["./assembly/exports.ts"]);
-  // The same transforms as the wrapper: export pruning, the small-block free lists and the check of a
-  // shared context's fields.
+  // The same transforms as the wrapper: export pruning, the small-block free lists, the check of a
+  // shared context's fields and the inlining of the collector's accessors.
   assert.deepEqual(preset.options.transform, [
     "./dist/src/build/prune-exports.js",
     "./dist/src/build/small-blocks.js",
     "./dist/src/build/shared-fields.js",
+    "./dist/src/build/runtime-inlining.js",
   ]);
 });
 

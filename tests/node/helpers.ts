@@ -45,6 +45,7 @@ function buildKey(entryAbs: string, debug: boolean): string {
     "dist/src/build/prune-exports.js",
     "dist/src/build/callbacks.generated.js",
     "dist/src/build/small-blocks.js",
+    "dist/src/build/runtime-inlining.js",
     "dist/src/build/static-headers.js",
     "dist/src/build/config-schema.js",
     "node_modules/assemblyscript/package.json",
