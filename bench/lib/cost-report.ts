@@ -72,7 +72,7 @@ export function costTable(r: BenchResult): Table {
   };
 }
 
-/** Instruction-count and size targets (size: not larger than before). */
+/** Instruction-count and size targets (the seeds not larger than before; the other examples' change reported). */
 export function costTargets(r: BenchResult): Target[] {
   const out: Target[] = [];
   for (const e of r.examples) {
@@ -90,17 +90,25 @@ export function costTargets(r: BenchResult): Target[] {
       });
     }
   }
-  const grown = r.examples.filter((e) => e.ours && BASELINE.sizes[e.name] !== undefined && e.ours.size.raw > BASELINE.sizes[e.name]);
-  const known = r.examples.filter((e) => e.ours && BASELINE.sizes[e.name] !== undefined);
-  if (known.length > 0) {
+  // Issue 15's size rule: the seed filters may not grow past their sizes when it was filed; every
+  // other example's change is reported (the size table has each one).
+  const seeds = r.examples.filter((e) => e.seed && e.ours && BASELINE.sizes[e.name] !== undefined);
+  if (seeds.length > 0) {
     out.push({
-      what: "module sizes not larger than before",
-      goal: `every example ≤ its ${BASELINE.commit} size`,
-      measured:
-        grown.length === 0
-          ? `${known.length} of ${known.length} not larger`
-          : grown.map((e) => `${e.name} ${int(e.ours!.size.raw)} > ${int(BASELINE.sizes[e.name])}`).join("; "),
-      met: grown.length === 0,
+      what: "seed module sizes not larger than before",
+      goal: seeds.map((e) => `${e.name} ≤ ${int(BASELINE.sizes[e.name])} B`).join(", "),
+      measured: seeds.map((e) => `${int(e.ours!.size.raw)} B`).join(", "),
+      met: seeds.every((e) => e.ours!.size.raw <= BASELINE.sizes[e.name]),
+    });
+  }
+  const others = r.examples.filter((e) => !e.seed && e.ours && BASELINE.sizes[e.name] !== undefined);
+  if (others.length > 0) {
+    const grown = others.filter((e) => e.ours!.size.raw > BASELINE.sizes[e.name]);
+    out.push({
+      what: `other examples' size change since ${BASELINE.commit}`,
+      goal: "reported",
+      measured: `${others.length - grown.length} of ${others.length} not larger${grown.length ? `; larger: ${grown.map((e) => `${e.name} ${sizeChange(e.name, e.ours!.size.raw)} B`).join(", ")}` : ""}`,
+      met: "reported",
     });
   }
   return out;

@@ -27,11 +27,12 @@ export interface Target {
   what: string;
   goal: string;
   measured: string;
-  met: boolean | null;
+  /** null: not measured in this run; "reported": a number the issue asks to report, with no goal. */
+  met: boolean | null | "reported";
 }
 
-function mark(met: boolean | null): string {
-  return met === null ? "not measured" : met ? "met" : "MISSED";
+function mark(met: Target["met"]): string {
+  return met === "reported" ? "reported" : met === null ? "not measured" : met ? "met" : "MISSED";
 }
 
 const ourName = "proxy-wasm-as";

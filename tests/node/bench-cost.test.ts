@@ -148,3 +148,24 @@ test("the cost of a seed filter, its counting build and its WAT floor", async ()
     await rm(tmp, { recursive: true, force: true });
   }
 });
+
+test("size targets: the seed filters may not grow past their sizes before issue 15; other examples' changes are reported", () => {
+  const example = (name: string, seed: boolean, raw: number) => ({
+    name,
+    seed,
+    ours: { role: "ours", cost: null, size: { raw } },
+    peer: null,
+    floor: null,
+  });
+  const targets = (xsn: number, bodyRewrite: number) =>
+    costTargets({
+      examples: [example("x-service-name", true, xsn), example("body-rewrite", false, bodyRewrite), example("metrics", false, 7000)],
+    } as never);
+  const seeds = targets(6075, 14_599).find((t) => t.what === "seed module sizes not larger than before")!;
+  assert.deepEqual([seeds.goal, seeds.measured, seeds.met], ["x-service-name ≤ 6,075 B", "6,075 B", true]);
+  assert.equal(targets(6076, 14_599).find((t) => t.what === "seed module sizes not larger than before")!.met, false);
+  const others = targets(6000, 14_700).find((t) => t.what === "other examples' size change since d10635b")!;
+  assert.equal(others.met, "reported");
+  assert.equal(others.measured, "1 of 2 not larger; larger: body-rewrite +101 B");
+  assert.equal(targets(6000, 14_000).find((t) => t.what.startsWith("other examples"))!.measured, "2 of 2 not larger");
+});
