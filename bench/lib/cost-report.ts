@@ -1,7 +1,8 @@
 // The deterministic cost table (cost.ts) and its targets, relative to the numbers measured before
 // the hot-path work (BASELINE).
 import { PEER_SDK } from "./filters.js";
-import type { Table, Target } from "./report.js";
+import type { Table } from "./report.js";
+import type { Target } from "./targets.js";
 import type { BenchResult, ModuleResult } from "./suite.js";
 import { fixed, int, ratio, times } from "./stats.js";
 

@@ -32,8 +32,9 @@ export function methodSection(r: BenchResult): string[] {
     ...(o.processes > 1
       ? [
           "  Several processes, since the same modules timed in two processes differ by a few percent (V8",
-          "  compiles the host's JavaScript differently each time), more than rounds within one process do; the",
-          "  floor targets also give each process's own ratio.",
+          "  compiles the host's JavaScript differently each time, and the machine's other work varies), more",
+          "  than rounds within one process do. A ratio target (ours against the floor or the peer) is the median",
+          "  of the processes' own ratios, each listed: within a process the modules share the conditions.",
         ]
       : []),
     `- The load average when the bench started is in the machine line above: other work on the machine`,

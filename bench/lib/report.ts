@@ -3,9 +3,12 @@
 import { PEER_SDK } from "./filters.js";
 import { LATENCY_CONNECTIONS, THROUGHPUT_CONNECTIONS, type LoadResult } from "./proxy.js";
 import type { BenchResult, ExampleResult, ModuleResult } from "./suite.js";
-import { bytes, fixed, int, ns, ratio, times } from "./stats.js";
-import { BASELINE, costTable, costTargets, sizeChange } from "./cost-report.js";
+import { fixed, int, ns, ratio, times } from "./stats.js";
+import { BASELINE, costTable, sizeChange } from "./cost-report.js";
 import { methodSection } from "./method.js";
+import { mark, ourName, targets } from "./targets.js";
+
+export { extraHostCalls, guestRatio, SIZE_LIMIT, targets, type Target } from "./targets.js";
 
 export type Table = { headers: string[]; rows: string[][]; align?: Array<"l" | "r"> };
 
@@ -18,142 +21,6 @@ export function renderTable(t: Table): string {
   const line = (r: string[]) => `| ${r.map((c, i) => cell(c ?? "", i)).join(" | ")} |`;
   const sep = `| ${width.map((w, i) => (align[i] === "r" ? "-".repeat(w - 1) + ":" : "-".repeat(w))).join(" | ")} |`;
   return [line(t.headers), sep, ...t.rows.map(line)].join("\n");
-}
-
-/** Raw size limit for a seed filter (6 KiB, as in tests/node/sdk-size.test.ts). */
-export const SIZE_LIMIT = 6144;
-
-export interface Target {
-  what: string;
-  goal: string;
-  measured: string;
-  /** null: not measured in this run; "reported": a number the issue asks to report, with no goal. */
-  met: boolean | null | "reported";
-}
-
-function mark(met: Target["met"]): string {
-  return met === "reported" ? "reported" : met === null ? "not measured" : met ? "met" : "MISSED";
-}
-
-const ourName = "proxy-wasm-as";
-
-function seedResults(r: BenchResult): ExampleResult[] {
-  return r.examples.filter((e) => e.seed && e.ours);
-}
-
-function callsEqual(a: Record<string, number>, b: Record<string, number>): boolean {
-  const ka = Object.keys(a).filter((k) => a[k] > 0);
-  const kb = Object.keys(b).filter((k) => b[k] > 0);
-  return ka.length === kb.length && ka.every((k) => a[k] === b[k]);
-}
-
-/** Host calls beyond the expected ones, per request (0 when none). */
-export function extraHostCalls(actual: Record<string, number>, expected: Record<string, number>): number {
-  let extra = 0;
-  for (const [k, v] of Object.entries(actual)) extra += Math.max(0, v - (expected[k] ?? 0));
-  return extra;
-}
-
-/** The guest ratio a/b in each timing process on its own (empty when there was one process). */
-function processRatios(a: ModuleResult, b: ModuleResult): number[] {
-  const pa = a.timing.processMedians ?? [];
-  const pb = b.timing.processMedians ?? [];
-  const pe = a.empty.processMedians ?? [];
-  if (pa.length < 2 || pb.length !== pa.length || pe.length !== pa.length) return [];
-  return pa.map((x, i) => ratio(x - pe[i], pb[i] - pe[i]));
-}
-
-/** Every target with the measured value and whether it was met. */
-export function targets(r: BenchResult): Target[] {
-  const out: Target[] = [];
-  for (const e of seedResults(r)) {
-    const o = e.ours!;
-    out.push({
-      what: `${e.name}: module size`,
-      goal: `≤ ${int(SIZE_LIMIT)} B`,
-      measured: bytes(o.size.raw),
-      met: o.size.raw <= SIZE_LIMIT,
-    });
-    if (e.peer) {
-      const f = ratio(e.peer.size.raw, o.size.raw);
-      out.push({
-        what: `${e.name}: smaller than ${PEER_SDK}`,
-        goal: "≥ 3× smaller",
-        measured: `${times(f, 1)} smaller (${bytes(e.peer.size.raw)})`,
-        met: f >= 3,
-      });
-      const g = ratio(o.guestNs, e.peer.guestNs);
-      out.push({
-        what: `${e.name}: guest cost vs ${PEER_SDK}`,
-        goal: "≤ 1/5 (0.20×)",
-        measured: `${times(g)} (${ns(o.guestNs)} vs ${ns(e.peer.guestNs)} ns)`,
-        met: g <= 0.2,
-      });
-    }
-    if (e.floor) {
-      const g = ratio(o.guestNs, e.floor.guestNs);
-      const each = processRatios(o, e.floor);
-      out.push({
-        what: `${e.name}: guest time vs WAT floor (V8)`,
-        goal: "≤ 1.3×",
-        measured: `${times(g)} (${ns(o.guestNs)} vs ${ns(e.floor.guestNs)} ns${each.length > 1 ? `; by process ${each.map((x) => times(x)).join(", ")}` : ""})`,
-        met: g <= 1.3,
-      });
-    }
-    if (e.expectedHostCalls) {
-      const extra = extraHostCalls(o.hostCalls, e.expectedHostCalls);
-      out.push({
-        what: `${e.name}: host calls beyond the filter's code`,
-        goal: "0",
-        measured: fixed(extra, extra % 1 ? 2 : 0),
-        met: extra === 0 && callsEqual(o.hostCalls, e.expectedHostCalls),
-      });
-    }
-    if (o.memory) {
-      const grew = o.memory.pagesAtEnd - o.memory.pagesAfterWarmup;
-      out.push({
-        what: `${e.name}: guest memory growth after warm-up`,
-        goal: "0 pages",
-        measured: `${grew} pages over ${int(o.memory.requests)} requests`,
-        met: grew === 0,
-      });
-    }
-  }
-  out.push(...costTargets(r));
-  const builds = r.examples.filter((e) => e.coldBuild);
-  if (builds.length > 0) {
-    const worst = builds.reduce((a, b) => (b.coldBuild!.medianMs > a.coldBuild!.medianMs ? b : a));
-    out.push({
-      what: "`build`, cold (slowest example)",
-      goal: "< 3 s",
-      measured: `${fixed(worst.coldBuild!.medianMs / 1000)} s (${worst.name})`,
-      met: worst.coldBuild!.medianMs < 3000,
-    });
-  }
-  const p = r.proxy;
-  if (p.ran) {
-    const share = ratio(p.throughput.filter.requestsPerSecond, p.throughput.none.requestsPerSecond);
-    const none = p.throughput.none.proxyCpuUsPerRequest;
-    const withFilter = p.throughput.filter.proxyCpuUsPerRequest;
-    const cpuShare = none !== null && withFilter !== null ? ratio(none, withFilter) : NaN;
-    const cpuNote = Number.isFinite(cpuShare) ? ` (by the proxy's CPU per request: ${fixed(cpuShare * 100, 0)}%)` : "";
-    out.push({
-      what: `\`run\` throughput with ${p.filter} vs no filter`,
-      goal: "≥ 60%",
-      measured: `${fixed(share * 100, 0)}%${cpuNote}`,
-      met: share >= 0.6,
-    });
-    const added = p.latency.filter.p99Ms - p.latency.none.p99Ms;
-    out.push({
-      what: `\`run\` added p99 latency at ${int(p.latency.rate)} req/s`,
-      goal: "< 1 ms",
-      measured: `${fixed(added)} ms`,
-      met: added < 1,
-    });
-  } else {
-    out.push({ what: "`run` throughput and added p99", goal: "≥ 60%, < 1 ms", measured: p.reason, met: null });
-  }
-  return out;
 }
 
 function moduleLabel(m: ModuleResult): string {

@@ -63,7 +63,7 @@ export interface SuiteOptions {
 
 export const FULL: SuiteOptions = {
   rounds: 15,
-  processes: 3,
+  processes: 5,
   batchMs: 25,
   warmupMs: 150,
   memoryRequests: 1_000_000,

@@ -22,10 +22,10 @@ import {
 } from "../../bench/lib/filters.js";
 import { hostCallsPerRequest, memoryRun, requestKind, start, timeInterleaved, type Timing } from "../../bench/lib/harness.js";
 import { mergeTimings } from "../../bench/lib/timing-processes.js";
-import { consoleReport, extraHostCalls, markdownReport, renderTable, SIZE_LIMIT, targets } from "../../bench/lib/report.js";
+import { consoleReport, extraHostCalls, guestRatio, markdownReport, renderTable, SIZE_LIMIT, targets } from "../../bench/lib/report.js";
 import { processCpuSeconds, proxyBench } from "../../bench/lib/proxy.js";
 import { median, percentile, ratio } from "../../bench/lib/stats.js";
-import { memoryRequestsFor, QUICK, runSuite, type BenchResult, type SuiteOptions } from "../../bench/lib/suite.js";
+import { memoryRequestsFor, QUICK, runSuite, type BenchResult, type ModuleResult, type SuiteOptions } from "../../bench/lib/suite.js";
 
 const TINY: SuiteOptions = {
   ...QUICK,
@@ -146,6 +146,20 @@ test("mergeTimings pools every process's rounds, reports their median and keeps 
   assert.throws(() => mergeTimings([[t("a", [1])], [t("b", [1])]]), /disagree on module 1 \(a\)/);
 });
 
+test("guestRatio judges the median of the processes' own ratios, and lists each", () => {
+  const timing = (processMedians: number[]) => ({ nsPerRequest: median(processMedians), processMedians }) as Timing;
+  const empty = timing([100, 100, 100]);
+  const mod = (medians: number[]) => ({ timing: timing(medians), empty, guestNs: median(medians) - 100 }) as ModuleResult;
+  const g = guestRatio(mod([300, 500, 310]), mod([200, 200, 200]));
+  assert.equal(g.value, 2.1, "ratios 2, 4 and 2.1: the process the machine disturbed is set aside");
+  assert.equal(g.measured, "2.10×, median of 3 processes: 2.00×, 4.00×, 2.10× (pooled: 210 vs 100 ns)");
+  const one = guestRatio(
+    { ...mod([300]), timing: { nsPerRequest: 300 } as Timing, guestNs: 200 },
+    { ...mod([200]), timing: { nsPerRequest: 200 } as Timing, guestNs: 100 },
+  );
+  assert.deepEqual(one, { value: 2, measured: "2.00× (200 vs 100 ns)" }, "one process: the ratio of the medians");
+});
+
 test("memoryRun counts pages before and after warm-up and notices growth", async () => {
   const flat = await memoryRun({ label: "floor", wasm: await compileFixture(floorFile("x-service-name")) }, 2000, 200);
   assert.equal(flat.requests, 2000);
@@ -259,7 +273,7 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
   const floor = t.find((x) => x.what === "add-header: guest time vs WAT floor (V8)")!;
   assert.match(
     floor.measured,
-    /; by process (-?\d+\.\d\d×|n\/a), (-?\d+\.\d\d×|n\/a)\)$/,
+    /^(-?\d+\.\d\d×|n\/a), median of 2 processes: (-?\d+\.\d\d×|n\/a), (-?\d+\.\d\d×|n\/a) \(pooled: -?[\d,]+ vs -?[\d,]+ ns\)$/,
     "each process's own ratio (n/a when a tiny run's floor shows no guest time)",
   );
 
