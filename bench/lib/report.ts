@@ -6,7 +6,7 @@ import type { BenchResult, ExampleResult, ModuleResult } from "./suite.js";
 import { fixed, int, ns, ratio, times } from "./stats.js";
 import { BASELINE, costTable, sizeChange } from "./cost-report.js";
 import { methodSection } from "./method.js";
-import { mark, ourName, targets } from "./targets.js";
+import { guestRatio, mark, ourName, targets } from "./targets.js";
 
 export { extraHostCalls, guestRatio, SIZE_LIMIT, targets, type Target } from "./targets.js";
 
@@ -80,8 +80,8 @@ export function timeTable(r: BenchResult): Table {
         int(m.timing.requestsPerSecond),
         ns(m.timing.wallNsPerRequest),
         ns(m.guestNs),
-        isOurs && e.peer ? times(ratio(m.guestNs, e.peer.guestNs)) : "",
-        isOurs && e.floor ? times(ratio(m.guestNs, e.floor.guestNs)) : "",
+        isOurs && e.peer ? times(guestRatio(m, e.peer).value) : "",
+        isOurs && e.floor ? times(guestRatio(m, e.floor).value) : "",
         isOurs && e.peer ? times(ratio(m.timing.nsPerRequest, e.peer.timing.nsPerRequest)) : "",
         isOurs && e.floor ? times(ratio(m.timing.nsPerRequest, e.floor.timing.nsPerRequest)) : "",
       ]);
@@ -295,11 +295,13 @@ export function markdownReport(r: BenchResult, chartFile: string | null): string
     `One request is what Envoy drives: \`proxy_on_context_create\`, request headers (\`:authority\`,`,
     "`:path`, `:method`, `:scheme`), response headers (unless the filter answered locally), then",
     "`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`; a TCP filter gets a connection with one chunk",
-    "each way. Same host for every module. Times are this process's CPU time per request (all threads:",
+    "each way. Same host for every module. Times are the timing process's CPU time per request (all threads:",
     "host, guest, garbage collector), which other processes on the machine barely move; requests/s is",
     '1e9 / that, what one core sustains; the wall-clock time is shown beside it. "Guest" is the time above',
     "the empty module (a module with no callbacks, so the host's own work): the guest's code plus the",
-    "host work its calls cause. The guest ratios use it; the total ratios include the host's own work.",
+    "host work its calls cause, above the empty module timed in the same processes. The guest ratios are",
+    "the median of the timing processes' own ratios, as in the targets; the total ratios include the host's",
+    "own work.",
     "",
     renderTable(timeTable(r)),
     "",
