@@ -156,9 +156,9 @@ export async function buildFilter(
   const merged: AscOptions = { ...mode, ...(project?.options ?? {}), runtime: COMMON_OPTIONS.runtime, exportStart: COMMON_OPTIONS.exportStart };
   const use = [...((project?.options.use as string[] | undefined) ?? []), ...(COMMON_OPTIONS.use as string[])];
   merged.use = [...new Set(use)];
-  // The project's transforms, without the SDK's own (applied below: the free lists always, the export
-  // pruning for release builds).
-  merged.transform = ((project?.options.transform as string[] | undefined) ?? []).filter((t) => !/(prune-exports|small-blocks|shared-fields)\.js$/.test(t));
+  // The project's transforms, without the SDK's own (applied below: the free lists and the shared-field
+  // check always, the export pruning and the accessor inlining for release builds).
+  merged.transform = ((project?.options.transform as string[] | undefined) ?? []).filter((t) => !/(prune-exports|small-blocks|shared-fields|runtime-inlining)\.js$/.test(t));
   // Debug modules name their map by an absolute file: URL: a module compiled from bytes has a wasm://
   // URL of its own, against which a relative one would not resolve in DevTools.
   merged.sourceMap = options.debug ? pathToFileURL(`${outFile}.map`).href : mapName;

@@ -52,11 +52,13 @@ export default class InlineRuntimeAccessors {
     if (!compiler || typeof compiler.optimize !== "function" || typeof compiler.runPasses !== "function") return;
     const b = this.binaryen;
     const optimize = compiler.optimize;
-    // Only after the first optimization: the no-inline marks stay on the module, so a later round
-    // (asc's --converge) runs as it would without this transform, on the result.
+    // Only after the first optimization. The no-inline marks stay on the module, so a later round
+    // (asc's --converge) inlines nothing more; the four accessors are inlined by then.
     compiler.optimize = function (this: CompilerModule, ...args: unknown[]): void {
       optimize.apply(this, args);
       compiler.optimize = optimize;
+      // Unoptimized builds (optimize and shrink levels 0, as a debug target has) stay as they are.
+      if (!args[0] && !args[1]) return;
       const others: string[] = [];
       let found = 0;
       for (let i = 0, n = module.getNumFunctions(); i < n; i++) {

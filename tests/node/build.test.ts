@@ -134,6 +134,25 @@ test("release builds inline the collector's four accessors, and the filter still
   assert.equal(host.memoryBytes, pages, "no page added: the garbage was collected");
 });
 
+test("a debug build keeps the accessors as functions, even from a project whose asconfig lists the transform", async () => {
+  const project = mkdtempSync(path.join(os.tmpdir(), "pwa-inline-debug-"));
+  mkdirSync(path.join(project, "node_modules"));
+  mkdirSync(path.join(project, "assembly"));
+  symlinkSync(repoRoot, path.join(project, "node_modules", "proxy-wasm-as"), "dir");
+  copyFileSync(path.join(repoRoot, "examples/x-service-name/index.ts"), path.join(project, "assembly", "index.ts"));
+  writeFileSync(path.join(project, "package.json"), "{}");
+  const transform = path.join(repoRoot, "dist/src/build/runtime-inlining.js");
+  writeFileSync(path.join(project, "asconfig.json"), JSON.stringify({ options: { transform: [transform] } }));
+  const r = run(["build", "--debug", "assembly/index.ts", "-o", "build/x.debug.wasm"], project);
+  assert.equal(r.status, 0, r.stderr);
+  const binaryen = (await import("binaryen")).default;
+  const m = binaryen.readBinary(readFileSync(path.join(project, "build", "x.debug.wasm")));
+  const names = new Set<string>();
+  for (let i = 0; i < m.getNumFunctions(); i++) names.add(binaryen.getFunctionInfo(m.getFunctionByIndex(i)).name);
+  m.dispose();
+  for (const accessor of INLINED_ACCESSORS) assert.ok(names.has(accessor), `${accessor} stays a function in a debug module`);
+});
+
 test("plain asc with the package's asconfig preset builds the same filter", async () => {
   const project = mkdtempSync(path.join(os.tmpdir(), "pwa-asc-"));
   mkdirSync(path.join(project, "node_modules"));
