@@ -79,7 +79,8 @@ export const QUICK: SuiteOptions = {
   rounds: 3,
   processes: 1,
   batchMs: 15,
-  warmupMs: 20,
+  // A fresh timing process spends its first ~100 ms compiling on V8's background threads.
+  warmupMs: 150,
   memoryRequests: 20_000,
   memoryWarmup: 2_000,
   otherMemorySeconds: 0,
@@ -264,8 +265,7 @@ export async function runSuite(
     // 3. Time each example's modules interleaved with the empty module, in fresh processes per example.
     const emptyFile = path.join(tmp, "timed-empty.wasm");
     await writeFile(emptyFile, emptyWasm);
-    const timings: Timing[] = [];
-    const groupEmpty: Timing[] = [];
+    const timed = new Map<Pending, { timing: Timing; empty: Timing }>();
     const emptyRuns: Partial<Record<RequestKind, Timing[]>> = {};
     for (const ex of examples) {
       const group = pending.filter((p) => p.example === ex);
@@ -278,11 +278,16 @@ export async function runSuite(
       }
       subjects.push({ label: `empty module (${ex.kind})`, wasmFile: emptyFile, kind: ex.kind });
       log(`time ${ex.name}: ${subjects.length} modules interleaved, ${opts.rounds} rounds in each of ${opts.processes} processes`);
-      const t = await timeInProcesses(subjects, opts, opts.processes, tmp);
-      const empty = t[t.length - 1];
-      timings.push(...t.slice(0, -1));
-      group.forEach(() => groupEmpty.push(empty));
-      (emptyRuns[ex.kind] ??= []).push(empty);
+      try {
+        const t = await timeInProcesses(subjects, opts, opts.processes, tmp);
+        const empty = t[t.length - 1];
+        group.forEach((p, j) => timed.set(p, { timing: t[j], empty }));
+        (emptyRuns[ex.kind] ??= []).push(empty);
+      } catch (e) {
+        ex.error = message(e);
+        errors.push(`${ex.name}: ${ex.error}`);
+        log(`error: ${ex.name}: ${ex.error}`);
+      }
     }
     // The host-only rows: every example's empty-module rounds pooled.
     const baseline: Partial<Record<RequestKind, Timing>> = {};
@@ -291,13 +296,15 @@ export async function runSuite(
     // 4. Host calls per request, then the long memory runs (fresh hosts).
     for (let i = 0; i < pending.length; i++) {
       const p = pending[i];
+      const t = timed.get(p);
+      if (!t) continue;
       const result: ModuleResult = {
         label: p.running.label,
         role: p.role,
         size: moduleSize(p.wasm),
-        timing: timings[i],
-        guestNs: timings[i].nsPerRequest - groupEmpty[i].nsPerRequest,
-        empty: groupEmpty[i],
+        timing: t.timing,
+        guestNs: t.timing.nsPerRequest - t.empty.nsPerRequest,
+        empty: t.empty,
         hostCalls: hostCallsPerRequest(p.running),
         cost: costs[i],
         memory: null,
@@ -305,7 +312,7 @@ export async function runSuite(
       p.example[p.role] = result;
     }
     for (const p of pending) {
-      if (p.role === "floor") continue;
+      if (p.role === "floor" || !p.example[p.role]) continue;
       const requests = memoryRequestsFor(p.example, p.example[p.role]!.timing.nsPerRequest, opts);
       log(`memory: ${p.running.label}, ${requests.toLocaleString("en-US")} requests`);
       try {

@@ -33,6 +33,8 @@ export interface TimingJob {
 }
 
 const CHILD = fileURLToPath(new URL("./timing-child.js", import.meta.url));
+/** A timing process takes seconds; one that takes this long is stuck (a filter that loops). */
+const CHILD_TIMEOUT_MS = 300_000;
 
 /**
  * Runs `processes` timing processes in turn, each timing every subject interleaved, and pools the
@@ -45,8 +47,11 @@ export async function timeInProcesses(subjects: TimedSubject[], options: TimingO
   for (let i = 0; i < processes; i++) {
     const { stdout } = await promisify(execFile)(process.execPath, [...TIMING_NODE_FLAGS, CHILD, job], {
       maxBuffer: 64 << 20,
-    }).catch((e: Error & { stderr?: string }) => {
-      throw new Error(`timing process ${i + 1} failed: ${(e.stderr || e.message).trim().split("\n").pop()}`);
+      timeout: CHILD_TIMEOUT_MS,
+    }).catch((e: Error & { stderr?: string; killed?: boolean }) => {
+      const said = (e.stderr ?? "").split("\n").find((l) => l.startsWith("timing: "));
+      const why = said ? said.slice("timing: ".length) : e.killed ? `no answer in ${CHILD_TIMEOUT_MS / 1000} s` : e.message.split("\n")[0];
+      throw new Error(`timing process ${i + 1} of ${processes} failed: ${why}`);
     });
     runs.push(JSON.parse(stdout) as Timing[]);
   }

@@ -21,7 +21,7 @@ import {
   SEEDS,
 } from "../../bench/lib/filters.js";
 import { hostCallsPerRequest, memoryRun, requestKind, start, timeInterleaved, type Timing } from "../../bench/lib/harness.js";
-import { mergeTimings } from "../../bench/lib/timing-processes.js";
+import { mergeTimings, timeInProcesses } from "../../bench/lib/timing-processes.js";
 import { consoleReport, extraHostCalls, guestRatio, markdownReport, renderTable, SIZE_LIMIT, targets } from "../../bench/lib/report.js";
 import { processCpuSeconds, proxyBench } from "../../bench/lib/proxy.js";
 import { median, percentile, ratio } from "../../bench/lib/stats.js";
@@ -160,6 +160,27 @@ test("guestRatio judges the median of the processes' own ratios, and lists each"
   assert.deepEqual(one, { value: 2, measured: "2.00× (200 vs 100 ns)" }, "one process: the ratio of the medians");
 });
 
+test("a timing process that fails says why in one line, and the bench goes on without that example", async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "pwa-timing-"));
+  try {
+    const opts = { rounds: 1, batchMs: 1, warmupMs: 1 };
+    await assert.rejects(timeInProcesses([{ label: "gone", wasmFile: path.join(tmp, "gone.wasm"), kind: "http" }], opts, 1, tmp), {
+      message: `timing process 1 of 1 failed: gone: cannot read ${path.join(tmp, "gone.wasm")}`,
+    });
+    await writeFile(path.join(tmp, "bad.wasm"), "not wasm");
+    await assert.rejects(
+      timeInProcesses([{ label: "bad", wasmFile: path.join(tmp, "bad.wasm"), kind: "http" }], opts, 1, tmp),
+      (e: Error) => {
+        assert.match(e.message, /^timing process 1 of 1 failed: .*\S/);
+        assert.doesNotMatch(e.message, /Node\.js v\d/, "the reason, not Node's version banner");
+        return true;
+      },
+    );
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
 test("memoryRun counts pages before and after warm-up and notices growth", async () => {
   const flat = await memoryRun({ label: "floor", wasm: await compileFixture(floorFile("x-service-name")) }, 2000, 200);
   assert.equal(flat.requests, 2000);
@@ -273,9 +294,10 @@ test("the whole suite on tiny counts: one seed, every piece, then the tables, ta
   const floor = t.find((x) => x.what === "add-header: guest time vs WAT floor (V8)")!;
   assert.match(
     floor.measured,
-    /^(-?\d+\.\d\d×|n\/a), median of 2 processes: (-?\d+\.\d\d×|n\/a), (-?\d+\.\d\d×|n\/a) \(pooled: -?[\d,]+ vs -?[\d,]+ ns\)$/,
-    "each process's own ratio (n/a when a tiny run's floor shows no guest time)",
+    /^(\d+\.\d\d×|n\/a), median of 2 processes: (\d+\.\d\d×|n\/a), (\d+\.\d\d×|n\/a) \(pooled: -?[\d,]+ vs -?[\d,]+ ns\)$/,
+    "each process's own ratio (n/a when a tiny run shows no guest time)",
   );
+  assert.equal(floor.met, "not judged", "a quick run's time ratios are printed, not judged");
 
   const text = consoleReport(result);
   for (const heading of [
