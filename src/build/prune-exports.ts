@@ -9,23 +9,11 @@
 // a missing callback exactly like the default (Continue / true / nothing), so behaviour is unchanged.
 // Used by `proxy-wasm-as build` and by the asconfig preset ("transform": ["proxy-wasm-as/transform"]).
 
+import { type BinaryenApi, type BinaryenModule, functionNames } from "./binaryen-module.js";
 import { CALLBACK_METHODS } from "./callbacks.generated.js";
 
 /** Callback export -> context methods it dispatches to (generated from the ABI table). */
 export { CALLBACK_METHODS };
-
-interface BinaryenApi {
-  getFunctionInfo(ref: number): { name: string };
-  getExportInfo(ref: number): { name: string };
-}
-
-interface BinaryenModule {
-  getNumFunctions(): number;
-  getFunctionByIndex(i: number): number;
-  getNumExports(): number;
-  getExportByIndex(i: number): number;
-  removeExport(name: string): void;
-}
 
 /**
  * SDK functions that use a callback when the filter calls them (asc compiles only what is called;
@@ -78,15 +66,11 @@ export default class PruneUnusedCallbacks {
 
   afterCompile(module: BinaryenModule): void {
     const b = this.binaryen;
-    const functionNames: string[] = [];
-    for (let i = 0, n = module.getNumFunctions(); i < n; i++) {
-      functionNames.push(b.getFunctionInfo(module.getFunctionByIndex(i)).name);
-    }
     const exportNames: string[] = [];
     for (let i = 0, n = module.getNumExports(); i < n; i++) {
       exportNames.push(b.getExportInfo(module.getExportByIndex(i)).name);
     }
-    const unused = unusedCallbackExports(functionNames, exportNames);
+    const unused = unusedCallbackExports(functionNames(b, module), exportNames);
     for (const name of unused) module.removeExport(name);
     PruneUnusedCallbacks.lastRemoved = unused;
   }

@@ -14,6 +14,8 @@
 // accessors fit. When the compiler's module is not where this expects it (another compiler version),
 // or Binaryen refuses a pass, the module is left as the optimizer made it.
 
+import { type BinaryenApi, type BinaryenModule, functionNames } from "./binaryen-module.js";
+
 /** The collector's accessors to inline (names as AssemblyScript 0.27 and 0.28 give them). */
 export const INLINED_ACCESSORS = new Set([
   "~lib/rt/tcms/Object#get:size",
@@ -24,13 +26,6 @@ export const INLINED_ACCESSORS = new Set([
 /** Binaryen's size measure of the largest of them. */
 const ACCESSOR_SIZE = 8;
 
-interface BinaryenFunctions {
-  getNumFunctions(): number;
-  getFunctionByIndex(i: number): number;
-}
-interface BinaryenApi {
-  getFunctionInfo(f: number): { name: string };
-}
 /** The compiler's own module wrapper (assemblyscript's Module): what its optimize() runs on. */
 interface CompilerModule {
   optimize(...args: unknown[]): void;
@@ -46,7 +41,7 @@ export default class InlineRuntimeAccessors {
   /** Filled after each compile: how many accessors were found (for tests). */
   static lastFound = 0;
 
-  afterCompile(module: BinaryenFunctions): void {
+  afterCompile(module: BinaryenModule): void {
     InlineRuntimeAccessors.lastFound = 0;
     const compiler = this.program?.module;
     if (!compiler || typeof compiler.optimize !== "function" || typeof compiler.runPasses !== "function") return;
@@ -59,13 +54,9 @@ export default class InlineRuntimeAccessors {
       compiler.optimize = optimize;
       // Unoptimized builds (optimize and shrink levels 0, as a debug target has) stay as they are.
       if (!args[0] && !args[1]) return;
-      const others: string[] = [];
-      let found = 0;
-      for (let i = 0, n = module.getNumFunctions(); i < n; i++) {
-        const name = b.getFunctionInfo(module.getFunctionByIndex(i)).name;
-        if (INLINED_ACCESSORS.has(name)) found++;
-        else others.push(name);
-      }
+      const names = functionNames(b, module);
+      const others = names.filter((name) => !INLINED_ACCESSORS.has(name));
+      const found = names.length - others.length;
       if (found === 0) return;
       try {
         // Binaryen's pattern is a wildcard match: `*` and `?` in a name would match more, never less.

@@ -46,6 +46,7 @@ function buildKey(entryAbs: string, debug: boolean): string {
     "dist/src/build/callbacks.generated.js",
     "dist/src/build/small-blocks.js",
     "dist/src/build/runtime-inlining.js",
+    "dist/src/build/binaryen-module.js",
     "dist/src/build/static-headers.js",
     "dist/src/build/config-schema.js",
     "node_modules/assemblyscript/package.json",
